@@ -1,0 +1,258 @@
+/**
+ * Error classes that ovtp throws. Callers branch on the class (`instanceof`) or on the stable
+ * `code`, never on the message text. Messages say what happened and what to do next, and never
+ * contain secret material.
+ *
+ * @module
+ */
+
+/** Stable machine-readable codes carried by every {@linkcode OvtpError}. */
+export type OvtpErrorCode =
+  | "PROTOCOL"
+  | "AUTHENTICATION"
+  | "HOST_KEY"
+  | "TIMEOUT"
+  | "REMOTE"
+  | "CONNECTION"
+  | "KEY_FILE";
+
+/** Options accepted by every ovtp error constructor. */
+export interface OvtpErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error ovtp throws on purpose.
+ *
+ * @example Branch on the code
+ * ```ts
+ * import { OvtpError, ProtocolError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error: OvtpError = new ProtocolError("Cannot decode frame: truncated");
+ * assert.equal(error.code, "PROTOCOL");
+ * assert.ok(error instanceof OvtpError);
+ * ```
+ */
+export class OvtpError extends Error {
+  /** Stable code to branch on. */
+  readonly code: OvtpErrorCode;
+
+  /**
+   * @param code Stable code to branch on.
+   * @param message One line: what happened and what to do.
+   * @param options The cause, if any.
+   */
+  constructor(code: OvtpErrorCode, message: string, options?: OvtpErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = "OvtpError";
+  }
+}
+
+/**
+ * The peer sent bytes that do not follow SPEC.md: a malformed, oversized or truncated frame, a
+ * record that fails authentication, an unexpected message.
+ *
+ * @example Check the class
+ * ```ts
+ * import { ProtocolError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ProtocolError("Cannot decode frame: length 70000 exceeds the 65536-byte limit");
+ * assert.equal(error.name, "ProtocolError");
+ * ```
+ */
+export class ProtocolError extends OvtpError {
+  /**
+   * @param message One line: what happened and what to do.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options?: OvtpErrorOptions) {
+    super("PROTOCOL", message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * The server refused our key (on the client), or the client failed to authenticate (on the
+ * server). The wire never says which check failed.
+ *
+ * @example Check the code
+ * ```ts
+ * import { AuthenticationError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new AuthenticationError("refused").code, "AUTHENTICATION");
+ * ```
+ */
+export class AuthenticationError extends OvtpError {
+  /**
+   * @param message One line: what happened and what to do.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options?: OvtpErrorOptions) {
+    super("AUTHENTICATION", message, options);
+    this.name = "AuthenticationError";
+  }
+}
+
+/** Why a server key was not trusted. */
+export type HostKeyProblem = "unknown" | "mismatch";
+
+/** Details of a {@linkcode HostKeyError}. */
+export interface HostKeyErrorOptions extends OvtpErrorOptions {
+  /** `unknown`: no known_hosts entry and no pin; `mismatch`: a different key was expected. */
+  problem: HostKeyProblem;
+  /** The `host:port` the client connected to. */
+  host: string;
+  /** Fingerprint of the key the server presented. */
+  presented: string;
+  /** Fingerprint that was expected (pin or known_hosts), when there was one. */
+  expected?: string;
+}
+
+/**
+ * The server presented a key that is unknown, or that differs from the pinned fingerprint or
+ * the `known_hosts` entry.
+ *
+ * @example Read both fingerprints
+ * ```ts
+ * import { HostKeyError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new HostKeyError("host key changed", {
+ *   problem: "mismatch",
+ *   host: "127.0.0.1:4242",
+ *   presented: "SHA256:new",
+ *   expected: "SHA256:old",
+ * });
+ * assert.equal(error.problem, "mismatch");
+ * assert.equal(error.expected, "SHA256:old");
+ * ```
+ */
+export class HostKeyError extends OvtpError {
+  /** `unknown` or `mismatch`. */
+  readonly problem: HostKeyProblem;
+  /** The `host:port` the client connected to. */
+  readonly host: string;
+  /** Fingerprint of the key the server presented. */
+  readonly presented: string;
+  /** Fingerprint that was expected, when there was one. */
+  readonly expected?: string;
+
+  /**
+   * @param message One line: what happened and what to do.
+   * @param options Which problem, the host and both fingerprints.
+   */
+  constructor(message: string, options: HostKeyErrorOptions) {
+    super("HOST_KEY", message, options);
+    this.name = "HostKeyError";
+    this.problem = options.problem;
+    this.host = options.host;
+    this.presented = options.presented;
+    this.expected = options.expected;
+  }
+}
+
+/**
+ * A deadline passed: the handshake, a call's timeout, or the idle timeout.
+ *
+ * @example Check the class
+ * ```ts
+ * import { TimeoutError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new TimeoutError("handshake took longer than 10000 ms").code, "TIMEOUT");
+ * ```
+ */
+export class TimeoutError extends OvtpError {
+  /**
+   * @param message One line: what happened and what to do.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options?: OvtpErrorOptions) {
+    super("TIMEOUT", message, options);
+    this.name = "TimeoutError";
+  }
+}
+
+/** Details of a {@linkcode RemoteError}. */
+export interface RemoteErrorOptions extends OvtpErrorOptions {
+  /** The stream error code the peer sent (see SPEC.md, "Stream error codes"). */
+  remoteCode: number;
+}
+
+/**
+ * The peer refused or failed an operation and said why (a handler threw, a file exists, a path
+ * is outside the served root, ...).
+ *
+ * @example Read the remote code
+ * ```ts
+ * import { RemoteError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new RemoteError("handler failed", { remoteCode: 2 });
+ * assert.equal(error.remoteCode, 2);
+ * ```
+ */
+export class RemoteError extends OvtpError {
+  /** The stream error code the peer sent. */
+  readonly remoteCode: number;
+
+  /**
+   * @param message One line: what happened and what to do.
+   * @param options The remote code and the cause.
+   */
+  constructor(message: string, options: RemoteErrorOptions) {
+    super("REMOTE", message, options);
+    this.name = "RemoteError";
+    this.remoteCode = options.remoteCode;
+  }
+}
+
+/**
+ * The connection could not be made, was closed, or broke while a call was in flight.
+ *
+ * @example Check the code
+ * ```ts
+ * import { ConnectionError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new ConnectionError("connection closed").code, "CONNECTION");
+ * ```
+ */
+export class ConnectionError extends OvtpError {
+  /**
+   * @param message One line: what happened and what to do.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options?: OvtpErrorOptions) {
+    super("CONNECTION", message, options);
+    this.name = "ConnectionError";
+  }
+}
+
+/**
+ * A key file could not be used: unreadable, malformed, or a private key readable by group or
+ * others.
+ *
+ * @example Check the code
+ * ```ts
+ * import { KeyFileError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new KeyFileError("bad permissions").code, "KEY_FILE");
+ * ```
+ */
+export class KeyFileError extends OvtpError {
+  /**
+   * @param message One line: what happened and what to do.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options?: OvtpErrorOptions) {
+    super("KEY_FILE", message, options);
+    this.name = "KeyFileError";
+  }
+}

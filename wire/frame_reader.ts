@@ -1,0 +1,163 @@
+import { ProtocolError } from "../errors.ts";
+import { frameHeaderBytes, maxHandshakeFrameBytes, protocolMaxFrameBytes } from "./frame.ts";
+import type { Transport } from "./transport.ts";
+
+/** Options for {@linkcode FrameReader}. */
+export interface FrameReaderOptions {
+  /** Largest frame body accepted; checked before anything is allocated. Default 16384. */
+  maxFrameBytes?: number;
+  /** Size of the read-ahead buffer. Default 65536. */
+  readAheadBytes?: number;
+}
+
+const defaultReadAheadBytes = 65536;
+
+/**
+ * Reads length-prefixed frames from a {@linkcode Transport}. It keeps one fixed read-ahead
+ * buffer and, for the frame being read, one array of exactly the announced length, allocated
+ * only after the length passed the `maxFrameBytes` check. A large body is read straight into its
+ * own array, without an extra copy.
+ *
+ * @example Read two frames, then the end
+ * ```ts
+ * import { FrameReader } from "./frame_reader.ts";
+ * import { encodeFrame } from "./frame.ts";
+ * import { memoryTransportPair } from "./memory_transport.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = memoryTransportPair();
+ * await a.write(encodeFrame(new Uint8Array([1])));
+ * await a.write(encodeFrame(new Uint8Array([2, 3])));
+ * await a.closeWrite();
+ * const reader = new FrameReader(b);
+ * assert.deepEqual(await reader.read(), new Uint8Array([1]));
+ * assert.deepEqual(await reader.read(), new Uint8Array([2, 3]));
+ * assert.equal(await reader.read(), null);
+ * b.close();
+ * ```
+ */
+export class FrameReader {
+  #transport: Transport;
+  #buffer: Uint8Array;
+  #start = 0;
+  #end = 0;
+  #maxFrameBytes: number;
+  #eof = false;
+  /** Total bytes read from the transport. */
+  bytesRead = 0;
+
+  /**
+   * @param transport Where frames come from.
+   * @param options The frame size limit and read-ahead size.
+   */
+  constructor(transport: Transport, options: FrameReaderOptions = {}) {
+    this.#transport = transport;
+    this.#maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes ?? maxHandshakeFrameBytes);
+    this.#buffer = new Uint8Array(options.readAheadBytes ?? defaultReadAheadBytes);
+  }
+
+  /** The largest frame body accepted. */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  /** Changes the limit, e.g. once the handshake has agreed on record sizes. */
+  set maxFrameBytes(value: number) {
+    this.#maxFrameBytes = checkMaxFrameBytes(value);
+  }
+
+  get #buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Reads more bytes into the read-ahead buffer; false at the end of the stream. */
+  async #fill(): Promise<boolean> {
+    if (this.#eof) return false;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+    } else if (this.#end === this.#buffer.length) {
+      this.#buffer.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    const count = await this.#transport.read(this.#buffer.subarray(this.#end));
+    if (count === null || count === 0) {
+      this.#eof = count === null;
+      return !this.#eof;
+    }
+    this.#end += count;
+    this.bytesRead += count;
+    return true;
+  }
+
+  /**
+   * Reads the next frame body.
+   *
+   * @returns The body (a new array the caller owns), or `null` at a clean end of stream.
+   * @throws {ProtocolError} When the length exceeds the limit or the stream ends mid-frame.
+   */
+  async read(): Promise<Uint8Array | null> {
+    while (this.#buffered < frameHeaderBytes) {
+      if (!await this.#fill()) {
+        if (this.#buffered === 0) return null;
+        throw new ProtocolError(
+          `Cannot decode frame: the connection ended inside a frame header (${this.#buffered} of 4 bytes)`,
+        );
+      }
+    }
+    const view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset + this.#start, 4);
+    const length = view.getUint32(0);
+    if (length > this.#maxFrameBytes) {
+      throw new ProtocolError(
+        `Cannot decode frame: length ${length} exceeds the ${this.#maxFrameBytes}-byte limit`,
+      );
+    }
+    this.#start += frameHeaderBytes;
+    const body = new Uint8Array(length);
+    const fromBuffer = Math.min(length, this.#buffered);
+    body.set(this.#buffer.subarray(this.#start, this.#start + fromBuffer));
+    this.#start += fromBuffer;
+    let filled = fromBuffer;
+    while (filled < length) {
+      // Large remainder: read straight into the body; small: go through the read-ahead buffer.
+      const count = length - filled >= this.#buffer.length
+        ? await this.#readDirect(body.subarray(filled))
+        : await this.#readBuffered(body, filled);
+      if (count === null) {
+        throw new ProtocolError(
+          `Cannot decode frame: the connection ended inside a frame (${filled} of ${length} bytes)`,
+        );
+      }
+      filled += count;
+    }
+    return body;
+  }
+
+  async #readDirect(target: Uint8Array): Promise<number | null> {
+    if (this.#eof) return null;
+    const count = await this.#transport.read(target);
+    if (count === null) {
+      this.#eof = true;
+      return null;
+    }
+    this.bytesRead += count;
+    return count;
+  }
+
+  async #readBuffered(body: Uint8Array, filled: number): Promise<number | null> {
+    if (!await this.#fill()) return this.#eof ? null : 0;
+    const take = Math.min(body.length - filled, this.#buffered);
+    body.set(this.#buffer.subarray(this.#start, this.#start + take), filled);
+    this.#start += take;
+    return take;
+  }
+}
+
+function checkMaxFrameBytes(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > protocolMaxFrameBytes) {
+    throw new RangeError(
+      `maxFrameBytes must be an integer from 1 to ${protocolMaxFrameBytes}, got ${value}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,47 @@
+/**
+ * The one interface between the protocol and a byte stream. The codec, handshake and channel
+ * only see a {@linkcode Transport}; {@linkcode DenoTransport} adapts a `Deno.Conn`, and
+ * `memoryTransportPair()` joins two in-memory ends for tests.
+ *
+ * @module
+ */
+
+/** Network address of one end of a transport, as far as it is known. */
+export interface TransportAddress {
+  /** Host name or IP address. */
+  hostname: string;
+  /** Port number, 0 where there is none. */
+  port: number;
+}
+
+/**
+ * A reliable, ordered, bidirectional byte stream.
+ *
+ * @example An in-memory pair implements it
+ * ```ts
+ * import type { Transport } from "./transport.ts";
+ * import { memoryTransportPair } from "./memory_transport.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b]: Transport[] = memoryTransportPair();
+ * await a.write(new Uint8Array([1, 2, 3]));
+ * const buffer = new Uint8Array(8);
+ * assert.equal(await b.read(buffer), 3);
+ * a.close();
+ * b.close();
+ * ```
+ */
+export interface Transport {
+  /** Reads into `buffer`; resolves to the count read, or `null` at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes all of `bytes`; resolves once the transport has taken them (backpressure). */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Ends the sending direction; reads may go on. */
+  closeWrite(): Promise<void>;
+  /** Closes both directions at once. Safe to call more than once. */
+  close(): void;
+  /** The peer's address. */
+  readonly remoteAddr: TransportAddress;
+  /** Our address. */
+  readonly localAddr: TransportAddress;
+}
