@@ -98,12 +98,16 @@ export class AuthenticationError extends OvtpError {
   }
 }
 
-/** Why a server key was not trusted. */
-export type HostKeyProblem = "unknown" | "mismatch";
+/**
+ * Why a server key was not trusted: `unknown` (no known_hosts entry and no pin), `mismatch`
+ * (a different key was expected), `unproven` (the server failed key confirmation: it does not
+ * hold the private key it presented).
+ */
+export type HostKeyProblem = "unknown" | "mismatch" | "unproven";
 
 /** Details of a {@linkcode HostKeyError}. */
 export interface HostKeyErrorOptions extends OvtpErrorOptions {
-  /** `unknown`: no known_hosts entry and no pin; `mismatch`: a different key was expected. */
+  /** What went wrong. */
   problem: HostKeyProblem;
   /** The `host:port` the client connected to. */
   host: string;
@@ -133,7 +137,7 @@ export interface HostKeyErrorOptions extends OvtpErrorOptions {
  * ```
  */
 export class HostKeyError extends OvtpError {
-  /** `unknown` or `mismatch`. */
+  /** What went wrong. */
   readonly problem: HostKeyProblem;
   /** The `host:port` the client connected to. */
   readonly host: string;

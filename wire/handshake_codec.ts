@@ -38,6 +38,8 @@ export const minRecordBytes = 16384;
 export const maxRecordBytesLimit = 16 * 1024 * 1024;
 /** Largest number of records under one key a peer may announce. */
 export const maxRekeyRecords = 1 << 24;
+/** Largest number of concurrent streams a peer may announce. */
+export const maxStreamsLimit = 65536;
 
 /** Parameters each side announces in its hello. */
 export interface HelloParameters {
@@ -45,6 +47,8 @@ export interface HelloParameters {
   maxRecordBytes: number;
   /** This side moves to its next sending key after this many records. */
   rekeyRecords: number;
+  /** Streams the other side may have open towards this side at once. */
+  maxStreams: number;
 }
 
 /** First message, client to server. */
@@ -107,6 +111,11 @@ function checkParameters(what: string, p: HelloParameters): void {
       `Cannot decode ${what}: rekey interval ${p.rekeyRecords} is outside 1..${maxRekeyRecords}`,
     );
   }
+  if (p.maxStreams < 1 || p.maxStreams > maxStreamsLimit) {
+    throw new ProtocolError(
+      `Cannot decode ${what}: stream limit ${p.maxStreams} is outside 1..${maxStreamsLimit}`,
+    );
+  }
 }
 
 function readType(reader: ByteReader, expected: number, what: string): void {
@@ -122,7 +131,7 @@ function readType(reader: ByteReader, expected: number, what: string): void {
 /**
  * Encodes a ClientHello:
  * `type (1) = 1 || "OVTP" (4) || version (2) || nonce (32) || ephemeral (32) ||
- * maxRecordBytes (4) || rekeyRecords (4)`.
+ * maxRecordBytes (4) || rekeyRecords (4) || maxStreams (4)`.
  *
  * @example Round trip
  * ```ts
@@ -135,9 +144,10 @@ function readType(reader: ByteReader, expected: number, what: string): void {
  *   ephemeralKey: new Uint8Array(32).fill(2),
  *   maxRecordBytes: 65536,
  *   rekeyRecords: 1000,
+ *   maxStreams: 100,
  * };
  * const bytes = encodeClientHello(hello);
- * assert.equal(bytes.length, 79);
+ * assert.equal(bytes.length, 83);
  * assert.deepEqual(decodeClientHello(bytes), hello);
  * ```
  */
@@ -150,6 +160,7 @@ export function encodeClientHello(hello: ClientHello): Uint8Array {
     .bytes(exact(hello.ephemeralKey, ephemeralKeyBytes, "ephemeral key"))
     .u32(hello.maxRecordBytes)
     .u32(hello.rekeyRecords)
+    .u32(hello.maxStreams)
     .finish();
 }
 
@@ -179,6 +190,7 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
     ephemeralKey: reader.bytes(ephemeralKeyBytes, "ephemeral key").slice(),
     maxRecordBytes: reader.u32("record limit"),
     rekeyRecords: reader.u32("rekey interval"),
+    maxStreams: reader.u32("stream limit"),
   };
   reader.end();
   checkParameters(what, hello);
@@ -188,7 +200,7 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
 /**
  * Encodes a ServerHello:
  * `type (1) = 2 || version (2) || nonce (32) || ephemeral (32) || maxRecordBytes (4) ||
- * rekeyRecords (4) || spki length (2) || spki`.
+ * rekeyRecords (4) || maxStreams (4) || spki length (2) || spki`.
  *
  * @example Round trip
  * ```ts
@@ -201,6 +213,7 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
  *   ephemeralKey: new Uint8Array(32),
  *   maxRecordBytes: 65536,
  *   rekeyRecords: 5,
+ *   maxStreams: 1,
  *   spki: new Uint8Array([48, 0]),
  * };
  * assert.deepEqual(decodeServerHello(encodeServerHello(hello)), hello);
@@ -214,6 +227,7 @@ export function encodeServerHello(hello: ServerHello): Uint8Array {
     .bytes(exact(hello.ephemeralKey, ephemeralKeyBytes, "ephemeral key"))
     .u32(hello.maxRecordBytes)
     .u32(hello.rekeyRecords)
+    .u32(hello.maxStreams)
     .bytes16(hello.spki)
     .finish();
 }
@@ -240,6 +254,7 @@ export function decodeServerHello(body: Uint8Array): ServerHello {
     ephemeralKey: reader.bytes(ephemeralKeyBytes, "ephemeral key").slice(),
     maxRecordBytes: reader.u32("record limit"),
     rekeyRecords: reader.u32("rekey interval"),
+    maxStreams: reader.u32("stream limit"),
     spki: reader.bytes16("server key", maxSpkiBytes).slice(),
   };
   reader.end();

@@ -1,0 +1,261 @@
+import { formatHostPort, type HostPort, parseHostPort } from "./address.ts";
+import type { Identity } from "./crypto/identity.ts";
+import { KnownHosts } from "./crypto/known_hosts.ts";
+import type { PublicKey } from "./crypto/public_key.ts";
+import { timingSafeEqual } from "./crypto/timing_safe_equal.ts";
+import { ConnectionError, HostKeyError, TimeoutError } from "./errors.ts";
+import { type MessageValue, OvtpMessage } from "./message.ts";
+import { Channel, defaultMaxStreams } from "./session/channel.ts";
+import { clientHandshake, defaultHandshakeTimeoutMs } from "./session/handshake.ts";
+import {
+  defaultMaxMessageBytes,
+  type OvtpResult,
+  requestMessage,
+  type RequestOptions,
+} from "./session/message_exchange.ts";
+import { defaultMaxRecordBytes, defaultRekeyRecords, type SessionOptions } from "./server.ts";
+import { DenoTransport } from "./wire/deno_transport.ts";
+
+/** Options of {@linkcode OvtpClient}. */
+export interface OvtpClientOptions extends SessionOptions {
+  /** The client's identity key. */
+  identity: Identity;
+  /** Known server keys: a {@linkcode KnownHosts} or the path of a known_hosts file. */
+  knownHosts?: KnownHosts | string;
+  /** Expect exactly this server key (`SHA256:…`), whatever known_hosts says. */
+  fingerprint?: string;
+  /** Trust an unknown server key on first use and record it in known_hosts. Default false. */
+  acceptNew?: boolean;
+  /** Default time a call may take. Default 30 s. */
+  timeoutMs?: number;
+  /** Time allowed to connect and finish the handshake. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Reconnect when the link drops (with backoff and jitter). Default true. */
+  reconnect?: boolean;
+  /** Longest wait between reconnection attempts. Default 30 s. */
+  maxRetryDelayMs?: number;
+  /** Aborting it closes the client. */
+  signal?: AbortSignal;
+}
+
+const initialRetryDelayMs = 100;
+const defaultMaxRetryDelayMs = 30_000;
+
+/**
+ * An ovtp client: connects to one server, checks its key against a pin or known_hosts,
+ * authenticates with the client's key, and sends messages. Many calls may be in flight at
+ * once over the one connection. When the link drops, calls in flight fail with a
+ * {@linkcode ConnectionError} (they may or may not have reached the server, so they are not
+ * retried), and the next call reconnects, waiting with exponential backoff and jitter after
+ * failed attempts.
+ *
+ * @example Send a message (see the README for a full setup)
+ * ```ts ignore
+ * const client = new OvtpClient("127.0.0.1:4242", { identity, knownHosts: "known_hosts" });
+ * const { status, response } = await client.sendMessage("hello");
+ * await client.close();
+ * ```
+ */
+export class OvtpClient {
+  /** Where the client connects. */
+  readonly address: HostPort;
+  #options: OvtpClientOptions;
+  #knownHosts: KnownHosts | undefined;
+  #channel: Channel | undefined;
+  #connecting: Promise<Channel> | undefined;
+  #serverKey: PublicKey | undefined;
+  #failures = 0;
+  #connectedOnce = false;
+  #closed = false;
+
+  /**
+   * @param address `host:port` (default port 4242) or a host and port.
+   * @param options Identity, server key trust, timeouts and limits.
+   */
+  constructor(address: string | HostPort, options: OvtpClientOptions) {
+    this.address = typeof address === "string" ? parseHostPort(address) : { ...address };
+    this.#options = options;
+    this.#knownHosts = typeof options.knownHosts === "string"
+      ? new KnownHosts(options.knownHosts)
+      : options.knownHosts;
+    options.signal?.addEventListener("abort", () => this.close(), { once: true });
+  }
+
+  /** The server's key, once a handshake succeeded. */
+  get serverKey(): PublicKey | undefined {
+    return this.#serverKey;
+  }
+
+  /** True while a connection is up and not closing. */
+  get connected(): boolean {
+    return this.#channel !== undefined && !this.#channel.closing;
+  }
+
+  /**
+   * Connects and authenticates now (calls do it on demand otherwise).
+   *
+   * @throws {HostKeyError} The server key is unknown or does not match.
+   * @throws {AuthenticationError} The server refused our key.
+   * @throws {ConnectionError} The connection failed.
+   * @throws {TimeoutError} Connecting took longer than `connectTimeoutMs`.
+   */
+  async connect(): Promise<void> {
+    await this.#getChannel();
+  }
+
+  /**
+   * Sends a message: a string goes as text, anything else as JSON. Resolves to the handler's
+   * `{ status, response }`.
+   */
+  sendMessage(message: Exclude<MessageValue, Uint8Array>, options?: RequestOptions): Promise<OvtpResult> {
+    return this.#request(OvtpMessage.from(message), options);
+  }
+
+  /** Sends raw bytes. Do not modify `data` until the promise settles. */
+  sendData(data: Uint8Array, options?: RequestOptions): Promise<OvtpResult> {
+    return this.#request(new OvtpMessage("bytes", data), options);
+  }
+
+  /** Measures a round trip to the server in milliseconds. */
+  async ping(): Promise<number> {
+    return await (await this.#getChannel()).ping();
+  }
+
+  /** Closes the connection gracefully (calls in flight finish first). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const channel = this.#channel ?? await this.#connecting?.catch(() => undefined);
+    await channel?.close();
+  }
+
+  async #request(message: OvtpMessage, options: RequestOptions = {}): Promise<OvtpResult> {
+    const channel = await this.#getChannel();
+    return await requestMessage(channel, message, {
+      timeoutMs: this.#options.timeoutMs,
+      maxMessageBytes: this.#options.maxMessageBytes ?? defaultMaxMessageBytes,
+      ...options,
+    });
+  }
+
+  async #getChannel(): Promise<Channel> {
+    if (this.#closed) throw new ConnectionError("The client is closed; create a new one");
+    if (this.#channel !== undefined && !this.#channel.closing) return this.#channel;
+    if (this.#connectedOnce && this.#options.reconnect === false) {
+      throw new ConnectionError(
+        `The connection to ${formatHostPort(this.address)} was lost and reconnect is off`,
+      );
+    }
+    this.#connecting ??= this.#connectWithBackoff().finally(() => this.#connecting = undefined);
+    return await this.#connecting;
+  }
+
+  async #connectWithBackoff(): Promise<Channel> {
+    if (this.#failures > 0) {
+      const maxMs = this.#options.maxRetryDelayMs ?? defaultMaxRetryDelayMs;
+      const ceilingMs = Math.min(maxMs, initialRetryDelayMs * 2 ** (this.#failures - 1));
+      await new Promise((resolve) => setTimeout(resolve, ceilingMs / 2 + Math.random() * ceilingMs / 2));
+    }
+    try {
+      const channel = await this.#connectOnce();
+      this.#failures = 0;
+      this.#connectedOnce = true;
+      this.#channel = channel;
+      return channel;
+    } catch (error) {
+      this.#failures++;
+      throw error;
+    }
+  }
+
+  async #connectOnce(): Promise<Channel> {
+    const timeoutMs = this.#options.connectTimeoutMs ?? defaultHandshakeTimeoutMs;
+    const started = Date.now();
+    const target = formatHostPort(this.address);
+    let conn: Deno.TcpConn;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      conn = await Deno.connect({
+        hostname: this.address.hostname,
+        port: this.address.port,
+        signal: controller.signal,
+      });
+    } catch (cause) {
+      if (controller.signal.aborted) {
+        throw new TimeoutError(`Cannot connect to ${target} within ${timeoutMs} ms`, { cause });
+      }
+      throw new ConnectionError(`Cannot connect to ${target}: ${describe(cause)}`, { cause });
+    } finally {
+      clearTimeout(timer);
+    }
+    const transport = new DenoTransport(conn);
+    const handshake = await clientHandshake(transport, {
+      identity: this.#options.identity,
+      verifyServerKey: (key) => this.#verifyServerKey(key),
+      maxRecordBytes: this.#options.maxRecordBytes ?? defaultMaxRecordBytes,
+      rekeyRecords: this.#options.rekeyRecords ?? defaultRekeyRecords,
+      maxStreams: this.#options.maxStreams ?? defaultMaxStreams,
+      timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
+    });
+    this.#serverKey = handshake.peerKey;
+    return new Channel(transport, handshake, {
+      role: "client",
+      keepaliveMs: this.#options.keepaliveMs,
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+    });
+  }
+
+  async #verifyServerKey(key: PublicKey): Promise<void> {
+    const host = formatHostPort(this.address);
+    const { hostname, port } = this.address;
+    // Once connected, a reconnect must meet the same key.
+    if (this.#serverKey !== undefined) {
+      if (timingSafeEqual(this.#serverKey.spki, key.spki)) return;
+      throw mismatch(host, key, this.#serverKey.fingerprint, "the key seen earlier in this session");
+    }
+    if (this.#options.fingerprint !== undefined) {
+      if (key.fingerprint === this.#options.fingerprint) return;
+      throw mismatch(host, key, this.#options.fingerprint, "the pinned fingerprint");
+    }
+    if (this.#knownHosts !== undefined) {
+      const check = await this.#knownHosts.check(hostname, port, key);
+      if (check.status === "match") return;
+      if (check.status === "mismatch") {
+        throw mismatch(
+          host,
+          key,
+          check.expected ?? "(unknown)",
+          `line ${check.lineNumber} of ${this.#knownHosts.path}`,
+          `if the server key really changed, remove line ${check.lineNumber} of ${this.#knownHosts.path}`,
+        );
+      }
+    }
+    if (this.#options.acceptNew === true) {
+      await this.#knownHosts?.add(hostname, port, key);
+      return;
+    }
+    throw new HostKeyError(
+      `The server ${host} presented an unknown key ${key.fingerprint}; check it with the ` +
+        `server's owner, then pass it as the expected fingerprint or accept it on first use`,
+      { problem: "unknown", host, presented: key.fingerprint },
+    );
+  }
+}
+
+function mismatch(
+  host: string,
+  key: PublicKey,
+  expected: string,
+  source: string,
+  advice = "check with the server's owner",
+): HostKeyError {
+  return new HostKeyError(
+    `The server ${host} presented key ${key.fingerprint}, but ${source} expects ${expected}: ` +
+      `someone may be intercepting the connection; ${advice}`,
+    { problem: "mismatch", host, presented: key.fingerprint, expected },
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,289 @@
+import { defaultPort, type HostPort } from "./address.ts";
+import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
+import type { Identity } from "./crypto/identity.ts";
+import type { OvtpMessage } from "./message.ts";
+import { Channel, type ChannelOptions, defaultMaxStreams } from "./session/channel.ts";
+import { serverHandshake } from "./session/handshake.ts";
+import {
+  answerMessage,
+  defaultMaxMessageBytes,
+  type OvtpReply,
+} from "./session/message_exchange.ts";
+import { type Stream, StreamError, StreamKind } from "./session/stream.ts";
+import { DenoTransport } from "./wire/deno_transport.ts";
+import { encodeFrame } from "./wire/frame.ts";
+import { encodeRefused, RefusalReason } from "./wire/handshake_codec.ts";
+import type { TransportAddress } from "./wire/transport.ts";
+
+/** Default largest record plaintext we accept: 1 MiB of data plus room for record headers. */
+export const defaultMaxRecordBytes = 1024 * 1024 + 1024;
+/** Default records per key before a key update (well below AES-GCM's 2^24.5 limit). */
+export const defaultRekeyRecords = 1 << 23;
+/** Default number of connections served at once. */
+export const defaultMaxConnections = 1024;
+
+/** Who is on the other end of a connection, as authenticated by the handshake. */
+export interface PeerInfo {
+  /** `SHA256:…` fingerprint of the peer's key. */
+  fingerprint: string;
+  /** The comment of the key's authorized_keys line (often `user@host`). */
+  comment: string;
+  /** The peer's address. */
+  remoteAddr: TransportAddress;
+  /** The options of the key's authorized_keys line. */
+  options: ReadonlyMap<string, string | true>;
+}
+
+/** What answers messages on a server: like OVTP's callback, it returns `{ status, response }`. */
+export type OvtpHandler = (
+  message: OvtpMessage,
+  peer: PeerInfo,
+) => OvtpReply | Promise<OvtpReply>;
+
+/** Settings shared by both endpoints: record sizes and channel limits. */
+export interface SessionOptions {
+  /** Largest record plaintext we accept. Default 1 MiB + 1 KiB. */
+  maxRecordBytes?: number;
+  /** Records we send under one key before updating it. Default 2^23. */
+  rekeyRecords?: number;
+  /** Time allowed for the handshake. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Ping after this much silence. Default 15 s. */
+  keepaliveMs?: number;
+  /** Close after this much silence. Default 60 s. */
+  idleTimeoutMs?: number;
+  /** Streams the peer may have open towards us at once (announced in the hello). Default 256. */
+  maxStreams?: number;
+  /** Largest message body accepted. Default 16 MiB. */
+  maxMessageBytes?: number;
+}
+
+/** Options of {@linkcode OvtpServer}. */
+export interface OvtpServerOptions extends SessionOptions {
+  /** The server's identity key. */
+  identity: Identity;
+  /** Who may connect: an {@linkcode AuthorizedKeys} or the path of an authorized_keys file. */
+  authorizedKeys: AuthorizedKeys | string;
+  /** Address to listen on. Default `0.0.0.0`. */
+  hostname?: string;
+  /** Port to listen on; 0 picks a free one. Default 4242. */
+  port?: number;
+  /** Connections served at once; more are refused as busy. Default 1024. */
+  maxConnections?: number;
+  /** Aborting it closes the server, as {@linkcode OvtpServer.close} does. */
+  signal?: AbortSignal;
+  /** Called once listening, with the bound address. */
+  onListen?: (address: HostPort) => void;
+  /** Called with every connection or handler failure; the server goes on serving. */
+  onError?: (error: unknown, peer?: PeerInfo) => void;
+}
+
+/**
+ * An ovtp server: accepts connections, authenticates clients against authorized_keys, and
+ * answers their messages with a handler.
+ *
+ * @example Serve on a free port, then close
+ * ```ts
+ * import { OvtpServer } from "./server.ts";
+ * import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
+ * import { identityFromPkcs8, parsePrivateKeyPem } from "./crypto/identity.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const pem = await Deno.readTextFile(new URL("./tests/fixtures/keys/server", import.meta.url));
+ * const identity = await identityFromPkcs8(parsePrivateKeyPem(pem));
+ * const server = new OvtpServer((message) => ({ status: true, response: message.text() }), {
+ *   identity,
+ *   authorizedKeys: AuthorizedKeys.fromKeys([]),
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
+ * const address = server.listen();
+ * assert.ok(address.port > 0);
+ * await server.close();
+ * ```
+ */
+export class OvtpServer {
+  #handler: OvtpHandler;
+  #options: OvtpServerOptions;
+  #authorizedKeys: AuthorizedKeys;
+  #listener: Deno.Listener | undefined;
+  #channels = new Set<Channel>();
+  #pending = new Set<DenoTransport>();
+  #accepting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #resolveFinished!: () => void;
+  /** Resolves once the server has closed and every connection has ended. */
+  readonly finished: Promise<void>;
+
+  /**
+   * @param handler Answers each message.
+   * @param options Identity, authorized keys, address and limits.
+   */
+  constructor(handler: OvtpHandler, options: OvtpServerOptions) {
+    this.#handler = handler;
+    this.#options = options;
+    this.#authorizedKeys = typeof options.authorizedKeys === "string"
+      ? AuthorizedKeys.fromFile(options.authorizedKeys)
+      : options.authorizedKeys;
+    this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
+    options.signal?.addEventListener("abort", () => this.close(), { once: true });
+  }
+
+  /** The bound address once listening. */
+  get addr(): HostPort {
+    if (this.#listener === undefined) throw new TypeError("The server is not listening");
+    const addr = this.#listener.addr as Deno.NetAddr;
+    return { hostname: addr.hostname, port: addr.port };
+  }
+
+  /** Connections that finished the handshake and are open now. */
+  get connectionCount(): number {
+    return this.#channels.size;
+  }
+
+  /** Starts listening and accepting; returns the bound address. */
+  listen(): HostPort {
+    if (this.#listener !== undefined) throw new TypeError("The server is already listening");
+    if (this.#closing !== undefined) throw new TypeError("The server is closed");
+    this.#listener = Deno.listen({
+      hostname: this.#options.hostname ?? "0.0.0.0",
+      port: this.#options.port ?? defaultPort,
+    });
+    this.#accepting = this.#acceptLoop(this.#listener);
+    const address = this.addr;
+    this.#options.onListen?.(address);
+    return address;
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (each connection closes gracefully), and
+   * resolves once every connection has ended.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#drain();
+    return this.#closing;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      this.#listener?.close();
+    } catch {
+      // Already closed.
+    }
+    for (const transport of this.#pending) transport.close();
+    await Promise.all([...this.#channels].map((channel) => channel.close()));
+    await this.#accepting;
+    this.#resolveFinished();
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    const serving = new Set<Promise<void>>();
+    try {
+      for await (const conn of listener) {
+        const task = this.#serve(conn);
+        serving.add(task);
+        task.finally(() => serving.delete(task));
+      }
+    } catch (error) {
+      if (this.#closing === undefined) this.#options.onError?.(error);
+    }
+    await Promise.all(serving);
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    const transport = new DenoTransport(conn);
+    const maxConnections = this.#options.maxConnections ?? defaultMaxConnections;
+    if (this.#closing !== undefined || this.#channels.size + this.#pending.size >= maxConnections) {
+      await transport.write(encodeFrame(encodeRefused(RefusalReason.busy))).catch(() => {});
+      transport.close();
+      return;
+    }
+    this.#pending.add(transport);
+    let channel: Channel;
+    let peer: PeerInfo;
+    try {
+      const result = await serverHandshake(transport, {
+        identity: this.#options.identity,
+        authorize: (fingerprint) => this.#authorizedKeys.find(fingerprint),
+        maxRecordBytes: this.#options.maxRecordBytes ?? defaultMaxRecordBytes,
+        rekeyRecords: this.#options.rekeyRecords ?? defaultRekeyRecords,
+        maxStreams: this.#options.maxStreams ?? defaultMaxStreams,
+        timeoutMs: this.#options.handshakeTimeoutMs,
+      });
+      peer = {
+        fingerprint: result.peerKey.fingerprint,
+        comment: result.authorizedKey.publicKey.comment,
+        remoteAddr: transport.remoteAddr,
+        options: result.authorizedKey.options,
+      };
+      channel = new Channel(transport, result, {
+        ...this.#channelOptions(),
+        role: "server",
+        onStream: (stream) => this.#onStream(stream, peer),
+      });
+    } catch (error) {
+      transport.close();
+      if (this.#closing === undefined) this.#options.onError?.(error);
+      return;
+    } finally {
+      this.#pending.delete(transport);
+    }
+    this.#channels.add(channel);
+    if (this.#closing !== undefined) channel.close();
+    const error = await channel.closed;
+    this.#channels.delete(channel);
+    if (error !== undefined && this.#closing === undefined) this.#options.onError?.(error, peer);
+  }
+
+  #channelOptions(): Omit<ChannelOptions, "role"> {
+    return {
+      keepaliveMs: this.#options.keepaliveMs,
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+    };
+  }
+
+  #onStream(stream: Stream, peer: PeerInfo): void {
+    if (stream.kind !== StreamKind.message) {
+      stream.reset(StreamError.unsupported, `Unknown stream kind ${stream.kind}`);
+      return;
+    }
+    answerMessage(stream, (message) => this.#handler(message, peer), {
+      maxMessageBytes: this.#options.maxMessageBytes ?? defaultMaxMessageBytes,
+      onError: (error) => this.#options.onError?.(error, peer),
+    }).catch((error) => this.#options.onError?.(error, peer));
+  }
+}
+
+/** Options of {@linkcode serveOvtp}: the server's options without a separate `listen()`. */
+export type ServeOvtpOptions = OvtpServerOptions;
+
+/**
+ * Starts an {@linkcode OvtpServer} at once, like `Deno.serve`: returns the listening server,
+ * whose `finished` resolves when it has been closed (by `close()` or the `signal`).
+ *
+ * @example Serve until aborted
+ * ```ts
+ * import { serveOvtp } from "./server.ts";
+ * import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
+ * import { identityFromPkcs8, parsePrivateKeyPem } from "./crypto/identity.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const pem = await Deno.readTextFile(new URL("./tests/fixtures/keys/server", import.meta.url));
+ * const controller = new AbortController();
+ * const server = serveOvtp({
+ *   identity: await identityFromPkcs8(parsePrivateKeyPem(pem)),
+ *   authorizedKeys: AuthorizedKeys.fromKeys([]),
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   signal: controller.signal,
+ * }, () => ({ status: true }));
+ * assert.ok(server.addr.port > 0);
+ * controller.abort();
+ * await server.finished;
+ * ```
+ */
+export function serveOvtp(options: ServeOvtpOptions, handler: OvtpHandler): OvtpServer {
+  const server = new OvtpServer(handler, options);
+  server.listen();
+  return server;
+}

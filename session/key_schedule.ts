@@ -1,0 +1,177 @@
+/**
+ * The key schedule (SPEC.md, "Key schedule"): everything derived from the X25519 secret, the
+ * RSA-OAEP wrapped secret and the transcript. Small async functions over bytes.
+ *
+ * @module
+ */
+
+import { hkdf } from "../crypto/hkdf.ts";
+import { sha256 } from "../crypto/sha256.ts";
+import { importAesGcmKey } from "../crypto/aes_gcm.ts";
+import { concatBytes, utf8Encoder } from "../wire/_bytes.ts";
+import { writeFrameHeader } from "../wire/frame.ts";
+
+/** Size of every secret and key in the schedule. */
+export const secretBytes = 32;
+/** Size of the per-epoch IV that record nonces are built from. */
+export const ivBytes = 12;
+
+const labelPrefix = "ovtp/1 ";
+const emptySalt = new Uint8Array(0);
+
+/** Context string that starts the input the client signs. */
+export const clientSignatureContext: Uint8Array = utf8Encoder.encode(
+  "ovtp/1 client signature\0",
+);
+
+/**
+ * SHA-256 over handshake messages, each as it was framed on the wire (4-byte length, body).
+ *
+ * @example The hash covers the framing
+ * ```ts
+ * import { transcriptHash } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const a = await transcriptHash([new Uint8Array([1, 2])]);
+ * const b = await transcriptHash([new Uint8Array([1]), new Uint8Array([2])]);
+ * assert.notDeepEqual(a, b);
+ * ```
+ */
+export function transcriptHash(messages: readonly Uint8Array[]): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for (const message of messages) {
+    const header = new Uint8Array(4);
+    writeFrameHeader(header, message.length);
+    parts.push(header, message);
+  }
+  return sha256(concatBytes(parts));
+}
+
+/**
+ * The input keying material: `X25519 shared secret (32) || unwrapped client secret (32)`.
+ *
+ * @example Both halves are needed
+ * ```ts
+ * import { handshakeIkm } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(handshakeIkm(new Uint8Array(32), new Uint8Array(32)).length, 64);
+ * ```
+ */
+export function handshakeIkm(ecdhSecret: Uint8Array, clientSecret: Uint8Array): Uint8Array {
+  if (ecdhSecret.length !== secretBytes || clientSecret.length !== secretBytes) {
+    throw new RangeError("handshakeIkm() needs two 32-byte secrets");
+  }
+  return concatBytes([ecdhSecret, clientSecret]);
+}
+
+/**
+ * The AES-256-GCM key that seals the client's identity and signature inside ClientAuth:
+ * `HKDF(ikm, salt = T1, "ovtp/1 client auth", 32)`.
+ *
+ * @example Derive it
+ * ```ts
+ * import { clientAuthKey } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const key = await clientAuthKey(new Uint8Array(64), new Uint8Array(32));
+ * assert.equal(key.algorithm.name, "AES-GCM");
+ * ```
+ */
+export async function clientAuthKey(ikm: Uint8Array, t1: Uint8Array): Promise<CryptoKey> {
+  return importAesGcmKey(await hkdf(ikm, t1, labelPrefix + "client auth", secretBytes));
+}
+
+/** What the handshake hands to the channel. */
+export interface SessionSecrets {
+  /** The value ServerFinished carries. */
+  finished: Uint8Array;
+  /** First traffic secret, client to server. */
+  clientToServer: Uint8Array;
+  /** First traffic secret, server to client. */
+  serverToClient: Uint8Array;
+}
+
+/**
+ * Derives the server's key confirmation and both first traffic secrets from the whole
+ * handshake: `HKDF(ikm, salt = T2, label, 32)` with the labels `ovtp/1 server finished`,
+ * `ovtp/1 c2s traffic` and `ovtp/1 s2c traffic`.
+ *
+ * @example Directions get different secrets
+ * ```ts
+ * import { sessionSecrets } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const secrets = await sessionSecrets(new Uint8Array(64), new Uint8Array(32));
+ * assert.notDeepEqual(secrets.clientToServer, secrets.serverToClient);
+ * ```
+ */
+export async function sessionSecrets(ikm: Uint8Array, t2: Uint8Array): Promise<SessionSecrets> {
+  const [finished, clientToServer, serverToClient] = await Promise.all([
+    hkdf(ikm, t2, labelPrefix + "server finished", secretBytes),
+    hkdf(ikm, t2, labelPrefix + "c2s traffic", secretBytes),
+    hkdf(ikm, t2, labelPrefix + "s2c traffic", secretBytes),
+  ]);
+  return { finished, clientToServer, serverToClient };
+}
+
+/** The record protection state of one direction for one key epoch. */
+export interface EpochKeys {
+  /** AES-256-GCM key for this epoch. */
+  key: CryptoKey;
+  /** 12-byte IV that record nonces are built from. */
+  iv: Uint8Array;
+  /** The traffic secret of the next epoch. */
+  next: Uint8Array;
+}
+
+/**
+ * Expands a traffic secret into the epoch's key and IV, and ratchets it forward:
+ * `key = HKDF(secret, "", "ovtp/1 key", 32)`, `iv = HKDF(secret, "", "ovtp/1 iv", 12)`,
+ * `next = HKDF(secret, "", "ovtp/1 next", 32)`.
+ *
+ * @example The next secret differs
+ * ```ts
+ * import { epochKeys } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const secret = new Uint8Array(32).fill(7);
+ * const keys = await epochKeys(secret);
+ * assert.equal(keys.iv.length, 12);
+ * assert.notDeepEqual(keys.next, secret);
+ * ```
+ */
+export async function epochKeys(secret: Uint8Array): Promise<EpochKeys> {
+  const [raw, iv, next] = await Promise.all([
+    hkdf(secret, emptySalt, labelPrefix + "key", secretBytes),
+    hkdf(secret, emptySalt, labelPrefix + "iv", ivBytes),
+    hkdf(secret, emptySalt, labelPrefix + "next", secretBytes),
+  ]);
+  const key = await importAesGcmKey(raw);
+  raw.fill(0);
+  return { key, iv, next };
+}
+
+/**
+ * The nonce of record number `sequence` (counted per direction from 0, across epochs): the IV
+ * XOR-ed with the 64-bit big-endian sequence number in its last 8 bytes, as in TLS 1.3.
+ *
+ * @example Sequence 1
+ * ```ts
+ * import { recordNonce } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const nonce = recordNonce(new Uint8Array(12), 1);
+ * assert.deepEqual(nonce, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]));
+ * ```
+ */
+export function recordNonce(iv: Uint8Array, sequence: number): Uint8Array {
+  if (!Number.isSafeInteger(sequence) || sequence < 0) {
+    throw new RangeError(`Record sequence ${sequence} is out of range`);
+  }
+  const nonce = iv.slice();
+  const view = new DataView(nonce.buffer);
+  view.setUint32(4, view.getUint32(4) ^ Math.floor(sequence / 2 ** 32));
+  view.setUint32(8, view.getUint32(8) ^ (sequence >>> 0));
+  return nonce;
+}

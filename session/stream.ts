@@ -1,0 +1,413 @@
+import { ConnectionError, ProtocolError, RemoteError } from "../errors.ts";
+import { utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
+import {
+  type ChannelRecord,
+  decodeReason,
+  endFlag,
+  RecordType,
+} from "../wire/record_codec.ts";
+
+/** Credit each side grants every new stream in each direction, before any window update. */
+export const initialWindowBytes = 262144;
+/** Largest flow-control window a stream may reach. */
+export const maxWindowBytes = 2 ** 31 - 1;
+/** Largest JSON head (of an open or reply record). */
+export const maxHeadBytes = 65536;
+
+/** A JSON object: what stream heads carry. */
+export type Head = Record<string, unknown>;
+
+/** Stream error codes carried by reset records (SPEC.md, "Stream error codes"). */
+export const StreamError = {
+  /** The opener gave up (abort signal, timeout). */
+  cancel: 1,
+  /** The handler failed. */
+  internal: 2,
+  /** Refused: too many streams, or the connection is closing. */
+  refused: 3,
+  /** The stream broke its own rules (bad head, data after end, too large). */
+  protocol: 4,
+  /** Unknown stream kind. */
+  unsupported: 5,
+} as const;
+
+/** Stream kinds: the first byte of an open record (SPEC.md, "Stream kinds"). */
+export const StreamKind = {
+  /** A request/reply message. */
+  message: 1,
+} as const;
+
+/** What a stream needs from its channel. Internal. */
+export interface StreamHost {
+  /** Largest data payload in one record. */
+  readonly maxDataBytes: number;
+  /** Queues a record of this stream, in stream order. */
+  enqueue(stream: Stream, record: ChannelRecord): void;
+  /** Queues a window update (may go ahead of the stream's queued data). */
+  enqueueWindow(stream: Stream, increment: number): void;
+  /** Resolves when the stream's queued bytes are low enough to queue more. */
+  waitQueueRoom(stream: Stream): Promise<void>;
+  /** Drops the stream's queued records and tells the peer the stream is reset. */
+  sendReset(stream: Stream, code: number, message: string): void;
+  /** The stream is finished in both directions; forget it. */
+  finished(stream: Stream): void;
+}
+
+type Waiter = { resolve: () => void; reject: (error: unknown) => void };
+
+/**
+ * One stream of a channel: a head and data in each direction, with flow control. The side that
+ * opens it sends an open record (kind and head) then data; the other side answers with a reply
+ * record (head) then data. Either side ends its direction with the end flag, or aborts the
+ * whole stream with a reset.
+ *
+ * Streams are made by `Channel.openStream()` and handed to the channel's `onStream` callback;
+ * see tests/session/channel_test.ts.
+ */
+export class Stream {
+  /** Stream id: odd when the client opened it, even when the server did. */
+  readonly id: number;
+  /** What the stream is for (SPEC.md, "Stream kinds"). */
+  readonly kind: number;
+  /** The opener's head. */
+  readonly head: Head;
+  /** True when the peer opened this stream. */
+  readonly incoming: boolean;
+
+  #host: StreamHost;
+  #chunks: Uint8Array[] = [];
+  #remoteEnded = false;
+  #localEnded = false;
+  #error: unknown;
+  #readWaiter: Waiter | undefined;
+  #creditWaiters: Waiter[] = [];
+  #sendCredit = initialWindowBytes;
+  #receiveCredit = initialWindowBytes;
+  #windowTarget = initialWindowBytes;
+  #consumed = 0;
+  #replySent = false;
+  #replyHead: Promise<Head>;
+  #resolveReply!: (head: Head) => void;
+  #rejectReply!: (error: unknown) => void;
+  #done = false;
+  /** Bytes of data received on this stream. */
+  bytesReceived = 0;
+  /** Bytes of data sent on this stream. */
+  bytesSent = 0;
+
+  /** @internal Made by the channel. */
+  constructor(host: StreamHost, id: number, kind: number, head: Head, incoming: boolean) {
+    this.#host = host;
+    this.id = id;
+    this.kind = kind;
+    this.head = head;
+    this.incoming = incoming;
+    this.#replyHead = new Promise((resolve, reject) => {
+      this.#resolveReply = resolve;
+      this.#rejectReply = reject;
+    });
+    this.#replyHead.catch(() => {});
+  }
+
+  /** True once the stream is over (both directions ended, or reset). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** The error that ended the stream, if one did. */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  // ---- Sending --------------------------------------------------------------------------
+
+  /** Opener only: the head of the peer's answer. Rejects if the stream is reset first. */
+  replyHead(): Promise<Head> {
+    return this.#replyHead;
+  }
+
+  /** Answering side only: sends the reply head, optionally ending our direction with it. */
+  reply(head: Head, options: { end?: boolean } = {}): void {
+    this.#checkWritable();
+    if (!this.incoming) throw new TypeError("Only the answering side of a stream can reply");
+    if (this.#replySent) throw new TypeError("The reply head was already sent");
+    this.#replySent = true;
+    const end = options.end === true;
+    this.#host.enqueue(this, {
+      type: RecordType.reply,
+      flags: end ? endFlag : 0,
+      streamId: this.id,
+      payload: encodeHead(head),
+    });
+    if (end) this.#endLocal();
+  }
+
+  /**
+   * Sends data, waiting for flow-control credit and queue room. The stream takes ownership of
+   * `data`: do not modify it until the promise resolves. With `end`, the last record carries
+   * the end flag.
+   */
+  async write(data: Uint8Array, options: { end?: boolean } = {}): Promise<void> {
+    this.#checkWritable();
+    if (this.incoming && !this.#replySent) {
+      throw new TypeError("Send the reply head before data");
+    }
+    const end = options.end === true;
+    let offset = 0;
+    do {
+      await this.#host.waitQueueRoom(this);
+      if (data.length > offset) await this.#waitCredit();
+      this.#checkWritable();
+      const size = Math.min(data.length - offset, this.#sendCredit, this.#host.maxDataBytes);
+      const last = offset + size === data.length;
+      this.#sendCredit -= size;
+      this.bytesSent += size;
+      this.#host.enqueue(this, {
+        type: RecordType.data,
+        flags: end && last ? endFlag : 0,
+        streamId: this.id,
+        payload: data.subarray(offset, offset + size),
+      });
+      offset += size;
+    } while (offset < data.length);
+    if (end) this.#endLocal();
+  }
+
+  /** Ends our direction (an empty data record with the end flag). */
+  async end(): Promise<void> {
+    await this.write(new Uint8Array(0), { end: true });
+  }
+
+  /** Aborts the stream in both directions and tells the peer why. */
+  reset(code: number, message: string): void {
+    if (this.#done) return;
+    this.#host.sendReset(this, code, message);
+    this.#fail(new ConnectionError(`Stream ${this.id} was reset locally: ${message}`));
+  }
+
+  /** Raises the receive window to `bytes` (more data in flight, more memory). */
+  setWindow(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > maxWindowBytes) {
+      throw new RangeError(`Window must be 1..${maxWindowBytes} bytes, got ${bytes}`);
+    }
+    if (bytes <= this.#windowTarget || this.#remoteEnded || this.#done) return;
+    const increment = bytes - this.#windowTarget;
+    this.#windowTarget = bytes;
+    this.#receiveCredit += increment;
+    this.#host.enqueueWindow(this, increment);
+  }
+
+  // ---- Receiving ------------------------------------------------------------------------
+
+  /** The next chunk of the peer's data, or `null` once the peer ended its direction. */
+  async read(): Promise<Uint8Array | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#remoteEnded) return null;
+      await new Promise<void>((resolve, reject) => this.#readWaiter = { resolve, reject });
+    }
+    const chunk = this.#chunks.shift()!;
+    this.#consumed += chunk.length;
+    if (!this.#remoteEnded && this.#consumed >= this.#windowTarget / 2) {
+      this.#receiveCredit += this.#consumed;
+      this.#host.enqueueWindow(this, this.#consumed);
+      this.#consumed = 0;
+    }
+    return chunk;
+  }
+
+  /**
+   * Reads the peer's data to its end, refusing more than `maxBytes`: past the limit the stream
+   * is reset and a {@linkcode ProtocolError} thrown.
+   */
+  async readAll(maxBytes: number): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        this.reset(StreamError.protocol, `message larger than the ${maxBytes}-byte limit`);
+        throw new ProtocolError(
+          `Stream ${this.id}: the peer sent more than the ${maxBytes}-byte limit`,
+        );
+      }
+      chunks.push(chunk);
+    }
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  }
+
+  // ---- Called by the channel ------------------------------------------------------------
+
+  /** @internal A record for this stream arrived (open records are handled by the channel). */
+  receive(record: ChannelRecord): void {
+    if (this.#done) return;
+    switch (record.type) {
+      case RecordType.reply: {
+        if (this.incoming) throw new ProtocolError(`Stream ${this.id}: reply from the opener`);
+        this.#resolveReply(decodeHead(record.payload, "reply"));
+        break;
+      }
+      case RecordType.data: {
+        if (this.#remoteEnded) {
+          throw new ProtocolError(`Stream ${this.id}: data after the end of the stream`);
+        }
+        if (record.payload.length > this.#receiveCredit) {
+          throw new ProtocolError(
+            `Stream ${this.id}: ${record.payload.length} bytes exceed the flow-control window`,
+          );
+        }
+        this.#receiveCredit -= record.payload.length;
+        this.bytesReceived += record.payload.length;
+        if (record.payload.length > 0) {
+          this.#chunks.push(record.payload);
+        }
+        break;
+      }
+      case RecordType.window: {
+        const increment = new DataView(
+          record.payload.buffer,
+          record.payload.byteOffset,
+          4,
+        ).getUint32(0);
+        if (increment === 0 || this.#sendCredit + increment > maxWindowBytes) {
+          throw new ProtocolError(`Stream ${this.id}: invalid window increment ${increment}`);
+        }
+        this.#sendCredit += increment;
+        this.#wakeCredit();
+        return;
+      }
+      case RecordType.reset: {
+        const { code, message } = decodeReason(record.payload);
+        this.#fail(
+          new RemoteError(`The peer aborted stream ${this.id}: ${message}`, { remoteCode: code }),
+        );
+        return;
+      }
+      default:
+        throw new ProtocolError(`Stream ${this.id}: unexpected record type ${record.type}`);
+    }
+    if ((record.flags & endFlag) !== 0) {
+      this.#remoteEnded = true;
+      if (!this.incoming && record.type === RecordType.data) {
+        // An answer that ends before its reply head is malformed.
+        this.#rejectReply(new ProtocolError(`Stream ${this.id}: ended without a reply`));
+      }
+    }
+    this.#wakeReader();
+    this.#checkDone();
+  }
+
+  /** @internal The opener's records arrived in the open record itself. */
+  openedWithEnd(): void {
+    this.#remoteEnded = true;
+  }
+
+  /** @internal The channel broke: fail every waiter. */
+  abort(error: unknown): void {
+    this.#fail(error);
+  }
+
+  #checkWritable(): void {
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#localEnded) throw new TypeError(`Stream ${this.id}: our direction already ended`);
+  }
+
+  async #waitCredit(): Promise<void> {
+    while (this.#sendCredit === 0) {
+      if (this.#error !== undefined) throw this.#error;
+      await new Promise<void>((resolve, reject) => this.#creditWaiters.push({ resolve, reject }));
+    }
+  }
+
+  #wakeCredit(): void {
+    const waiters = this.#creditWaiters;
+    this.#creditWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  #wakeReader(): void {
+    const waiter = this.#readWaiter;
+    this.#readWaiter = undefined;
+    waiter?.resolve();
+  }
+
+  #endLocal(): void {
+    this.#localEnded = true;
+    this.#checkDone();
+  }
+
+  #checkDone(): void {
+    if (this.#done || !this.#localEnded || !this.#remoteEnded) return;
+    this.#done = true;
+    this.#host.finished(this);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#error = error;
+    this.#rejectReply(error);
+    const reader = this.#readWaiter;
+    this.#readWaiter = undefined;
+    reader?.reject(error);
+    const waiters = this.#creditWaiters;
+    this.#creditWaiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+    this.#host.finished(this);
+  }
+}
+
+/**
+ * Encodes a head as UTF-8 JSON, refusing more than {@linkcode maxHeadBytes}.
+ *
+ * @example
+ * ```ts
+ * import { decodeHead, encodeHead } from "./stream.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(decodeHead(encodeHead({ a: 1 }), "open"), { a: 1 });
+ * ```
+ */
+export function encodeHead(head: Head): Uint8Array {
+  const bytes = utf8Encoder.encode(JSON.stringify(head));
+  if (bytes.length > maxHeadBytes) {
+    throw new RangeError(`Stream head of ${bytes.length} bytes exceeds ${maxHeadBytes}`);
+  }
+  return bytes;
+}
+
+/**
+ * Decodes a UTF-8 JSON head; anything but a JSON object within the size limit is a
+ * {@linkcode ProtocolError}.
+ *
+ * @example
+ * ```ts
+ * import { decodeHead } from "./stream.ts";
+ * import { ProtocolError } from "../errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => decodeHead(new TextEncoder().encode("[1]"), "open"), ProtocolError);
+ * ```
+ */
+export function decodeHead(bytes: Uint8Array, what: string): Head {
+  if (bytes.length > maxHeadBytes) {
+    throw new ProtocolError(`Cannot decode ${what} head: ${bytes.length} bytes exceed ${maxHeadBytes}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8Decoder.decode(bytes));
+  } catch (cause) {
+    throw new ProtocolError(`Cannot decode ${what} head: not UTF-8 JSON`, { cause });
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ProtocolError(`Cannot decode ${what} head: not a JSON object`);
+  }
+  return value as Head;
+}
