@@ -69,6 +69,8 @@ export class OvtpClient {
   #closed = false;
 
   /**
+   * Creates the object.
+   *
    * @param address `host:port` (default port 4242) or a host and port.
    * @param options Identity, server key trust, timeouts and limits.
    */

@@ -40,6 +40,8 @@ export class OvtpError extends Error {
   readonly code: OvtpErrorCode;
 
   /**
+   * Creates the object.
+   *
    * @param code Stable code to branch on.
    * @param message One line: what happened and what to do.
    * @param options The cause, if any.
@@ -66,6 +68,8 @@ export class OvtpError extends Error {
  */
 export class ProtocolError extends OvtpError {
   /**
+   * Creates the object.
+   *
    * @param message One line: what happened and what to do.
    * @param options The cause, if any.
    */
@@ -89,6 +93,8 @@ export class ProtocolError extends OvtpError {
  */
 export class AuthenticationError extends OvtpError {
   /**
+   * Creates the object.
+   *
    * @param message One line: what happened and what to do.
    * @param options The cause, if any.
    */
@@ -147,6 +153,8 @@ export class HostKeyError extends OvtpError {
   readonly expected?: string;
 
   /**
+   * Creates the object.
+   *
    * @param message One line: what happened and what to do.
    * @param options Which problem, the host and both fingerprints.
    */
@@ -173,6 +181,8 @@ export class HostKeyError extends OvtpError {
  */
 export class TimeoutError extends OvtpError {
   /**
+   * Creates the object.
+   *
    * @param message One line: what happened and what to do.
    * @param options The cause, if any.
    */
@@ -206,6 +216,8 @@ export class RemoteError extends OvtpError {
   readonly remoteCode: number;
 
   /**
+   * Creates the object.
+   *
    * @param message One line: what happened and what to do.
    * @param options The remote code and the cause.
    */
@@ -229,6 +241,8 @@ export class RemoteError extends OvtpError {
  */
 export class ConnectionError extends OvtpError {
   /**
+   * Creates the object.
+   *
    * @param message One line: what happened and what to do.
    * @param options The cause, if any.
    */
@@ -252,6 +266,8 @@ export class ConnectionError extends OvtpError {
  */
 export class KeyFileError extends OvtpError {
   /**
+   * Creates the object.
+   *
    * @param message One line: what happened and what to do.
    * @param options The cause, if any.
    */

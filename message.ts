@@ -30,6 +30,8 @@ export class OvtpMessage {
   readonly data: Uint8Array;
 
   /**
+   * Creates the object.
+   *
    * @param type How the body is to be read.
    * @param data The body.
    */

@@ -16,9 +16,9 @@ import { encodeRefused, RefusalReason } from "./wire/handshake_codec.ts";
 import type { TransportAddress } from "./wire/transport.ts";
 
 /** Default largest record plaintext we accept: 1 MiB of data plus room for record headers. */
-export const defaultMaxRecordBytes = 1024 * 1024 + 1024;
+export const defaultMaxRecordBytes: number = 1024 * 1024 + 1024;
 /** Default records per key before a key update (well below AES-GCM's 2^24.5 limit). */
-export const defaultRekeyRecords = 1 << 23;
+export const defaultRekeyRecords: number = 1 << 23;
 /** Default number of connections served at once. */
 export const defaultMaxConnections = 1024;
 
@@ -116,6 +116,8 @@ export class OvtpServer {
   readonly finished: Promise<void>;
 
   /**
+   * Creates the object.
+   *
    * @param handler Answers each message.
    * @param options Identity, authorized keys, address and limits.
    */

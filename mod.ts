@@ -1,0 +1,99 @@
+/**
+ * ovtp: authenticated, encrypted request/reply messaging between servers that trust each
+ * other's keys, over one TCP connection, with no passwords and no certificate authority.
+ * Clients are allowed by an `authorized_keys` file and servers are pinned by `known_hosts`, as
+ * with ssh. Every connection has forward secrecy (ephemeral X25519), the server proves its RSA
+ * key (RSA-OAEP key confirmation) and the client signs the transcript (RSASSA-PSS); records
+ * are AES-256-GCM with a strict sequence. See SPEC.md for the protocol.
+ *
+ * @example A server and a client in one script
+ * ```ts
+ * import {
+ *   AuthorizedKeys,
+ *   generateIdentity,
+ *   OvtpClient,
+ *   serveOvtp,
+ * } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [serverKey, clientKey] = await Promise.all([
+ *   generateIdentity({ bits: 2048 }),
+ *   generateIdentity({ bits: 2048 }),
+ * ]);
+ * const server = serveOvtp({
+ *   identity: serverKey,
+ *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * }, (message, peer) => ({ status: true, response: `hello ${peer.fingerprint}: ${message.text()}` }));
+ *
+ * const client = new OvtpClient(server.addr, {
+ *   identity: clientKey,
+ *   fingerprint: serverKey.publicKey.fingerprint,
+ * });
+ * const { status, response } = await client.sendMessage("hi");
+ * assert.equal(status, true);
+ * assert.match(String(response), /: hi$/);
+ * await client.close();
+ * await server.close();
+ * ```
+ *
+ * @module
+ */
+
+export { OvtpClient, type OvtpClientOptions } from "./client.ts";
+export {
+  defaultMaxConnections,
+  defaultMaxRecordBytes,
+  defaultRekeyRecords,
+  type OvtpHandler,
+  OvtpServer,
+  type OvtpServerOptions,
+  type PeerInfo,
+  serveOvtp,
+  type ServeOvtpOptions,
+  type SessionOptions,
+} from "./server.ts";
+export { type MessageType, type MessageValue, OvtpMessage } from "./message.ts";
+export type { OvtpReply, OvtpResult, RequestOptions } from "./session/message_exchange.ts";
+export { defaultPort, formatHostPort, type HostPort, parseHostPort } from "./address.ts";
+export {
+  AuthenticationError,
+  ConnectionError,
+  HostKeyError,
+  type HostKeyErrorOptions,
+  type HostKeyProblem,
+  KeyFileError,
+  OvtpError,
+  type OvtpErrorCode,
+  type OvtpErrorOptions,
+  ProtocolError,
+  RemoteError,
+  type RemoteErrorOptions,
+  TimeoutError,
+} from "./errors.ts";
+export {
+  defaultRsaBits,
+  generateIdentity,
+  type GenerateIdentityOptions,
+  type Identity,
+  identityFromPkcs8,
+  loadIdentity,
+  type LoadIdentityOptions,
+  saveIdentity,
+  type SaveIdentityOptions,
+} from "./crypto/identity.ts";
+export {
+  formatPublicKey,
+  importPublicKey,
+  parsePublicKey,
+  type PublicKey,
+} from "./crypto/public_key.ts";
+export { fingerprint } from "./crypto/fingerprint.ts";
+export {
+  addAuthorizedKey,
+  type AuthorizedKey,
+  AuthorizedKeys,
+} from "./crypto/authorized_keys.ts";
+export type { Transport, TransportAddress } from "./wire/transport.ts";
+export { type HostKeyCheck, type HostKeyStatus, KnownHosts } from "./crypto/known_hosts.ts";

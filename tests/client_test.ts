@@ -1,0 +1,215 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { KnownHosts } from "../crypto/known_hosts.ts";
+import { ConnectionError, HostKeyError, ProtocolError, TimeoutError } from "../errors.ts";
+import { OvtpClient } from "../client.ts";
+import { fixtureIdentity, withTempDir } from "./_fixtures.ts";
+import { startServer, withClient } from "./_helpers.ts";
+import { startRelay } from "./_relay.ts";
+
+Deno.test("OvtpClient refuses an unknown server key unless told to trust it", async () => {
+  const server = await startServer();
+  try {
+    const alice = await fixtureIdentity("alice");
+    await withClient(server.address, { identity: alice }, async (client) => {
+      await assert.rejects(client.connect(), (error: unknown) => {
+        assert.ok(error instanceof HostKeyError);
+        assert.equal(error.problem, "unknown");
+        assert.equal(error.presented, server.identity.publicKey.fingerprint);
+        return true;
+      });
+    });
+    await withClient(server.address, { identity: alice, acceptNew: true }, async (client) => {
+      assert.equal((await client.sendMessage("tofu")).response, "tofu");
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("OvtpClient records a new key with acceptNew and then requires it", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "known_hosts");
+    const server = await startServer();
+    try {
+      const alice = await fixtureIdentity("alice");
+      await withClient(
+        server.address,
+        { identity: alice, knownHosts: path, acceptNew: true },
+        (client) => client.sendMessage("first"),
+      );
+      const text = await Deno.readTextFile(path);
+      assert.match(text, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${server.address.port} ovtp-rsa `));
+      // Without acceptNew, the recorded key is now enough.
+      await withClient(server.address, { identity: alice, knownHosts: path }, async (client) => {
+        assert.equal((await client.sendMessage("second")).response, "second");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+Deno.test("OvtpClient refuses a server whose key differs from known_hosts, naming both keys", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "known_hosts");
+    const [alice, bob] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("bob")]);
+    const server = await startServer();
+    try {
+      // known_hosts says this address belongs to bob's key.
+      await new KnownHosts(path).add("127.0.0.1", server.address.port, bob.publicKey);
+      await withClient(
+        server.address,
+        { identity: alice, knownHosts: path, acceptNew: true },
+        async (client) => {
+          await assert.rejects(client.sendMessage("hi"), (error: unknown) => {
+            assert.ok(error instanceof HostKeyError);
+            assert.equal(error.problem, "mismatch");
+            assert.equal(error.presented, server.identity.publicKey.fingerprint);
+            assert.equal(error.expected, bob.publicKey.fingerprint);
+            assert.match(error.message, /remove line 1 of/);
+            return true;
+          });
+        },
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+Deno.test("OvtpClient refuses a server that does not match the pinned fingerprint", async () => {
+  const server = await startServer();
+  try {
+    const [alice, bob] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("bob")]);
+    const options = { identity: alice, fingerprint: bob.publicKey.fingerprint };
+    await withClient(server.address, options, async (client) => {
+      await assert.rejects(client.connect(), HostKeyError);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("OvtpClient detects a flipped ciphertext byte; nothing wrong is delivered", async () => {
+  const received: string[] = [];
+  const server = await startServer((message) => {
+    received.push(message.text());
+    return { status: true, response: message.text() };
+  });
+  // Frames 0 and 1 to the server are the handshake; flip a byte in the first record after it.
+  const relay = startRelay(server.address, (direction, index, frame) => {
+    if (direction === "toServer" && index === 2) {
+      const copy = frame.slice();
+      copy[copy.length - 20] ^= 0x40;
+      return [copy];
+    }
+    return [frame];
+  });
+  try {
+    const alice = await fixtureIdentity("alice");
+    await withClient(relay.address, server.clientOptions(alice), async (client) => {
+      await assert.rejects(client.sendMessage("transfer 100 to bob"), ConnectionError);
+    });
+    assert.deepEqual(received, []);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(server.errors.some((error) => error instanceof ProtocolError), String(server.errors));
+  } finally {
+    await relay.close();
+    await server.close();
+  }
+});
+
+Deno.test("OvtpClient detects a replayed record", async () => {
+  const received: string[] = [];
+  const server = await startServer((message) => {
+    received.push(message.text());
+    return { status: true, response: "ok" };
+  });
+  const relay = startRelay(server.address, (direction, index, frame) => {
+    // Send the first record twice: the copy must be refused.
+    return direction === "toServer" && index === 2 ? [frame, frame] : [frame];
+  });
+  try {
+    const alice = await fixtureIdentity("alice");
+    await withClient(relay.address, server.clientOptions(alice), async (client) => {
+      await client.sendMessage("pay once").catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    });
+    assert.ok(received.length <= 1, `delivered ${received.length} times`);
+    assert.ok(server.errors.some((error) => error instanceof ProtocolError), String(server.errors));
+  } finally {
+    await relay.close();
+    await server.close();
+  }
+});
+
+Deno.test("OvtpClient reconnects after the connection drops", async () => {
+  const first = await startServer((message) => ({ status: true, response: `A ${message.text()}` }));
+  const alice = await fixtureIdentity("alice");
+  const client = new OvtpClient(first.address, first.clientOptions(alice));
+  let second: Awaited<ReturnType<typeof startServer>> | undefined;
+  try {
+    assert.equal((await client.sendMessage("one")).response, "A one");
+    await first.close();
+    assert.equal(client.connected, false);
+    // The same server key comes back on the same port.
+    second = await startServer((message) => ({ status: true, response: `B ${message.text()}` }), {
+      port: first.address.port,
+    });
+    assert.equal((await client.sendMessage("two")).response, "B two");
+    assert.equal(client.connected, true);
+  } finally {
+    await client.close();
+    await first.close();
+    await second?.close();
+  }
+});
+
+Deno.test("OvtpClient with reconnect off fails once the connection is lost", async () => {
+  const server = await startServer();
+  const alice = await fixtureIdentity("alice");
+  const client = new OvtpClient(server.address, server.clientOptions(alice, { reconnect: false }));
+  try {
+    assert.equal((await client.sendMessage("one")).response, "one");
+    await server.close();
+    await assert.rejects(client.sendMessage("two"), /reconnect is off/);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+Deno.test("OvtpClient times out a call and honours an AbortSignal", async () => {
+  const server = await startServer(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return { status: true };
+  });
+  try {
+    const alice = await fixtureIdentity("alice");
+    await withClient(server.address, server.clientOptions(alice), async (client) => {
+      await assert.rejects(client.sendMessage("slow", { timeoutMs: 50 }), TimeoutError);
+      const controller = new AbortController();
+      const call = client.sendMessage("slow", { signal: controller.signal });
+      controller.abort(new Error("changed my mind"));
+      await assert.rejects(call, /changed my mind/);
+      // The connection is still good.
+      assert.equal((await client.sendMessage("slow")).status, true);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("OvtpClient fails fast when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const alice = await fixtureIdentity("alice");
+  const client = new OvtpClient({ hostname: "127.0.0.1", port }, { identity: alice });
+  try {
+    await assert.rejects(client.connect(), ConnectionError);
+  } finally {
+    await client.close();
+  }
+});
