@@ -1,3 +1,6 @@
+// The command line is the one place that prints: the library never writes to the console.
+// deno-lint-ignore-file no-console
+
 /**
  * The `ovtp` command. Thin: it parses arguments, calls the library and formats the output.
  *
@@ -8,7 +11,8 @@ import { parseArgs } from "node:util";
 import { runDemo } from "./cli/demo.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
-const usage = `ovtp ${denoJson.version}: encrypted messages between servers that trust each other's keys
+const usage =
+  `ovtp ${denoJson.version}: encrypted messages between servers that trust each other's keys
 
 Usage:
   ovtp demo        run a server and a client on loopback with throwaway keys

@@ -109,7 +109,10 @@ export class OvtpClient {
    * Sends a message: a string goes as text, anything else as JSON. Resolves to the handler's
    * `{ status, response }`.
    */
-  sendMessage(message: Exclude<MessageValue, Uint8Array>, options?: RequestOptions): Promise<OvtpResult> {
+  sendMessage(
+    message: Exclude<MessageValue, Uint8Array>,
+    options?: RequestOptions,
+  ): Promise<OvtpResult> {
     return this.#request(OvtpMessage.from(message), options);
   }
 
@@ -155,7 +158,9 @@ export class OvtpClient {
     if (this.#failures > 0) {
       const maxMs = this.#options.maxRetryDelayMs ?? defaultMaxRetryDelayMs;
       const ceilingMs = Math.min(maxMs, initialRetryDelayMs * 2 ** (this.#failures - 1));
-      await new Promise((resolve) => setTimeout(resolve, ceilingMs / 2 + Math.random() * ceilingMs / 2));
+      await new Promise((resolve) =>
+        setTimeout(resolve, ceilingMs / 2 + Math.random() * ceilingMs / 2)
+      );
     }
     try {
       const channel = await this.#connectOnce();
@@ -213,7 +218,12 @@ export class OvtpClient {
     // Once connected, a reconnect must meet the same key.
     if (this.#serverKey !== undefined) {
       if (timingSafeEqual(this.#serverKey.spki, key.spki)) return;
-      throw mismatch(host, key, this.#serverKey.fingerprint, "the key seen earlier in this session");
+      throw mismatch(
+        host,
+        key,
+        this.#serverKey.fingerprint,
+        "the key seen earlier in this session",
+      );
     }
     if (this.#options.fingerprint !== undefined) {
       if (key.fingerprint === this.#options.fingerprint) return;

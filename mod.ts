@@ -90,10 +90,6 @@ export {
   type PublicKey,
 } from "./crypto/public_key.ts";
 export { fingerprint } from "./crypto/fingerprint.ts";
-export {
-  addAuthorizedKey,
-  type AuthorizedKey,
-  AuthorizedKeys,
-} from "./crypto/authorized_keys.ts";
+export { addAuthorizedKey, type AuthorizedKey, AuthorizedKeys } from "./crypto/authorized_keys.ts";
 export type { Transport, TransportAddress } from "./wire/transport.ts";
 export { type HostKeyCheck, type HostKeyStatus, KnownHosts } from "./crypto/known_hosts.ts";

@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import { OvtpClient } from "../client.ts";
-import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
 import { generateIdentity, loadIdentity, saveIdentity } from "../crypto/identity.ts";
 import { serveOvtp } from "../server.ts";
 
@@ -34,7 +33,7 @@ export async function runDemo(print: DemoPrinter): Promise<void> {
     const authorizedKeys = join(dir, "authorized_keys");
     await Deno.writeTextFile(
       authorizedKeys,
-      (await Deno.readTextFile(join(dir, "client_key.pub"))),
+      await Deno.readTextFile(join(dir, "client_key.pub")),
     );
     const server = serveOvtp({
       identity: await loadIdentity(join(dir, "server_key")),

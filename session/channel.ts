@@ -17,7 +17,14 @@ import type { Transport } from "../wire/transport.ts";
 import type { HandshakeResult } from "./handshake.ts";
 import { RecordReceiver } from "./record_receiver.ts";
 import { RecordSender } from "./record_sender.ts";
-import { decodeHead, encodeHead, type Head, Stream, StreamError, type StreamHost } from "./stream.ts";
+import {
+  decodeHead,
+  encodeHead,
+  type Head,
+  Stream,
+  StreamError,
+  type StreamHost,
+} from "./stream.ts";
 
 /** Default interval of silence after which we ping the peer. */
 export const defaultKeepaliveMs = 15_000;
@@ -429,7 +436,11 @@ export class Channel implements StreamHost {
     for (const record of decodeRecords(plaintext)) {
       switch (record.type) {
         case RecordType.ping:
-          this.#enqueueControl({ ...record, type: RecordType.pong, payload: record.payload.slice() });
+          this.#enqueueControl({
+            ...record,
+            type: RecordType.pong,
+            payload: record.payload.slice(),
+          });
           break;
         case RecordType.pong: {
           const key = record.payload.join(",");

@@ -13,8 +13,14 @@
  * @module
  */
 
-import { AuthenticationError, ConnectionError, HostKeyError, ProtocolError, TimeoutError } from "../errors.ts";
-import { aesGcmOpen, aesGcmSeal, aesGcmNonceBytes } from "../crypto/aes_gcm.ts";
+import {
+  AuthenticationError,
+  ConnectionError,
+  HostKeyError,
+  ProtocolError,
+  TimeoutError,
+} from "../errors.ts";
+import { aesGcmNonceBytes, aesGcmOpen, aesGcmSeal } from "../crypto/aes_gcm.ts";
 import type { AuthorizedKey } from "../crypto/authorized_keys.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { importPublicKey, type PublicKey } from "../crypto/public_key.ts";

@@ -126,7 +126,8 @@ export async function withCallLimits<T>(
     () => stop(new TimeoutError(`No complete reply within ${timeoutMs} ms`)),
     timeoutMs,
   );
-  const onAbort = () => stop(signal!.reason instanceof Error ? signal!.reason : new Error("aborted"));
+  const onAbort = () =>
+    stop(signal!.reason instanceof Error ? signal!.reason : new Error("aborted"));
   if (signal?.aborted) onAbort();
   signal?.addEventListener("abort", onAbort, { once: true });
   const running = work();

@@ -1,11 +1,6 @@
 import { ConnectionError, ProtocolError, RemoteError } from "../errors.ts";
 import { utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
-import {
-  type ChannelRecord,
-  decodeReason,
-  endFlag,
-  RecordType,
-} from "../wire/record_codec.ts";
+import { type ChannelRecord, decodeReason, endFlag, RecordType } from "../wire/record_codec.ts";
 
 /** Credit each side grants every new stream in each direction, before any window update. */
 export const initialWindowBytes = 262144;
@@ -398,7 +393,9 @@ export function encodeHead(head: Head): Uint8Array {
  */
 export function decodeHead(bytes: Uint8Array, what: string): Head {
   if (bytes.length > maxHeadBytes) {
-    throw new ProtocolError(`Cannot decode ${what} head: ${bytes.length} bytes exceed ${maxHeadBytes}`);
+    throw new ProtocolError(
+      `Cannot decode ${what} head: ${bytes.length} bytes exceed ${maxHeadBytes}`,
+    );
   }
   let value: unknown;
   try {

@@ -1,4 +1,4 @@
-import { epochKeys, type EpochKeys } from "./key_schedule.ts";
+import { type EpochKeys, epochKeys } from "./key_schedule.ts";
 
 /**
  * After this many plaintext bytes under one key, both sides move to the next key even if the

@@ -83,8 +83,11 @@ Deno.test("OvtpServer applies edits of authorized_keys to the next handshake", a
     const server = await startServer(undefined, { authorizedKeys: path });
     try {
       const ask = (identity: typeof alice) =>
-        withClient(server.address, server.clientOptions(identity), (client) =>
-          client.sendMessage("x"));
+        withClient(
+          server.address,
+          server.clientOptions(identity),
+          (client) => client.sendMessage("x"),
+        );
       await assert.rejects(ask(bob), AuthenticationError);
       // Authorize bob: no restart needed.
       assert.equal(await addAuthorizedKey(path, bob.publicKey), true);

@@ -16,7 +16,10 @@ Deno.test("clientHandshake() and serverHandshake() agree on crossed traffic secr
     assert.notDeepEqual(pair.client.sendSecret, pair.client.receiveSecret);
     assert.equal(pair.client.peer.maxRecordBytes, 32768);
     assert.equal(pair.client.peer.maxStreams, 7);
-    const [alice, server] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("server")]);
+    const [alice, server] = await Promise.all([
+      fixtureIdentity("alice"),
+      fixtureIdentity("server"),
+    ]);
     assert.equal(pair.client.peerKey.fingerprint, server.publicKey.fingerprint);
     assert.equal(pair.server.peerKey.fingerprint, alice.publicKey.fingerprint);
   } finally {
@@ -40,7 +43,11 @@ Deno.test("serverHandshake() refuses an unauthorized key with the authentication
   const [bob, server] = await Promise.all([fixtureIdentity("bob"), fixtureIdentity("server")]);
   const authorized = AuthorizedKeys.fromKeys([]);
   const results = await Promise.allSettled([
-    clientHandshake(c, { identity: bob, verifyServerKey: () => Promise.resolve(), ...testParameters }),
+    clientHandshake(c, {
+      identity: bob,
+      verifyServerKey: () => Promise.resolve(),
+      ...testParameters,
+    }),
     serverHandshake(s, {
       identity: server,
       authorize: (fingerprint) => authorized.find(fingerprint),
@@ -69,7 +76,11 @@ Deno.test("serverHandshake() gives the same refusal when the server key is not t
   const authorized = AuthorizedKeys.fromKeys([alice.publicKey]);
   const impostor = { ...server, publicKey: bob.publicKey };
   const results = await Promise.allSettled([
-    clientHandshake(c, { identity: alice, verifyServerKey: () => Promise.resolve(), ...testParameters }),
+    clientHandshake(c, {
+      identity: alice,
+      verifyServerKey: () => Promise.resolve(),
+      ...testParameters,
+    }),
     serverHandshake(s, {
       identity: impostor,
       authorize: (fingerprint) => authorized.find(fingerprint),
@@ -176,7 +187,11 @@ Deno.test("serverHandshake() refuses a replayed ClientAuth from an earlier hands
     localAddr: c.localAddr,
   };
   await Promise.all([
-    clientHandshake(recording, { identity: alice, verifyServerKey: () => Promise.resolve(), ...testParameters }),
+    clientHandshake(recording, {
+      identity: alice,
+      verifyServerKey: () => Promise.resolve(),
+      ...testParameters,
+    }),
     serverHandshake(s, options),
   ]);
   c.close();
@@ -205,7 +220,11 @@ Deno.test("clientHandshake() rejects a server that answers with garbage", async 
   try {
     await s.write(encodeFrame(new Uint8Array([2, 0, 1, 2, 3])));
     await assert.rejects(
-      clientHandshake(c, { identity: alice, verifyServerKey: () => Promise.resolve(), ...testParameters }),
+      clientHandshake(c, {
+        identity: alice,
+        verifyServerKey: () => Promise.resolve(),
+        ...testParameters,
+      }),
       ProtocolError,
     );
   } finally {

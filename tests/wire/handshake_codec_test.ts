@@ -64,7 +64,10 @@ Deno.test("decodeServerHello() reports a refusal instead of decoding it", () => 
 });
 
 Deno.test("decodeClientAuth() needs at least a tag after the wrapped secret", () => {
-  const bytes = encodeClientAuth({ wrappedSecret: new Uint8Array(384), sealed: new Uint8Array(16) });
+  const bytes = encodeClientAuth({
+    wrappedSecret: new Uint8Array(384),
+    sealed: new Uint8Array(16),
+  });
   assert.equal(decodeClientAuth(bytes).wrappedSecret.length, 384);
   assert.throws(() => decodeClientAuth(bytes.subarray(0, bytes.length - 1)), ProtocolError);
 });

@@ -45,7 +45,12 @@ Deno.test("decodeRecords() rejects unknown flags, bad sizes and truncation", () 
   for (const record of bad) {
     assert.throws(() => decodeRecords(encode([record])), ProtocolError, JSON.stringify(record));
   }
-  const good = encode([{ type: RecordType.data, flags: 0, streamId: 1, payload: new Uint8Array(4) }]);
+  const good = encode([{
+    type: RecordType.data,
+    flags: 0,
+    streamId: 1,
+    payload: new Uint8Array(4),
+  }]);
   assert.throws(() => decodeRecords(good.subarray(0, good.length - 1)), /truncated/);
   assert.throws(() => decodeRecords(new Uint8Array(0)), /empty/);
 });

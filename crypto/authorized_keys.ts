@@ -1,0 +1,465 @@
+import { KeyFileError } from "../errors.ts";
+import { appendLine, describeFileError, type FileContents, readFileUpTo } from "./_file.ts";
+import { KeyProblem } from "./_key_problem.ts";
+import { formatPublicKey, parsePublicKey, type PublicKey, publicKeyType } from "./public_key.ts";
+
+/** An `authorized_keys` file larger than this authorizes no key at all. */
+const maxAuthorizedKeysBytes = 1_048_576;
+/** Keys after this many are ignored. */
+const maxAuthorizedKeys = 10_000;
+/** Keys imported into Web Crypto at the same time. */
+const importBatchSize = 256;
+/**
+ * File times are coarse (a few milliseconds on Linux, a second for Deno's `ctime`, two on FAT):
+ * a file changed this recently before it was read may change again without its status showing
+ * it, so it is read again next time.
+ */
+const racyModificationMs = 2_000;
+const authorizedKeysFileMode = 0o600;
+const authorizedKeysDirectoryMode = 0o700;
+
+/** One key allowed to log in, with the options written before it. */
+export interface AuthorizedKey {
+  /** The key. */
+  readonly publicKey: PublicKey;
+  /**
+   * The ssh-style options before the key type, by lower-cased name: `no-pty` gives `true`,
+   * `from="10.0.0.1"` gives `"10.0.0.1"`. Empty when there are none.
+   */
+  readonly options: ReadonlyMap<string, string | true>;
+  /** The 1-based line in the file; 0 for keys given to {@linkcode AuthorizedKeys.fromKeys}. */
+  readonly lineNumber: number;
+}
+
+/**
+ * The set of client keys a server accepts, looked up by fingerprint.
+ *
+ * {@linkcode AuthorizedKeys.fromFile} follows an `authorized_keys` file: every
+ * {@linkcode AuthorizedKeys.find} checks the file's status and reads it again if it changed, so
+ * removing a line revokes the key for the next handshake.
+ *
+ * @example Look up keys in a file
+ * ```ts
+ * import { AuthorizedKeys } from "./authorized_keys.ts";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const authorized = AuthorizedKeys.fromFile(join(dir, "authorized_keys"));
+ *   assert.equal(await authorized.find("SHA256:unknown"), undefined);
+ *
+ *   await Deno.writeTextFile(join(dir, "authorized_keys"), "ssh-rsa AAAA old@key\n");
+ *   assert.equal(await authorized.find("SHA256:unknown"), undefined);
+ *   assert.deepEqual(authorized.warnings, ["authorized_keys line 1: not an ovtp-rsa key; skipped"]);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export class AuthorizedKeys {
+  readonly #path: string | undefined;
+  #keys: Map<string, AuthorizedKey>;
+  #warnings: readonly string[] = [];
+  /** Status of the file whose keys are held; `undefined` before the first read. */
+  #signature: string | undefined;
+  /** Whether the file was read so soon after a change that its status may not show the next. */
+  #racy = false;
+  #refreshing: Promise<void> | undefined;
+
+  private constructor(path: string | undefined, keys: Map<string, AuthorizedKey>) {
+    this.#path = path;
+    this.#keys = keys;
+  }
+
+  /**
+   * Follows an `authorized_keys` file. Nothing is read until the first
+   * {@linkcode AuthorizedKeys.find}; from then on, each `find` checks the file's status (time,
+   * size, inode) and reads it again when it changed. A missing file authorizes no key.
+   *
+   * @param path The file.
+   * @returns The set.
+   *
+   * @example A missing file authorizes nobody
+   * ```ts
+   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const authorized = AuthorizedKeys.fromFile("/nonexistent/authorized_keys");
+   * assert.equal(await authorized.find("SHA256:anything"), undefined);
+   * ```
+   */
+  static fromFile(path: string): AuthorizedKeys {
+    return new AuthorizedKeys(path, new Map());
+  }
+
+  /**
+   * A fixed, in-memory set of keys. A {@linkcode PublicKey} given alone has no options and line
+   * number 0. If a fingerprint comes twice, the first wins.
+   *
+   * @param keys The keys.
+   * @returns The set.
+   *
+   * @example Authorize one key
+   * ```ts
+   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import { importPublicKey } from "./public_key.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const { publicKey } = await crypto.subtle.generateKey(
+   *   {
+   *     name: "RSA-PSS",
+   *     modulusLength: 2048,
+   *     publicExponent: new Uint8Array([1, 0, 1]),
+   *     hash: "SHA-256",
+   *   },
+   *   true,
+   *   ["sign", "verify"],
+   * );
+   * const key = await importPublicKey(new Uint8Array(await crypto.subtle.exportKey("spki", publicKey)));
+   * const authorized = AuthorizedKeys.fromKeys([key]);
+   * assert.equal((await authorized.find(key.fingerprint))?.publicKey, key);
+   * assert.equal(await authorized.find("SHA256:someone-else"), undefined);
+   * ```
+   */
+  static fromKeys(keys: Iterable<PublicKey | AuthorizedKey>): AuthorizedKeys {
+    const byFingerprint = new Map<string, AuthorizedKey>();
+    for (const key of keys) {
+      const entry: AuthorizedKey = "publicKey" in key
+        ? key
+        : { publicKey: key, options: new Map(), lineNumber: 0 };
+      const fingerprint = entry.publicKey.fingerprint;
+      if (!byFingerprint.has(fingerprint)) byFingerprint.set(fingerprint, entry);
+    }
+    return new AuthorizedKeys(undefined, byFingerprint);
+  }
+
+  /**
+   * Problems met the last time the file was read (lines skipped, file too large), one line each,
+   * without key material. Empty for {@linkcode AuthorizedKeys.fromKeys}.
+   *
+   * @returns The warnings.
+   *
+   * @example No warnings before the first read
+   * ```ts
+   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import assert from "node:assert/strict";
+   *
+   * assert.deepEqual(AuthorizedKeys.fromFile("authorized_keys").warnings, []);
+   * ```
+   */
+  get warnings(): readonly string[] {
+    return this.#warnings;
+  }
+
+  /**
+   * Looks up a key by fingerprint, reading the file again first if it changed.
+   *
+   * @param fingerprint The fingerprint of the key a client presented (`SHA256:...`).
+   * @returns The key and its options, or `undefined` if it is not authorized.
+   * @throws {KeyFileError} If the file exists but cannot be read.
+   *
+   * @example Find nothing in an empty set
+   * ```ts
+   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(await AuthorizedKeys.fromKeys([]).find("SHA256:x"), undefined);
+   * ```
+   */
+  async find(fingerprint: string): Promise<AuthorizedKey | undefined> {
+    if (this.#path !== undefined) await this.#refresh(this.#path);
+    return this.#keys.get(fingerprint);
+  }
+
+  /** Runs one refresh at a time; a call made during a refresh checks the file again after it. */
+  async #refresh(path: string): Promise<void> {
+    while (this.#refreshing !== undefined) await this.#refreshing.catch(() => {});
+    const refreshing = this.#reload(path).finally(() => {
+      this.#refreshing = undefined;
+    });
+    this.#refreshing = refreshing;
+    await refreshing;
+  }
+
+  async #reload(path: string): Promise<void> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return this.#replace("missing", false, [], []);
+      throw readError(path, error);
+    }
+    if (signatureOf(info) === this.#signature && !this.#racy) return;
+
+    const readStartedMs = Date.now();
+    let contents: FileContents;
+    try {
+      contents = await readFileUpTo(path, maxAuthorizedKeysBytes);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return this.#replace("missing", false, [], []);
+      throw readError(path, error);
+    }
+    const signature = signatureOf(contents.info);
+    // The change time cannot be set back like the modification time (`cp -p`, `touch -d`).
+    const times = [contents.info.mtime, contents.info.ctime].filter((time) => time !== null);
+    const changedMs = Math.max(...times.map((time) => time.getTime()));
+    const racy = times.length === 0 || changedMs >= readStartedMs - racyModificationMs;
+    if (!contents.info.isFile) {
+      throw new KeyFileError(
+        `Cannot read authorized keys file "${path}": it is not a regular file`,
+      );
+    }
+    if (contents.bytes === undefined) {
+      const warning =
+        `authorized_keys: the file is larger than ${maxAuthorizedKeysBytes} bytes; no key is authorized`;
+      return this.#replace(signature, racy, [], [warning]);
+    }
+    const { keys, warnings } = await parseAuthorizedKeys(new TextDecoder().decode(contents.bytes));
+    this.#replace(signature, racy, keys, warnings);
+  }
+
+  #replace(
+    signature: string,
+    racy: boolean,
+    keys: readonly AuthorizedKey[],
+    warnings: readonly string[],
+  ): void {
+    this.#keys = new Map(keys.map((key) => [key.publicKey.fingerprint, key]));
+    this.#warnings = Object.freeze([...warnings]);
+    this.#signature = signature;
+    this.#racy = racy;
+  }
+}
+
+/**
+ * Parses the text of an `authorized_keys` file.
+ *
+ * Each line is `[options] ovtp-rsa <base64 SPKI> [comment]`. Blank lines and lines starting with
+ * `#` are skipped. Options, as in ssh, come before the key type: a comma-separated list of
+ * `name` or `name=value`, where a value in double quotes may hold commas and spaces (and `\"`).
+ * A line that cannot be used is skipped with a warning; this never throws because of the text.
+ * Text over 1 MiB authorizes no key; keys after the 10,000th are ignored.
+ *
+ * @param text The file's text.
+ * @returns The keys and the warnings.
+ *
+ * @example Skip what cannot be used
+ * ```ts
+ * import { parseAuthorizedKeys } from "./authorized_keys.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const { keys, warnings } = await parseAuthorizedKeys(
+ *   "# team keys\n\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5 old@laptop\nfrom=\"10.0.0.1 ovtp-rsa\n",
+ * );
+ * assert.equal(keys.length, 0);
+ * assert.deepEqual(warnings, [
+ *   "authorized_keys line 3: not an ovtp-rsa key; skipped",
+ *   "authorized_keys line 4: an option value has no closing quote; skipped",
+ * ]);
+ * ```
+ */
+export async function parseAuthorizedKeys(
+  text: string,
+): Promise<{ keys: AuthorizedKey[]; warnings: string[] }> {
+  if (text.length > maxAuthorizedKeysBytes) {
+    return {
+      keys: [],
+      warnings: [
+        `authorized_keys: the text is larger than ${maxAuthorizedKeysBytes} bytes; no key is authorized`,
+      ],
+    };
+  }
+  const keys: AuthorizedKey[] = [];
+  const problems: Problem[] = [];
+  const firstLineByFingerprint = new Map<string, number>();
+  const candidates = findCandidates(text.split("\n"), problems);
+  importing: for (let start = 0; start < candidates.length; start += importBatchSize) {
+    const batch = candidates.slice(start, start + importBatchSize);
+    for (const { lineNumber, key, problem } of await Promise.all(batch.map(importCandidate))) {
+      if (key === undefined) {
+        problems.push({ lineNumber, problem });
+        continue;
+      }
+      const firstLine = firstLineByFingerprint.get(key.publicKey.fingerprint);
+      if (firstLine !== undefined) {
+        problems.push({ lineNumber, problem: `the same key as line ${firstLine}` });
+        continue;
+      }
+      if (keys.length === maxAuthorizedKeys) {
+        const problem = `over the ${maxAuthorizedKeys}-key limit (and so are all later lines)`;
+        problems.push({ lineNumber, problem });
+        break importing;
+      }
+      firstLineByFingerprint.set(key.publicKey.fingerprint, lineNumber);
+      keys.push(key);
+    }
+  }
+  const warnings = problems
+    .sort((a, b) => a.lineNumber - b.lineNumber)
+    .map(({ lineNumber, problem }) => `authorized_keys line ${lineNumber}: ${problem}; skipped`);
+  return { keys, warnings };
+}
+
+/**
+ * Appends a key to an `authorized_keys` file, creating the file (mode 0600) and its folder (mode
+ * 0700) if needed. Nothing is written if a key with the same fingerprint is already there.
+ *
+ * @param path The file.
+ * @param key The key to authorize.
+ * @returns `true` if the key was added, `false` if it was already there.
+ * @throws {KeyFileError} If the file cannot be read or written, or is too large to use.
+ *
+ * @example Add a key once
+ * ```ts
+ * import { addAuthorizedKey, AuthorizedKeys } from "./authorized_keys.ts";
+ * import { importPublicKey } from "./public_key.ts";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const { publicKey } = await crypto.subtle.generateKey(
+ *   {
+ *     name: "RSA-PSS",
+ *     modulusLength: 2048,
+ *     publicExponent: new Uint8Array([1, 0, 1]),
+ *     hash: "SHA-256",
+ *   },
+ *   true,
+ *   ["sign", "verify"],
+ * );
+ * const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
+ * const key = await importPublicKey(spki, "alice@laptop");
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const path = join(dir, "authorized_keys");
+ *   assert.equal(await addAuthorizedKey(path, key), true);
+ *   assert.equal(await addAuthorizedKey(path, key), false);
+ *   assert.equal((await AuthorizedKeys.fromFile(path).find(key.fingerprint))?.lineNumber, 1);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function addAuthorizedKey(path: string, key: PublicKey): Promise<boolean> {
+  let contents: FileContents | undefined;
+  try {
+    contents = await readFileUpTo(path, maxAuthorizedKeysBytes);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw readError(path, error);
+  }
+  if (contents !== undefined) {
+    if (contents.bytes === undefined) {
+      throw new KeyFileError(
+        `Cannot add key to "${path}": it is not a regular file of at most ${maxAuthorizedKeysBytes} bytes; tidy it up first`,
+      );
+    }
+    const { keys } = await parseAuthorizedKeys(new TextDecoder().decode(contents.bytes));
+    if (keys.some((entry) => entry.publicKey.fingerprint === key.fingerprint)) return false;
+  }
+  try {
+    await appendLine(path, formatPublicKey(key), {
+      fileMode: authorizedKeysFileMode,
+      directoryMode: authorizedKeysDirectoryMode,
+    });
+  } catch (error) {
+    throw new KeyFileError(`Cannot add key to "${path}": ${describeFileError(error)}`, {
+      cause: error,
+    });
+  }
+  return true;
+}
+
+interface Candidate {
+  lineNumber: number;
+  options: Map<string, string | true>;
+  rest: string;
+}
+
+type CandidateResult =
+  | { lineNumber: number; key: AuthorizedKey; problem?: undefined }
+  | { lineNumber: number; key?: undefined; problem: string };
+
+interface Problem {
+  lineNumber: number;
+  problem: string;
+}
+
+/** Picks the lines that may hold a key; notes a problem for lines with malformed options. */
+function findCandidates(lines: string[], problems: Problem[]): Candidate[] {
+  const candidates: Candidate[] = [];
+  for (const [index, rawLine] of lines.entries()) {
+    const line = rawLine.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const lineNumber = index + 1;
+    const split = splitOptions(line);
+    if (typeof split === "string") {
+      problems.push({ lineNumber, problem: split });
+    } else {
+      candidates.push({ lineNumber, ...split });
+    }
+  }
+  return candidates;
+}
+
+async function importCandidate(candidate: Candidate): Promise<CandidateResult> {
+  const { lineNumber, options, rest } = candidate;
+  try {
+    const publicKey = await parsePublicKey(rest);
+    return { lineNumber, key: { publicKey, options, lineNumber } };
+  } catch (error) {
+    const problem = error instanceof KeyProblem ? error.reason : "the key cannot be read";
+    return { lineNumber, problem };
+  }
+}
+
+interface SplitLine {
+  options: Map<string, string | true>;
+  rest: string;
+}
+
+/** Splits `opt1,opt2="x y" ovtp-rsa AAAA comment` into its options and the key part. */
+function splitOptions(line: string): SplitLine | string {
+  const options = new Map<string, string | true>();
+  if (new RegExp(`^${publicKeyType}(\\s|$)`).test(line)) return { options, rest: line };
+  let position = 0;
+  while (true) {
+    const name = /^[A-Za-z0-9_-]+/.exec(line.slice(position))?.[0];
+    if (name === undefined) return "malformed options before the key type";
+    position += name.length;
+    let value: string | true = true;
+    if (line[position] === "=") {
+      position++;
+      if (line[position] === '"') {
+        const quoted = /^"((?:[^"\\]|\\.)*)"/.exec(line.slice(position));
+        if (quoted === null) return "an option value has no closing quote";
+        value = quoted[1].replace(/\\"/g, '"');
+        position += quoted[0].length;
+      } else {
+        value = /^[^\s,"]*/.exec(line.slice(position))![0];
+        position += value.length;
+      }
+    }
+    const key = name.toLowerCase();
+    if (options.has(key)) return `the option "${key}" is given twice`;
+    options.set(key, value);
+    const next = line[position];
+    if (next === ",") {
+      position++;
+      continue;
+    }
+    if (next === undefined) return "the key is missing after the options";
+    if (!/\s/.test(next)) return "malformed options before the key type";
+    return { options, rest: line.slice(position).trim() };
+  }
+}
+
+function signatureOf(info: Deno.FileInfo): string {
+  return [info.mtime?.getTime(), info.ctime?.getTime(), info.size, info.ino, info.dev].join(":");
+}
+
+function readError(path: string, error: unknown): KeyFileError {
+  return new KeyFileError(
+    `Cannot read authorized keys file "${path}": ${describeFileError(error)}`,
+    { cause: error },
+  );
+}
