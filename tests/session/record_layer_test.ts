@@ -5,6 +5,7 @@ import { RecordSender } from "../../session/record_sender.ts";
 import { FrameReader } from "../../wire/frame_reader.ts";
 import { memoryTransportPair } from "../../wire/memory_transport.ts";
 import type { Transport } from "../../wire/transport.ts";
+import { handshakePair } from "../_helpers.ts";
 
 const secret = new Uint8Array(32).fill(0x42);
 
@@ -136,4 +137,30 @@ Deno.test("RecordReceiver refuses records sealed under a key that should have be
   const { delivered, error } = await receiveFrames(frames, 4);
   assert.ok(error instanceof ProtocolError);
   assert.deepEqual(delivered, messages.slice(0, 4));
+});
+
+Deno.test("RecordReceiver refuses a record reflected back to its sender", async () => {
+  // After a real handshake, what the client sends must not open as something the server sent.
+  const pair = await handshakePair();
+  try {
+    const [a, b] = memoryTransportPair({ highWaterBytes: 1 << 20 });
+    try {
+      const sender = new RecordSender(a, pair.client.sendSecret, { rekeyRecords: 100 });
+      sender.seal(new Uint8Array([1, 2, 3]));
+      await sender.flush();
+      await a.closeWrite();
+      const delivered: Uint8Array[] = [];
+      // The client's own receiving side: keyed with the server-to-client secret.
+      const receiver = new RecordReceiver(new FrameReader(b), pair.client.receiveSecret, {
+        rekeyRecords: 100,
+      });
+      await assert.rejects(receiver.run((p) => delivered.push(p)), ProtocolError);
+      assert.equal(delivered.length, 0);
+    } finally {
+      a.close();
+      b.close();
+    }
+  } finally {
+    pair.close();
+  }
 });
