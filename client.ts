@@ -3,7 +3,19 @@ import type { Identity } from "./crypto/identity.ts";
 import { KnownHosts } from "./crypto/known_hosts.ts";
 import type { PublicKey } from "./crypto/public_key.ts";
 import { timingSafeEqual } from "./crypto/timing_safe_equal.ts";
-import { ConnectionError, HostKeyError, TimeoutError } from "./errors.ts";
+import { ConnectionError, FileError, HostKeyError, TimeoutError } from "./errors.ts";
+import {
+  downloadDirectory,
+  downloadFile,
+  type FileTransferOptions,
+  listRemote,
+  type RemoteFileInfo,
+  statRemote,
+  type TransferResult,
+  uploadDirectory,
+  uploadFile,
+} from "./transfer/file_client.ts";
+import type { ListEntry } from "./transfer/file_service.ts";
 import { type MessageValue, OvtpMessage } from "./message.ts";
 import { Channel, defaultMaxStreams } from "./session/channel.ts";
 import { clientHandshake, defaultHandshakeTimeoutMs } from "./session/handshake.ts";
@@ -119,6 +131,72 @@ export class OvtpClient {
   /** Sends raw bytes. Do not modify `data` until the promise settles. */
   sendData(data: Uint8Array, options?: RequestOptions): Promise<OvtpResult> {
     return this.#request(new OvtpMessage("bytes", data), options);
+  }
+
+  /**
+   * Uploads a file (folders: {@linkcode OvtpClient.sendDirectory}). The server writes a partial
+   * file next to the destination and renames it into place only once the content's digest
+   * matched; an existing destination is refused unless `overwrite`.
+   *
+   * @throws {FileError} Refused by the server (`exists`, `outside_root`, `permission`, …) or
+   * unreadable here.
+   */
+  async sendFile(
+    localPath: string,
+    remotePath: string,
+    options?: FileTransferOptions,
+  ): Promise<TransferResult> {
+    return await uploadFile(await this.#getChannel(), localPath, remotePath, options);
+  }
+
+  /** Downloads a file; it appears at `localPath` whole, or not at all. */
+  async getFile(
+    remotePath: string,
+    localPath: string,
+    options?: FileTransferOptions,
+  ): Promise<TransferResult> {
+    return await downloadFile(await this.#getChannel(), remotePath, localPath, options);
+  }
+
+  /** Uploads a folder tree recursively (`sync` skips files that already match). */
+  async sendDirectory(
+    localDir: string,
+    remoteDir: string,
+    options?: FileTransferOptions,
+  ): Promise<TransferResult> {
+    return await uploadDirectory(await this.#getChannel(), localDir, remoteDir, options);
+  }
+
+  /** Downloads a folder tree recursively into `localDir`. */
+  async getDirectory(
+    remoteDir: string,
+    localDir: string,
+    options?: FileTransferOptions,
+  ): Promise<TransferResult> {
+    return await downloadDirectory(await this.#getChannel(), remoteDir, localDir, options);
+  }
+
+  /** Type, size, modification time and mode of a remote path. */
+  async stat(remotePath: string): Promise<RemoteFileInfo> {
+    return await statRemote(await this.#getChannel(), remotePath, false);
+  }
+
+  /** Like {@linkcode OvtpClient.stat}, with the chunk-tree digest of the content (OVTP's verify). */
+  async hash(remotePath: string): Promise<RemoteFileInfo & { digest: string }> {
+    const info = await statRemote(await this.#getChannel(), remotePath, true);
+    if (info.digest === undefined) {
+      throw new FileError(`${remotePath} is a folder; only files have a digest`, {
+        reason: "unsupported_type",
+        path: remotePath,
+        remote: true,
+      });
+    }
+    return info as RemoteFileInfo & { digest: string };
+  }
+
+  /** Lists a remote folder recursively. */
+  async list(remoteDir: string): Promise<ListEntry[]> {
+    return await listRemote(await this.#getChannel(), remoteDir);
   }
 
   /** Measures a round trip to the server in milliseconds. */

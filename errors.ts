@@ -14,7 +14,8 @@ export type OvtpErrorCode =
   | "TIMEOUT"
   | "REMOTE"
   | "CONNECTION"
-  | "KEY_FILE";
+  | "KEY_FILE"
+  | "FILE";
 
 /** Options accepted by every ovtp error constructor. */
 export interface OvtpErrorOptions {
@@ -274,5 +275,83 @@ export class KeyFileError extends OvtpError {
   constructor(message: string, options?: OvtpErrorOptions) {
     super("KEY_FILE", message, options);
     this.name = "KeyFileError";
+  }
+}
+
+/**
+ * Why a file operation was refused or failed. Each has a stream error code (SPEC.md, "Stream
+ * error codes") so the peer learns the same reason.
+ */
+export const FileErrorReason = {
+  /** The path does not exist. */
+  notFound: "not_found",
+  /** The destination exists and overwriting was not asked for. */
+  exists: "exists",
+  /** The path leaves the served root (`..`, an absolute path elsewhere, a symlink out). */
+  outsideRoot: "outside_root",
+  /** The key or the file system does not allow it (read-only key, permissions). */
+  permission: "permission",
+  /** Not a regular file or folder: a device, a FIFO, a socket, a symlink where none may be. */
+  unsupportedType: "unsupported_type",
+  /** A disk error: full, read-only file system, I/O error. */
+  io: "io",
+  /** The content does not match its digest. */
+  digestMismatch: "digest_mismatch",
+  /** The source changed while it was being sent. */
+  changed: "changed",
+  /** The path is malformed (empty, NUL bytes, too long). */
+  badPath: "bad_path",
+} as const;
+
+/** One of the {@linkcode FileErrorReason} values. */
+export type FileErrorReason = typeof FileErrorReason[keyof typeof FileErrorReason];
+
+/** Details of a {@linkcode FileError}. */
+export interface FileErrorOptions extends OvtpErrorOptions {
+  /** What went wrong. */
+  reason: FileErrorReason;
+  /** The path concerned, as the caller named it. */
+  path: string;
+  /** True when the peer reported it (the server refused, or its disk failed). */
+  remote?: boolean;
+}
+
+/**
+ * A file operation was refused or failed, locally or on the peer.
+ *
+ * @example Check the reason
+ * ```ts
+ * import { FileError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new FileError("report.csv exists; pass overwrite", {
+ *   reason: "exists",
+ *   path: "report.csv",
+ *   remote: true,
+ * });
+ * assert.equal(error.code, "FILE");
+ * assert.equal(error.reason, "exists");
+ * ```
+ */
+export class FileError extends OvtpError {
+  /** What went wrong. */
+  readonly reason: FileErrorReason;
+  /** The path concerned. */
+  readonly path: string;
+  /** True when the peer reported it. */
+  readonly remote: boolean;
+
+  /**
+   * Creates the object.
+   *
+   * @param message One line: what happened and what to do.
+   * @param options The reason, the path and whether the peer reported it.
+   */
+  constructor(message: string, options: FileErrorOptions) {
+    super("FILE", message, options);
+    this.name = "FileError";
+    this.reason = options.reason;
+    this.path = options.path;
+    this.remote = options.remote ?? false;
   }
 }

@@ -60,6 +60,9 @@ export { defaultPort, formatHostPort, type HostPort, parseHostPort } from "./add
 export {
   AuthenticationError,
   ConnectionError,
+  FileError,
+  type FileErrorOptions,
+  FileErrorReason,
   HostKeyError,
   type HostKeyErrorOptions,
   type HostKeyProblem,
@@ -92,4 +95,12 @@ export {
 export { fingerprint } from "./crypto/fingerprint.ts";
 export { addAuthorizedKey, type AuthorizedKey, AuthorizedKeys } from "./crypto/authorized_keys.ts";
 export type { Transport, TransportAddress } from "./wire/transport.ts";
+export type {
+  FileTransferOptions,
+  RemoteFileInfo,
+  TransferResult,
+} from "./transfer/file_client.ts";
+export type { TransferProgress } from "./transfer/content_transfer.ts";
+export type { ListEntry } from "./transfer/file_service.ts";
+export { fileChunkBytes, formatDigest, hashFile } from "./files/chunk_tree.ts";
 export { type HostKeyCheck, type HostKeyStatus, KnownHosts } from "./crypto/known_hosts.ts";

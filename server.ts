@@ -10,6 +10,8 @@ import {
   type OvtpReply,
 } from "./session/message_exchange.ts";
 import { type Stream, StreamError, StreamKind } from "./session/stream.ts";
+import { FileService } from "./transfer/file_service.ts";
+import { fileErrorCodes } from "./transfer/file_protocol.ts";
 import { DenoTransport } from "./wire/deno_transport.ts";
 import { encodeFrame } from "./wire/frame.ts";
 import { encodeRefused, RefusalReason } from "./wire/handshake_codec.ts";
@@ -68,6 +70,14 @@ export interface OvtpServerOptions extends SessionOptions {
   hostname?: string;
   /** Port to listen on; 0 picks a free one. Default 4242. */
   port?: number;
+  /**
+   * The folder whose files clients may upload, download, list and hash. Without it, file
+   * operations are refused. A key's `root=` option in authorized_keys narrows it further, and
+   * `read-only` / `write-only` options restrict what the key may do.
+   */
+  root?: string;
+  /** Partial uploads older than this are removed. Default 24 hours. */
+  partialMaxAgeMs?: number;
   /** Connections served at once; more are refused as busy. Default 1024. */
   maxConnections?: number;
   /** Aborting it closes the server, as {@linkcode OvtpServer.close} does. */
@@ -106,6 +116,7 @@ export class OvtpServer {
   #handler: OvtpHandler;
   #options: OvtpServerOptions;
   #authorizedKeys: AuthorizedKeys;
+  #files: FileService | undefined;
   #listener: Deno.Listener | undefined;
   #channels = new Set<Channel>();
   #pending = new Set<DenoTransport>();
@@ -127,6 +138,10 @@ export class OvtpServer {
     this.#authorizedKeys = typeof options.authorizedKeys === "string"
       ? AuthorizedKeys.fromFile(options.authorizedKeys)
       : options.authorizedKeys;
+    this.#files = options.root === undefined ? undefined : new FileService({
+      root: options.root,
+      partialMaxAgeMs: options.partialMaxAgeMs,
+    });
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
   }
@@ -245,6 +260,14 @@ export class OvtpServer {
   }
 
   #onStream(stream: Stream, peer: PeerInfo): void {
+    if (FileService.handles(stream.kind)) {
+      if (this.#files === undefined) {
+        stream.reset(fileErrorCodes.permission, "This server serves no files (it has no root)");
+        return;
+      }
+      this.#files.handle(stream, peer).catch((error) => this.#options.onError?.(error, peer));
+      return;
+    }
     if (stream.kind !== StreamKind.message) {
       stream.reset(StreamError.unsupported, `Unknown stream kind ${stream.kind}`);
       return;

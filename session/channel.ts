@@ -207,6 +207,7 @@ export class Channel implements StreamHost {
       streamId: id,
       payload,
     });
+    if (options.end) stream.sentOpenWithEnd();
     return stream;
   }
 

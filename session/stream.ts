@@ -30,6 +30,18 @@ export const StreamError = {
 export const StreamKind = {
   /** A request/reply message. */
   message: 1,
+  /** Upload a file. */
+  put: 2,
+  /** Download a file. */
+  get: 3,
+  /** Size, time, mode and optionally the digest of a path. */
+  stat: 4,
+  /** List a folder, recursively. */
+  list: 5,
+  /** Create a folder. */
+  mkdir: 6,
+  /** Create a symbolic link. */
+  symlink: 7,
 } as const;
 
 /** What a stream needs from its channel. Internal. */
@@ -299,9 +311,14 @@ export class Stream {
     this.#checkDone();
   }
 
-  /** @internal The opener's records arrived in the open record itself. */
+  /** @internal The peer's open record carried the end flag: it sends nothing more. */
   openedWithEnd(): void {
     this.#remoteEnded = true;
+  }
+
+  /** @internal Our open record carried the end flag: we send nothing more. */
+  sentOpenWithEnd(): void {
+    this.#endLocal();
   }
 
   /** @internal The channel broke: fail every waiter. */

@@ -244,3 +244,22 @@ Deno.test("Channel renews keys after the announced record count, data intact", a
     await pair.close();
   }
 });
+
+Deno.test("Channel frees the stream slot of a stream opened with end", async () => {
+  const pair = await channelPair(
+    { server: { onStream: (stream) => stream.reply({}, { end: true }) } },
+    { server: { maxStreams: 2 } },
+  );
+  try {
+    // Five times the limit, one after another: each must finish and free its slot.
+    for (let i = 0; i < 10; i++) {
+      const stream = await pair.client.openStream(9, {}, { end: true });
+      await stream.replyHead();
+      assert.equal(await stream.read(), null);
+      assert.equal(stream.done, true);
+    }
+    assert.equal(pair.client.streamCount, 0);
+  } finally {
+    await pair.close();
+  }
+});

@@ -1,0 +1,105 @@
+import { FileError, type FileErrorReason } from "../errors.ts";
+
+/** The longest part of a path that an error message quotes, in characters. */
+const maxQuotedPathChars = 200;
+
+/**
+ * Quotes a path for an error message: JSON string syntax (so control characters show as
+ * escapes) and cut to a readable length.
+ *
+ * @param path Any path, possibly hostile.
+ * @returns For example `"a/b.txt"`, with the quotes.
+ *
+ * @example Quote a path
+ * ```ts
+ * import { quotePath } from "./_os_error.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(quotePath("a\nb"), '"a\\nb"');
+ * assert.ok(quotePath("x".repeat(5000)).length < 300);
+ * ```
+ */
+export function quotePath(path: string): string {
+  const shown = path.length > maxQuotedPathChars ? `${path.slice(0, maxQuotedPathChars)}…` : path;
+  return JSON.stringify(shown);
+}
+
+/** Advice appended to an error message, by reason. */
+const adviceByReason: Partial<Record<FileErrorReason, string>> = {
+  not_found: "check the path",
+  permission: "check the permissions of the file and its folder",
+  exists: "remove it first or ask to overwrite",
+  unsupported_type: "only regular files and folders can be transferred",
+  bad_path: "use a shorter path",
+  io: "check free disk space and that the file system is writable",
+};
+
+/**
+ * Turns what a `Deno.*` file function threw into a {@linkcode FileError}: `NotFound` and
+ * `NotADirectory` become `not_found`, `PermissionDenied` becomes `permission`, `AlreadyExists`
+ * becomes `exists`, `IsADirectory` becomes `unsupported_type`, a name that is too long becomes
+ * `bad_path`, and everything else (disk full, read-only file system, I/O error) becomes `io`.
+ * The message keeps the system's description but not the local paths Deno appends to it, so it
+ * can be shown to a peer. A `FileError` is returned unchanged.
+ *
+ * @param error What was thrown.
+ * @param path The path to name in the error, as the caller gave it.
+ * @param action What was being done, for the message, e.g. `"Cannot write"`.
+ * @returns The error to throw.
+ *
+ * @example Map NotFound
+ * ```ts
+ * import { fileErrorFromOs } from "./_os_error.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = fileErrorFromOs(new Deno.errors.NotFound("lstat"), "a.txt", "Cannot read");
+ * assert.equal(error.reason, "not_found");
+ * assert.equal(error.path, "a.txt");
+ * ```
+ */
+export function fileErrorFromOs(error: unknown, path: string, action: string): FileError {
+  if (error instanceof FileError) return error;
+  const reason = reasonOf(error);
+  const detail = osDetail(error);
+  const advice = adviceByReason[reason];
+  const message = `${action} ${quotePath(path)}: ${detail}${advice ? `; ${advice}` : ""}`;
+  return new FileError(message, { reason, path, cause: error });
+}
+
+/** Deno's message up to "(os error N)": the local paths after it are left out. */
+function osDetail(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /^.*?\(os error \d+\)/s.exec(message)?.[0] ?? message;
+}
+
+function reasonOf(error: unknown): FileErrorReason {
+  if (error instanceof Deno.errors.NotFound) return "not_found";
+  if (error instanceof Deno.errors.NotADirectory) return "not_found";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission";
+  if (error instanceof Deno.errors.NotCapable) return "permission";
+  if (error instanceof Deno.errors.AlreadyExists) return "exists";
+  if (error instanceof Deno.errors.IsADirectory) return "unsupported_type";
+  if (errorCode(error) === "ENAMETOOLONG") return "bad_path";
+  return "io";
+}
+
+/**
+ * The system error code (`"ENOSPC"`, `"EROFS"`, ...) that Deno puts on an error, if any.
+ *
+ * @param error What was thrown.
+ * @returns The code, or `undefined`.
+ *
+ * @example Read the code
+ * ```ts
+ * import { errorCode } from "./_os_error.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(errorCode(Object.assign(new Error("full"), { code: "ENOSPC" })), "ENOSPC");
+ * assert.equal(errorCode("nothing"), undefined);
+ * ```
+ */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}

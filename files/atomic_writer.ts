@@ -1,0 +1,525 @@
+/**
+ * Writes a file so that it appears whole or not at all: the bytes go to a partial file in the
+ * destination's folder, and only once they are verified and synced is the partial file moved
+ * into place.
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+import { FileError } from "../errors.ts";
+import { fileErrorFromOs, quotePath } from "./_os_error.ts";
+
+/**
+ * Default size of the write buffer, in bytes (1 MiB): every file write is a trip to a worker
+ * thread, so small writes are gathered.
+ *
+ * @example The default
+ * ```ts
+ * import { defaultWriteBufferBytes } from "./atomic_writer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(defaultWriteBufferBytes, 1048576);
+ * ```
+ */
+export const defaultWriteBufferBytes = 1048576;
+
+/** Largest write buffer accepted, in bytes. */
+const maxWriteBufferBytes = 64 * 1048576;
+
+/** Mode of a partial file when it is created. */
+const partialFileMode = 0o600;
+
+/** Options for {@linkcode AtomicFileWriter.open}. */
+export interface AtomicWriterOptions {
+  /**
+   * The partial file, in the destination's folder (see `partialNames()`). Starting fresh, any
+   * file there is removed and a new one is created (mode 0600), so nothing is written through a
+   * symlink or into another file's hard link.
+   */
+  partialPath: string;
+  /**
+   * Keep this many bytes of the existing partial file (resume): it must be a regular file of
+   * at least this size, with no other hard link; it is truncated to this length. Default 0:
+   * start fresh.
+   */
+  keepBytes?: number;
+  /** Size of the write buffer, in bytes. Default {@linkcode defaultWriteBufferBytes}. */
+  bufferBytes?: number;
+}
+
+/** Options for {@linkcode AtomicFileWriter.commit}. */
+export interface CommitOptions {
+  /** Replace an existing destination (rename); otherwise fail with `exists` (hard link). */
+  overwrite: boolean;
+  /** Permission bits to give the file, e.g. `0o644`. Ignored on Windows. */
+  mode?: number;
+  /** Modification time to give the file. */
+  mtime?: Date;
+  /** Called right before the move, e.g. to run `Sandbox.recheckDirectory()`; may throw. */
+  beforeCommit?: () => Promise<void>;
+}
+
+/** Options for {@linkcode AtomicFileWriter.abort}. */
+export interface AbortOptions {
+  /** Keep the partial file (with the buffered bytes written) to resume later. Default: false. */
+  keepPartial?: boolean;
+}
+
+type WriterState = "open" | "committing" | "committed" | "failed" | "aborted";
+
+/**
+ * Writes a file through a partial file next to it, then moves it into place with
+ * {@linkcode AtomicFileWriter.commit}: a hard link when the destination must not be replaced
+ * (which fails atomically if it exists), a rename when it may.
+ *
+ * Writes are buffered ({@linkcode defaultWriteBufferBytes}) and taken in call order; a failed
+ * write makes every later call fail the same way.
+ *
+ * @example Write a file atomically
+ * ```ts
+ * import { AtomicFileWriter } from "./atomic_writer.ts";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const writer = await AtomicFileWriter.open({ partialPath: join(dir, ".a.txt.part") });
+ *   try {
+ *     await writer.write(new TextEncoder().encode("hello "));
+ *     await writer.write(new TextEncoder().encode("world"));
+ *     await writer.commit(join(dir, "a.txt"), { overwrite: false });
+ *   } finally {
+ *     await writer.abort();
+ *   }
+ *   assert.equal(await Deno.readTextFile(join(dir, "a.txt")), "hello world");
+ *   assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["a.txt"]);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export class AtomicFileWriter {
+  readonly #partialPath: string;
+  #file: Deno.FsFile | undefined;
+  readonly #bufferBytes: number;
+  #buffer: Uint8Array | undefined;
+  #buffered = 0;
+  #bytesWritten: number;
+  #state: WriterState = "open";
+  #tail: Promise<void> = Promise.resolve();
+
+  private constructor(
+    partialPath: string,
+    file: Deno.FsFile,
+    keepBytes: number,
+    bufferBytes: number,
+  ) {
+    this.#partialPath = partialPath;
+    this.#file = file;
+    this.#bytesWritten = keepBytes;
+    this.#bufferBytes = bufferBytes;
+  }
+
+  /**
+   * Opens the partial file: creates it afresh, or keeps its first `keepBytes` bytes to resume.
+   *
+   * @param options The partial file, the bytes to keep and the buffer size.
+   * @returns A writer positioned at `keepBytes`.
+   * @throws {RangeError} If `keepBytes` or `bufferBytes` is out of range.
+   * @throws {FileError} `changed` if a partial file to resume is missing, shorter than
+   * `keepBytes`, or shared with another hard link; `unsupported_type` if something other than
+   * a regular file is in the way; `permission` or `io` from the file system.
+   *
+   * @example Resume a partial file
+   * ```ts
+   * import { AtomicFileWriter } from "./atomic_writer.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   const partialPath = join(dir, ".a.part");
+   *   await Deno.writeTextFile(partialPath, "hello, garbage");
+   *   const writer = await AtomicFileWriter.open({ partialPath, keepBytes: 5 });
+   *   await writer.write(new TextEncoder().encode(" world"));
+   *   assert.equal(writer.bytesWritten, 11);
+   *   await writer.commit(join(dir, "a.txt"), { overwrite: false });
+   *   assert.equal(await Deno.readTextFile(join(dir, "a.txt")), "hello world");
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
+   * ```
+   */
+  static async open(options: AtomicWriterOptions): Promise<AtomicFileWriter> {
+    const { partialPath, keepBytes = 0, bufferBytes = defaultWriteBufferBytes } = options;
+    if (typeof partialPath !== "string" || partialPath === "") {
+      throw new TypeError("AtomicFileWriter.open() needs a partialPath");
+    }
+    if (!Number.isSafeInteger(keepBytes) || keepBytes < 0) {
+      throw new RangeError(`AtomicFileWriter.open(): keepBytes ${keepBytes} is out of range`);
+    }
+    if (
+      !Number.isSafeInteger(bufferBytes) || bufferBytes < 1 || bufferBytes > maxWriteBufferBytes
+    ) {
+      throw new RangeError(
+        `AtomicFileWriter.open(): bufferBytes ${bufferBytes} is not between 1 and ` +
+          `${maxWriteBufferBytes}`,
+      );
+    }
+    const file = keepBytes === 0
+      ? await createFresh(partialPath)
+      : await openToResume(partialPath, keepBytes);
+    return new AtomicFileWriter(partialPath, file, keepBytes, bufferBytes);
+  }
+
+  /**
+   * Bytes in the partial file once the buffer is written: the kept bytes plus every byte
+   * given to {@linkcode AtomicFileWriter.write}.
+   *
+   * @returns The count, in bytes.
+   */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  /**
+   * Appends bytes. Small pieces are copied into the buffer, which is written when full; a piece
+   * at least as large as the buffer is written directly. Do not change `bytes` until the
+   * returned promise settles.
+   *
+   * @param bytes The next bytes of the file.
+   * @returns A promise that settles once the bytes are buffered or written.
+   * @throws {FileError} (rejected) `io` or `permission` if the file system refuses the write.
+   * @throws {TypeError} (rejected) After {@linkcode AtomicFileWriter.commit} or
+   * {@linkcode AtomicFileWriter.abort}.
+   */
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#state !== "open") return Promise.reject(this.#closedError("write"));
+    if (!(bytes instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("AtomicFileWriter.write() takes a Uint8Array"));
+    }
+    this.#bytesWritten += bytes.length;
+    return this.#enqueue(() => this.#append(bytes));
+  }
+
+  /**
+   * Writes the buffer and syncs the file's data to disk, so that a crash after this keeps it.
+   *
+   * @returns A promise that settles once the data is on disk.
+   * @throws {FileError} (rejected) `io` or `permission` if the file system refuses.
+   */
+  flush(): Promise<void> {
+    if (this.#state !== "open") return Promise.reject(this.#closedError("flush"));
+    return this.#enqueue(() => this.#flush());
+  }
+
+  /**
+   * Flushes, applies `mode` and `mtime` to the partial file, closes it, calls `beforeCommit()`,
+   * then moves it to `destination`: with `overwrite: false` a hard link (which fails if the
+   * destination exists) and the partial file's removal, with `overwrite: true` a rename. The
+   * folder is then synced where the platform allows it.
+   *
+   * On a file system without hard links, a check that the destination does not exist followed
+   * by a rename is used instead (not atomic against a local process creating it meanwhile).
+   *
+   * @param destination The final path, in the partial file's folder.
+   * @param options Whether to replace, the mode, the mtime and the last-moment check.
+   * @returns A promise that settles once the file is in place.
+   * @throws {FileError} (rejected) `exists` if the destination exists without `overwrite` (it
+   * is left unchanged), `unsupported_type` if it is a folder, whatever `beforeCommit` throws,
+   * `permission` or `io`. The partial file is kept: call {@linkcode AtomicFileWriter.abort}.
+   *
+   * @example Replace an existing file
+   * ```ts
+   * import { AtomicFileWriter } from "./atomic_writer.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   await Deno.writeTextFile(join(dir, "a.txt"), "old");
+   *   const writer = await AtomicFileWriter.open({ partialPath: join(dir, ".a.part") });
+   *   await writer.write(new TextEncoder().encode("new"));
+   *   await writer.commit(join(dir, "a.txt"), { overwrite: true, mtime: new Date(0) });
+   *   assert.equal(await Deno.readTextFile(join(dir, "a.txt")), "new");
+   *   assert.equal((await Deno.stat(join(dir, "a.txt"))).mtime?.getTime(), 0);
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
+   * ```
+   */
+  commit(destination: string, options: CommitOptions): Promise<void> {
+    if (this.#state !== "open") return Promise.reject(this.#closedError("commit"));
+    const { overwrite, mode, mtime, beforeCommit } = options;
+    if (typeof destination !== "string" || destination === "") {
+      return Promise.reject(new TypeError("AtomicFileWriter.commit() needs a destination"));
+    }
+    if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) {
+      return Promise.reject(new RangeError(`AtomicFileWriter.commit(): mode ${mode} is invalid`));
+    }
+    if (mtime !== undefined && !(mtime instanceof Date && Number.isFinite(mtime.getTime()))) {
+      return Promise.reject(new RangeError("AtomicFileWriter.commit(): mtime is not a valid Date"));
+    }
+    this.#state = "committing";
+    return this.#enqueue(async () => {
+      try {
+        await this.#flush();
+        await this.#applyAttributes(mode, mtime);
+        this.#closeFile();
+        await beforeCommit?.();
+        await (overwrite ? this.#rename(destination) : this.#link(destination));
+        this.#state = "committed";
+      } catch (error) {
+        this.#state = "failed";
+        throw error;
+      }
+      await syncFolder(dirname(destination));
+    });
+  }
+
+  /**
+   * Closes the partial file and removes it, unless `keepPartial` (then the buffered bytes are
+   * written first, as far as possible). Does nothing after a successful commit or a previous
+   * abort, and never throws: a partial file that cannot be removed is left for
+   * `removeStalePartials()`.
+   *
+   * @param options Whether to keep the partial file to resume later.
+   * @returns A promise that settles once the file is closed (and removed).
+   *
+   * @example Keep a partial file to resume
+   * ```ts
+   * import { AtomicFileWriter } from "./atomic_writer.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   const partialPath = join(dir, ".a.part");
+   *   const writer = await AtomicFileWriter.open({ partialPath });
+   *   await writer.write(new Uint8Array(10));
+   *   await writer.abort({ keepPartial: true });
+   *   assert.equal((await Deno.stat(partialPath)).size, 10);
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
+   * ```
+   */
+  abort(options: AbortOptions = {}): Promise<void> {
+    const keepPartial = options.keepPartial ?? false;
+    const run = this.#tail.catch(() => {}).then(async () => {
+      if (this.#state === "committed" || this.#state === "aborted") return;
+      this.#state = "aborted";
+      if (keepPartial && this.#file !== undefined) {
+        try {
+          await this.#flush();
+        } catch {
+          // The bytes that could not be written are simply not resumed.
+        }
+      }
+      this.#closeFile();
+      if (!keepPartial) {
+        try {
+          await Deno.remove(this.#partialPath);
+        } catch {
+          // Missing already, or left for removeStalePartials().
+        }
+      }
+    });
+    this.#tail = run;
+    return run;
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    this.#tail = this.#tail.then(task);
+    return this.#tail;
+  }
+
+  async #append(bytes: Uint8Array): Promise<void> {
+    const size = this.#bufferBytes;
+    let offset = 0;
+    if (this.#buffered > 0) {
+      offset = Math.min(size - this.#buffered, bytes.length);
+      this.#buffer!.set(bytes.subarray(0, offset), this.#buffered);
+      this.#buffered += offset;
+      if (this.#buffered < size) return;
+      await this.#writeAll(this.#buffer!);
+      this.#buffered = 0;
+    }
+    const rest = bytes.length - offset;
+    if (rest >= size) {
+      await this.#writeAll(bytes.subarray(offset));
+    } else if (rest > 0) {
+      this.#buffer ??= new Uint8Array(size);
+      this.#buffer.set(bytes.subarray(offset), 0);
+      this.#buffered = rest;
+    }
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#buffered > 0) {
+      await this.#writeAll(this.#buffer!.subarray(0, this.#buffered));
+      this.#buffered = 0;
+    }
+    try {
+      await this.#file!.syncData();
+    } catch (error) {
+      throw fileErrorFromOs(error, this.#partialPath, "Cannot write");
+    }
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    const file = this.#file!;
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    } catch (error) {
+      throw fileErrorFromOs(error, this.#partialPath, "Cannot write");
+    }
+  }
+
+  async #applyAttributes(mode: number | undefined, mtime: Date | undefined): Promise<void> {
+    try {
+      if (mode !== undefined && Deno.build.os !== "windows") {
+        await Deno.chmod(this.#partialPath, mode);
+      }
+      if (mtime !== undefined) await this.#file!.utime(new Date(), mtime);
+    } catch (error) {
+      throw fileErrorFromOs(error, this.#partialPath, "Cannot set the mode or time of");
+    }
+  }
+
+  async #rename(destination: string): Promise<void> {
+    try {
+      await Deno.rename(this.#partialPath, destination);
+    } catch (error) {
+      throw fileErrorFromOs(error, destination, "Cannot save");
+    }
+  }
+
+  async #link(destination: string): Promise<void> {
+    try {
+      await Deno.link(this.#partialPath, destination);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) throw existsError(destination, error);
+      if (error instanceof Deno.errors.NotFound) {
+        throw fileErrorFromOs(error, destination, "Cannot save");
+      }
+      // Perhaps no hard links here (FAT, some network file systems): check, then rename.
+      if (await pathExists(destination)) throw existsError(destination, error);
+      await this.#rename(destination);
+      return;
+    }
+    try {
+      await Deno.remove(this.#partialPath);
+    } catch {
+      // The file is saved. The extra link is harmless: open() never reuses a file with two
+      // links, and removeStalePartials() removes it later.
+    }
+  }
+
+  #closeFile(): void {
+    const file = this.#file;
+    this.#file = undefined;
+    try {
+      file?.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  #closedError(method: string): TypeError {
+    return new TypeError(
+      `AtomicFileWriter.${method}() called after commit() or abort(); open a new writer`,
+    );
+  }
+}
+
+async function createFresh(partialPath: string): Promise<Deno.FsFile> {
+  try {
+    const info = await lstatOrNull(partialPath);
+    if (info !== null) {
+      if (info.isDirectory) throw inTheWay(partialPath, "a folder");
+      await Deno.remove(partialPath);
+    }
+    return await Deno.open(partialPath, { write: true, createNew: true, mode: partialFileMode });
+  } catch (error) {
+    throw fileErrorFromOs(error, partialPath, "Cannot create");
+  }
+}
+
+async function openToResume(partialPath: string, keepBytes: number): Promise<Deno.FsFile> {
+  let file: Deno.FsFile | undefined;
+  try {
+    const before = await lstatOrNull(partialPath);
+    if (before === null) throw changed(partialPath, "it is gone");
+    if (!before.isFile) throw inTheWay(partialPath, "not a regular file");
+    file = await Deno.open(partialPath, { write: true });
+    const info = await file.stat();
+    if (info.ino !== before.ino || info.dev !== before.dev) {
+      throw changed(partialPath, "it was replaced while being opened");
+    }
+    if ((info.nlink ?? 1) > 1) throw changed(partialPath, "it has another hard link");
+    if (info.size < keepBytes) {
+      throw changed(partialPath, `it has ${info.size} bytes, fewer than the ${keepBytes} to keep`);
+    }
+    await file.truncate(keepBytes);
+    await file.seek(keepBytes, Deno.SeekMode.Start);
+    return file;
+  } catch (error) {
+    file?.close();
+    throw fileErrorFromOs(error, partialPath, "Cannot resume");
+  }
+}
+
+async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    return (await lstatOrNull(path)) !== null;
+  } catch {
+    return true; // Cannot tell: do not risk replacing it.
+  }
+}
+
+/** Syncs a folder so a rename in it survives a crash; not every platform can. */
+async function syncFolder(dir: string): Promise<void> {
+  try {
+    const folder = await Deno.open(dir, { read: true });
+    try {
+      await folder.sync();
+    } finally {
+      folder.close();
+    }
+  } catch {
+    // Windows cannot open a folder as a file; some file systems refuse to sync one.
+  }
+}
+
+function existsError(destination: string, cause: unknown): FileError {
+  return new FileError(
+    `Cannot save ${quotePath(destination)}: it already exists; remove it first or ask to overwrite`,
+    { reason: "exists", path: destination, cause },
+  );
+}
+
+function changed(partialPath: string, why: string): FileError {
+  return new FileError(
+    `Cannot resume ${quotePath(partialPath)}: ${why}; start the transfer afresh`,
+    { reason: "changed", path: partialPath },
+  );
+}
+
+function inTheWay(partialPath: string, what: string): FileError {
+  return new FileError(
+    `Cannot use ${quotePath(partialPath)} as a partial file: it is ${what}; remove it`,
+    { reason: "unsupported_type", path: partialPath },
+  );
+}

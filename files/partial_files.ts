@@ -1,0 +1,358 @@
+/**
+ * Bookkeeping for interrupted uploads: where a partial file and its state live, how much of
+ * it can be trusted, and removing the ones nobody came back for.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { readFileUpTo } from "../crypto/_file.ts";
+import { fileErrorFromOs } from "./_os_error.ts";
+import { fileChunkBytes } from "./chunk_tree.ts";
+
+/**
+ * Suffix of partial data files; state files add `.json`.
+ *
+ * @example Spot a partial file
+ * ```ts
+ * import { partialSuffix } from "./partial_files.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(".report.csv.k3Yf1ngErpr1.ovtp-part".endsWith(partialSuffix));
+ * ```
+ */
+export const partialSuffix = ".ovtp-part";
+
+/** Suffix of state files. */
+const stateSuffix = `${partialSuffix}.json`;
+
+/** Largest state file read, in bytes. */
+const maxStateFileBytes = 4096;
+
+/** Mode of state files. */
+const stateFileMode = 0o600;
+
+/** Longest file name most file systems accept, in UTF-8 bytes. */
+const maxFileNameBytes = 255;
+
+/** Owner tags: letters, digits, `_` and `-`, 1 to 32 characters. */
+const tagPattern = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Names that {@linkcode partialNames} produces (and `writePartialState`'s temporary files). */
+const partialNamePattern = /^\..*\.ovtp-part(?:\.json(?:\.[0-9a-f]{16}\.tmp)?)?$/s;
+
+/** What writePartialState() appends to a state file's name for its temporary file. */
+const temporarySuffixExample = ".0123456789abcdef.tmp";
+
+const encoder = new TextEncoder();
+
+/** The two files of an upload in progress, from {@linkcode partialNames}. */
+export interface PartialNames {
+  /** The partial data file. */
+  data: string;
+  /** Its state file (JSON). */
+  state: string;
+}
+
+/**
+ * Names the partial data file and its state file for a destination and an owner:
+ * `<dir>/.<name>.<tag>.ovtp-part` and `<dir>/.<name>.<tag>.ovtp-part.json`. The tag (for
+ * example 12 characters derived from the peer's key fingerprint) keeps two peers uploading the
+ * same name apart. If the result would be longer than 255 bytes, `name` is shortened and a hash
+ * of it added, so the names stay distinct and valid.
+ *
+ * @param dir The destination's folder.
+ * @param name The destination's file name (no `/`).
+ * @param tag The owner tag, matching `/^[A-Za-z0-9_-]{1,32}$/`.
+ * @returns The two paths.
+ * @throws {RangeError} If `name` is empty or contains `/` or NUL, or `tag` does not match.
+ *
+ * @example Name the files of an upload
+ * ```ts
+ * import { partialNames } from "./partial_files.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const names = partialNames("/srv/in", "report.csv", "k3Yf1ngErpr1");
+ * assert.equal(names.data, "/srv/in/.report.csv.k3Yf1ngErpr1.ovtp-part");
+ * assert.equal(names.state, "/srv/in/.report.csv.k3Yf1ngErpr1.ovtp-part.json");
+ * ```
+ */
+export function partialNames(dir: string, name: string, tag: string): PartialNames {
+  if (typeof name !== "string" || name === "" || /[/\0]/.test(name)) {
+    throw new RangeError("partialNames(): name must be a file name without '/' or NUL");
+  }
+  if (typeof tag !== "string" || !tagPattern.test(tag)) {
+    throw new RangeError("partialNames(): tag must match /^[A-Za-z0-9_-]{1,32}$/");
+  }
+  // "." name "." tag ".ovtp-part.json" and writePartialState()'s ".<16 hex>.tmp", all ASCII.
+  const fixedBytes = `..${tag}${stateSuffix}${temporarySuffixExample}`.length;
+  let shown = name;
+  if (encoder.encode(name).length + fixedBytes > maxFileNameBytes) {
+    const hash = fnv1a32(name);
+    shown = `${truncateUtf8(name, maxFileNameBytes - fixedBytes - hash.length - 1)}~${hash}`;
+  }
+  const data = join(dir, `.${shown}.${tag}${partialSuffix}`);
+  return { data, state: `${data}.json` };
+}
+
+/**
+ * Whether a file name is one that {@linkcode partialNames} (or
+ * {@linkcode writePartialState}'s temporary file) could produce: a server may refuse to let
+ * peers read, write or list such names.
+ *
+ * @param name A file name, without folder.
+ * @returns True for partial data, state and temporary state file names.
+ *
+ * @example Recognise partial files
+ * ```ts
+ * import { isPartialName } from "./partial_files.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isPartialName(".a.csv.abc.ovtp-part"), true);
+ * assert.equal(isPartialName(".a.csv.abc.ovtp-part.json"), true);
+ * assert.equal(isPartialName("a.csv"), false);
+ * ```
+ */
+export function isPartialName(name: string): boolean {
+  return partialNamePattern.test(name);
+}
+
+/** The identity of the source being received, saved next to its partial file. */
+export interface PartialState {
+  /** Format version. */
+  version: 1;
+  /** The source's size, in bytes. */
+  size: number;
+  /** The source's modification time, in ms since the epoch, if known. */
+  mtimeMs: number | null;
+  /** When the partial file was started, in ms since the epoch. */
+  createdMs: number;
+}
+
+/**
+ * Reads a state file. Never throws on bad content: a missing, oversized (over 4 KiB), not
+ * regular or malformed file gives `undefined`, as does one that cannot be read.
+ *
+ * @param statePath The state file.
+ * @returns The state, or `undefined`.
+ *
+ * @example Missing state
+ * ```ts
+ * import { readPartialState } from "./partial_files.ts";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   assert.equal(await readPartialState(join(dir, "nothing.json")), undefined);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function readPartialState(statePath: string): Promise<PartialState | undefined> {
+  let bytes: Uint8Array | undefined;
+  try {
+    // Check first: opening a FIFO would wait for a writer.
+    if (!(await Deno.lstat(statePath)).isFile) return undefined;
+    bytes = (await readFileUpTo(statePath, maxStateFileBytes)).bytes;
+  } catch {
+    return undefined;
+  }
+  if (bytes === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return undefined;
+  }
+  return toPartialState(value);
+}
+
+function toPartialState(value: unknown): PartialState | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { version, size, mtimeMs, createdMs } = value as Record<string, unknown>;
+  if (version !== 1) return undefined;
+  if (!isCount(size)) return undefined;
+  if (mtimeMs !== null && !isFiniteNumber(mtimeMs)) return undefined;
+  if (!isFiniteNumber(createdMs)) return undefined;
+  return { version, size, mtimeMs, createdMs };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+/**
+ * Writes a state file (mode 0600): to a temporary file in the same folder, synced, then
+ * renamed over `statePath`, so a reader sees the old state or the new one.
+ *
+ * @param statePath The state file.
+ * @param state The state to save.
+ * @throws {RangeError} If `state` is malformed.
+ * @throws {FileError} `permission` or `io` if the file system refuses.
+ *
+ * @example Write and read back
+ * ```ts
+ * import { readPartialState, writePartialState } from "./partial_files.ts";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const state = { version: 1, size: 10, mtimeMs: null, createdMs: Date.now() } as const;
+ *   await writePartialState(join(dir, ".a.x.ovtp-part.json"), state);
+ *   assert.deepEqual(await readPartialState(join(dir, ".a.x.ovtp-part.json")), state);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function writePartialState(statePath: string, state: PartialState): Promise<void> {
+  const checked = toPartialState(state);
+  if (checked === undefined) {
+    throw new RangeError(
+      "writePartialState(): state needs version 1, a size, an mtimeMs (or null) and a createdMs",
+    );
+  }
+  const bytes = encoder.encode(JSON.stringify(checked));
+  const random = crypto.getRandomValues(new Uint8Array(8)).toHex();
+  const temporary = `${statePath}.${random}.tmp`;
+  try {
+    const file = await Deno.open(temporary, { write: true, createNew: true, mode: stateFileMode });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temporary, statePath);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw fileErrorFromOs(error, statePath, "Cannot save the transfer state");
+  }
+}
+
+/**
+ * Removes the partial data, state and temporary state files in `dir` (not below it) whose
+ * modification time is more than `maxAgeMs` ago. Only regular files whose names
+ * {@linkcode isPartialName} recognises are touched; errors on single files are ignored.
+ *
+ * @param dir The folder to clean.
+ * @param maxAgeMs The age above which a file is stale, in ms.
+ * @returns How many files were removed.
+ * @throws {RangeError} If `maxAgeMs` is negative or not finite.
+ * @throws {FileError} `not_found`, `permission` or `io` if the folder cannot be listed.
+ *
+ * @example Remove an old partial file
+ * ```ts
+ * import { partialNames, removeStalePartials } from "./partial_files.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const { data } = partialNames(dir, "a.txt", "tag");
+ *   await Deno.writeTextFile(data, "partial");
+ *   await Deno.utime(data, new Date(0), new Date(0));
+ *   assert.equal(await removeStalePartials(dir, 60_000), 1);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function removeStalePartials(dir: string, maxAgeMs: number): Promise<number> {
+  if (typeof maxAgeMs !== "number" || !(maxAgeMs >= 0) || !Number.isFinite(maxAgeMs)) {
+    throw new RangeError(`removeStalePartials(): maxAgeMs ${maxAgeMs} is out of range`);
+  }
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isSymlink && !entry.isDirectory && isPartialName(entry.name)) {
+        names.push(entry.name);
+      }
+    }
+  } catch (error) {
+    throw fileErrorFromOs(error, dir, "Cannot clean up partial files in");
+  }
+  const oldestKeptMs = Date.now() - maxAgeMs;
+  let removed = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      const info = await Deno.lstat(path);
+      if (!info.isFile || info.mtime === null || info.mtime.getTime() >= oldestKeptMs) continue;
+      await Deno.remove(path);
+      removed++;
+    } catch {
+      // Gone meanwhile, or not ours to remove: leave it.
+    }
+  }
+  return removed;
+}
+
+/**
+ * How much of a partial data file may be offered for resuming: the largest multiple of
+ * {@linkcode fileChunkBytes} not above its size (0 when it is missing or not a regular file).
+ * The bytes must still be verified (see `hashFile()` with `length`) before they are trusted.
+ *
+ * @param dataPath The partial data file.
+ * @returns The resumable length, in bytes.
+ * @throws {FileError} `permission` or `io` if the file cannot be inspected.
+ *
+ * @example A partial file of 1.5 chunks
+ * ```ts
+ * import { resumableBytes } from "./partial_files.ts";
+ * import { fileChunkBytes } from "./chunk_tree.ts";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const path = join(dir, ".a.t.ovtp-part");
+ *   await Deno.writeFile(path, new Uint8Array(fileChunkBytes * 1.5));
+ *   assert.equal(await resumableBytes(path), fileChunkBytes);
+ *   assert.equal(await resumableBytes(join(dir, "missing")), 0);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function resumableBytes(dataPath: string): Promise<number> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(dataPath);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw fileErrorFromOs(error, dataPath, "Cannot inspect the partial file");
+  }
+  if (!info.isFile) return 0;
+  return info.size - (info.size % fileChunkBytes);
+}
+
+/** FNV-1a, 32 bits, over the UTF-8 bytes, as 8 hex digits: to tell shortened names apart. */
+function fnv1a32(text: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of encoder.encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+}
+
+/** The longest prefix of `text` of at most `maxBytes` UTF-8 bytes, cut between code points. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const length = encoder.encode(char).length;
+    if (bytes + length > maxBytes) break;
+    bytes += length;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}

@@ -1,0 +1,157 @@
+/**
+ * The file operations' shared vocabulary (SPEC.md, "File operations"): stream error codes for
+ * each {@linkcode FileErrorReason}, and strict readers for the fields of file stream heads.
+ *
+ * @module
+ */
+
+import { FileError, type FileErrorReason, ProtocolError, RemoteError } from "../errors.ts";
+import type { Head } from "../session/stream.ts";
+
+/** Stream error codes of the file operations, by reason. */
+export const fileErrorCodes: Readonly<Record<FileErrorReason, number>> = {
+  not_found: 10,
+  exists: 11,
+  outside_root: 12,
+  permission: 13,
+  unsupported_type: 14,
+  io: 15,
+  digest_mismatch: 16,
+  changed: 17,
+  bad_path: 18,
+};
+
+const reasonsByCode = new Map(
+  Object.entries(fileErrorCodes).map(([reason, code]) => [code, reason as FileErrorReason]),
+);
+
+/** Bytes of the start offset that opens an upload's data. */
+export const startOffsetBytes = 8;
+/** Bytes of the digest that closes the content of an upload or a download. */
+export const digestBytes = 32;
+/** Largest file size accepted in a head: 2^53 - 1. */
+export const maxFileBytes = Number.MAX_SAFE_INTEGER;
+/** Largest path accepted in a head, in UTF-16 code units (the sandbox checks bytes). */
+export const maxPathLength = 4096;
+/** Flow-control window of a file stream's receiving side. */
+export const fileWindowBytes = 8 * 1024 * 1024;
+
+/**
+ * The stream error code for a file error.
+ *
+ * @example
+ * ```ts
+ * import { fileErrorCode } from "./file_protocol.ts";
+ * import { FileError } from "../errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(fileErrorCode(new FileError("exists", { reason: "exists", path: "a" })), 11);
+ * ```
+ */
+export function fileErrorCode(error: FileError): number {
+  return fileErrorCodes[error.reason];
+}
+
+/**
+ * Turns a peer's reset into a {@linkcode FileError} when its code is a file code; other errors
+ * come back unchanged.
+ *
+ * @example
+ * ```ts
+ * import { remoteFileError } from "./file_protocol.ts";
+ * import { FileError, RemoteError } from "../errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = remoteFileError(new RemoteError("x", { remoteCode: 12 }), "../etc/passwd");
+ * assert.ok(error instanceof FileError);
+ * assert.equal(error.reason, "outside_root");
+ * ```
+ */
+export function remoteFileError(error: unknown, path: string): unknown {
+  if (!(error instanceof RemoteError)) return error;
+  const reason = reasonsByCode.get(error.remoteCode);
+  if (reason === undefined) return error;
+  const detail = error.message.replace(/^The peer aborted stream \d+: /, "");
+  return new FileError(`The server refused ${JSON.stringify(path)}: ${detail}`, {
+    reason,
+    path,
+    remote: true,
+    cause: error,
+  });
+}
+
+/**
+ * Reads a required string field of a head, capped in length.
+ *
+ * @example
+ * ```ts
+ * import { headString } from "./file_protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(headString({ path: "a.txt" }, "path"), "a.txt");
+ * assert.throws(() => headString({ path: 5 }, "path"));
+ * ```
+ */
+export function headString(head: Head, field: string, maxLength = maxPathLength): string {
+  const value = head[field];
+  if (typeof value !== "string" || value.length > maxLength) {
+    throw new ProtocolError(`The stream head needs "${field}" as a string of at most ${maxLength}`);
+  }
+  return value;
+}
+
+/**
+ * Reads an integer field of a head within `0..max`; `undefined` is allowed when `optional`.
+ *
+ * @example
+ * ```ts
+ * import { headInteger } from "./file_protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(headInteger({ size: 3 }, "size", 10), 3);
+ * assert.throws(() => headInteger({ size: 11 }, "size", 10));
+ * assert.equal(headInteger({}, "size", 10, true), undefined);
+ * ```
+ */
+export function headInteger(head: Head, field: string, max: number, optional?: false): number;
+/** Reads an optional integer field. */
+export function headInteger(
+  head: Head,
+  field: string,
+  max: number,
+  optional: true,
+): number | undefined;
+export function headInteger(
+  head: Head,
+  field: string,
+  max: number,
+  optional = false,
+): number | undefined {
+  const value = head[field];
+  if ((value === undefined || value === null) && optional) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw new ProtocolError(`The stream head needs "${field}" as an integer from 0 to ${max}`);
+  }
+  return value;
+}
+
+/**
+ * Reads an optional boolean field of a head (default false).
+ *
+ * @example
+ * ```ts
+ * import { headFlag } from "./file_protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(headFlag({ overwrite: true }, "overwrite"), true);
+ * assert.equal(headFlag({}, "overwrite"), false);
+ * ```
+ */
+export function headFlag(head: Head, field: string): boolean {
+  const value = head[field];
+  if (value === undefined || value === null) return false;
+  if (typeof value !== "boolean") {
+    throw new ProtocolError(`The stream head needs "${field}" as a boolean`);
+  }
+  return value;
+}
