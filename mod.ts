@@ -102,5 +102,11 @@ export type {
 } from "./transfer/file_client.ts";
 export type { TransferProgress } from "./transfer/content_transfer.ts";
 export type { ListEntry } from "./transfer/file_service.ts";
-export { fileChunkBytes, formatDigest, hashFile } from "./files/chunk_tree.ts";
+export {
+  type FileDigest,
+  fileChunkBytes,
+  formatDigest,
+  hashFile,
+  type HashFileOptions,
+} from "./files/chunk_tree.ts";
 export { type HostKeyCheck, type HostKeyStatus, KnownHosts } from "./crypto/known_hosts.ts";
