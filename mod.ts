@@ -103,8 +103,8 @@ export type {
 export type { TransferProgress } from "./transfer/content_transfer.ts";
 export type { ListEntry } from "./transfer/file_service.ts";
 export {
-  type FileDigest,
   fileChunkBytes,
+  type FileDigest,
   formatDigest,
   hashFile,
   type HashFileOptions,

@@ -6,6 +6,7 @@ import {
   decodeReason,
   decodeRecords,
   encodeReason,
+  encodeRecordHeader,
   encodeRecords,
   endFlag,
   pingBytes,
@@ -53,6 +54,31 @@ export interface ChannelOptions {
   sealsInFlight?: number;
   /** AES-GCM opens in flight. Default 4. */
   opensInFlight?: number;
+}
+
+/**
+ * The plaintext of one sealed record. A bulk record alone in its batch whose sender left room
+ * before its payload is sealed in place: its header goes into that room, and the payload is not
+ * copied.
+ */
+function encodeBatch(batch: ChannelRecord[]): Uint8Array {
+  const [first] = batch;
+  if (
+    batch.length === 1 && first.headroom === true &&
+    first.payload.byteOffset >= recordHeaderBytes
+  ) {
+    const { buffer, byteOffset, length } = first.payload;
+    const plaintext = new Uint8Array(
+      buffer,
+      byteOffset - recordHeaderBytes,
+      recordHeaderBytes + length,
+    );
+    encodeRecordHeader(first, plaintext, 0);
+    return plaintext;
+  }
+  const plaintext = new Uint8Array(recordsByteLength(batch));
+  encodeRecords(batch, plaintext, 0);
+  return plaintext;
 }
 
 interface Lane {
@@ -358,9 +384,7 @@ export class Channel implements StreamHost {
     while (!this.#ended && this.#sender.ready) {
       const batch = this.#takeBatch();
       if (batch.length === 0) return;
-      const plaintext = new Uint8Array(recordsByteLength(batch));
-      encodeRecords(batch, plaintext, 0);
-      this.#sender.seal(plaintext);
+      this.#sender.seal(encodeBatch(batch));
     }
   }
 

@@ -79,10 +79,10 @@ export class RecordReceiver {
       wake = undefined;
       resolve?.();
     };
-    // Rejects as soon as a record fails, so a pending read does not hide the failure.
-    let fail!: (error: unknown) => void;
-    const failed = new Promise<never>((_, reject) => fail = reject);
-    failed.catch(() => {});
+    // Rejects the pending read as soon as a record fails, so the read does not hide the
+    // failure. (Not Promise.race with one long-lived promise: every race would leave a reaction
+    // on it, and each reaction would keep its frame alive.)
+    let failRead: ((error: unknown) => void) | undefined;
     let delivered: Promise<void> = Promise.resolve();
     while (failure === undefined) {
       if (inFlight >= this.#opensInFlight) {
@@ -91,7 +91,11 @@ export class RecordReceiver {
       }
       let body: Uint8Array | null;
       try {
-        body = await Promise.race([this.#reader.read(), failed]);
+        body = await new Promise<Uint8Array | null>((resolve, reject) => {
+          failRead = reject;
+          this.#reader.read().then(resolve, reject);
+        });
+        failRead = undefined;
         if (body !== null && body.length < aesGcmTagBytes) {
           throw new ProtocolError(
             `Cannot open record: ${body.length} bytes is shorter than its tag`,
@@ -103,13 +107,17 @@ export class RecordReceiver {
         throw error;
       }
       if (body === null || failure !== undefined) break;
-      const slot = this.#keys.next(body.length - aesGcmTagBytes);
+      const frame = body;
+      const slot = this.#keys.next(frame.length - aesGcmTagBytes);
       const header = new Uint8Array(frameHeaderBytes);
-      writeFrameHeader(header, body.length);
+      writeFrameHeader(header, frame.length);
       inFlight++;
-      const opened = slot.keys.then((keys) =>
-        aesGcmOpen(keys.key, recordNonce(keys.iv, slot.sequence), body, header)
-      );
+      const opened = slot.keys.then((keys) => {
+        const result = aesGcmOpen(keys.key, recordNonce(keys.iv, slot.sequence), frame, header);
+        // Web Crypto copied the ciphertext when called: the frame buffer can be reused.
+        this.#reader.release(frame);
+        return result;
+      });
       opened.catch(() => {});
       delivered = delivered.then(async () => {
         const plaintext = await opened;
@@ -119,7 +127,7 @@ export class RecordReceiver {
       });
       delivered.catch((error) => {
         failure ??= error;
-        fail(error);
+        failRead?.(error);
         signal();
       });
     }

@@ -152,9 +152,13 @@ export class Stream {
   /**
    * Sends data, waiting for flow-control credit and queue room. The stream takes ownership of
    * `data`: do not modify it until the promise resolves. With `end`, the last record carries
-   * the end flag.
+   * the end flag. With `headroom`, the caller declares that the 10 bytes before `data` in its
+   * buffer are free, so the record can be sealed without copying `data`.
    */
-  async write(data: Uint8Array, options: { end?: boolean } = {}): Promise<void> {
+  async write(
+    data: Uint8Array,
+    options: { end?: boolean; headroom?: boolean } = {},
+  ): Promise<void> {
     this.#checkWritable();
     if (this.incoming && !this.#replySent) {
       throw new TypeError("Send the reply head before data");
@@ -174,6 +178,8 @@ export class Stream {
         flags: end && last ? endFlag : 0,
         streamId: this.id,
         payload: data.subarray(offset, offset + size),
+        // Only the first piece has the caller's free bytes before it.
+        headroom: offset === 0 && options.headroom === true,
       });
       offset += size;
     } while (offset < data.length);

@@ -14,6 +14,7 @@ import type { Stream } from "../session/stream.ts";
 import { digestBytes } from "./file_protocol.ts";
 import type { StreamReader } from "./stream_reader.ts";
 import { ProtocolError } from "../errors.ts";
+import { recordHeaderBytes } from "../wire/record_codec.ts";
 
 /** Progress of a transfer, as given to progress callbacks. */
 export interface TransferProgress {
@@ -71,7 +72,7 @@ export async function sendContent(
     offset += chunk.length;
     next = offset < size ? readNext() : undefined;
     next?.catch(() => {});
-    await Promise.all([hasher.update(chunk), stream.write(chunk)]);
+    await Promise.all([hasher.update(chunk), stream.write(chunk, { headroom: true })]);
     options.onBytes?.(chunk.length);
   }
   const root = await hasher.digest();
@@ -80,7 +81,8 @@ export async function sendContent(
 }
 
 async function readFull(file: Deno.FsFile, length: number, path: string): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
+  // Room for the record header before the data: the record is sealed without a copy.
+  const buffer = new Uint8Array(recordHeaderBytes + length).subarray(recordHeaderBytes);
   let filled = 0;
   while (filled < length) {
     const count = await file.read(buffer.subarray(filled));

@@ -34,7 +34,7 @@ export const maxFileBytes = Number.MAX_SAFE_INTEGER;
 /** Largest path accepted in a head, in UTF-16 code units (the sandbox checks bytes). */
 export const maxPathLength = 4096;
 /** Flow-control window of a file stream's receiving side. */
-export const fileWindowBytes = 8 * 1024 * 1024;
+export const fileWindowBytes = 4 * 1024 * 1024;
 
 /**
  * The stream error code for a file error.

@@ -11,6 +11,10 @@ export interface FrameReaderOptions {
 }
 
 const defaultReadAheadBytes = 65536;
+/** Frames at least this large are read into recycled buffers (see FrameReader.release). */
+const pooledFrameBytes = 65536;
+/** Recycled frame buffers kept at most. */
+const maxPooledBuffers = 4;
 
 /**
  * Reads length-prefixed frames from a {@linkcode Transport}. It keeps one fixed read-ahead
@@ -43,6 +47,7 @@ export class FrameReader {
   #end = 0;
   #maxFrameBytes: number;
   #eof = false;
+  #pool: Uint8Array[] = [];
   /** Total bytes read from the transport. */
   bytesRead = 0;
 
@@ -64,6 +69,29 @@ export class FrameReader {
   /** Changes the limit, e.g. once the handshake has agreed on record sizes. */
   set maxFrameBytes(value: number) {
     this.#maxFrameBytes = checkMaxFrameBytes(value);
+    this.#pool = [];
+  }
+
+  /**
+   * Hands a body returned by {@linkcode FrameReader.read} back for reuse by a later frame.
+   * The caller must not touch `body` afterwards. Large frames then cost no allocation, which
+   * keeps a fast transfer from piling up garbage faster than the collector frees it.
+   */
+  release(body: Uint8Array): void {
+    const buffer = body.buffer;
+    if (
+      buffer instanceof ArrayBuffer && buffer.byteLength === this.#maxFrameBytes &&
+      this.#pool.length < maxPooledBuffers
+    ) {
+      this.#pool.push(new Uint8Array(buffer));
+    }
+  }
+
+  /** A body of `length` bytes: from the pool for large frames, else newly allocated. */
+  #allocate(length: number): Uint8Array {
+    if (length < pooledFrameBytes) return new Uint8Array(length);
+    const buffer = this.#pool.pop() ?? new Uint8Array(this.#maxFrameBytes);
+    return buffer.subarray(0, length);
   }
 
   get #buffered(): number {
@@ -93,7 +121,8 @@ export class FrameReader {
   /**
    * Reads the next frame body.
    *
-   * @returns The body (a new array the caller owns), or `null` at a clean end of stream.
+   * @returns The body (the caller owns it until it passes it to `release()`), or `null` at a
+   * clean end of stream.
    * @throws {ProtocolError} When the length exceeds the limit or the stream ends mid-frame.
    */
   async read(): Promise<Uint8Array | null> {
@@ -113,7 +142,7 @@ export class FrameReader {
       );
     }
     this.#start += frameHeaderBytes;
-    const body = new Uint8Array(length);
+    const body = this.#allocate(length);
     const fromBuffer = Math.min(length, this.#buffered);
     body.set(this.#buffer.subarray(this.#start, this.#start + fromBuffer));
     this.#start += fromBuffer;

@@ -54,6 +54,12 @@ export interface ChannelRecord {
   streamId: number;
   /** The payload. Decoded records hold a view into the opened plaintext. */
   payload: Uint8Array;
+  /**
+   * Set by a sender that owns the {@linkcode recordHeaderBytes} bytes right before `payload`
+   * in its buffer: a record sealed alone then gets its header written there, without copying
+   * the payload. Not part of the encoding.
+   */
+  headroom?: boolean;
 }
 
 const connectionTypes: ReadonlySet<number> = new Set([
@@ -82,16 +88,37 @@ export function encodeRecords(
   target: Uint8Array,
   offset: number,
 ): number {
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
   for (const record of records) {
-    view.setUint8(offset, record.type);
-    view.setUint8(offset + 1, record.flags);
-    view.setUint32(offset + 2, record.streamId);
-    view.setUint32(offset + 6, record.payload.length);
+    encodeRecordHeader(record, target, offset);
     target.set(record.payload, offset + recordHeaderBytes);
     offset += recordHeaderBytes + record.payload.length;
   }
   return offset;
+}
+
+/**
+ * Writes only the 10-byte header of `record` into `target` at `offset`.
+ *
+ * @example
+ * ```ts
+ * import { encodeRecordHeader, RecordType } from "./record_codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const header = new Uint8Array(10);
+ * encodeRecordHeader({ type: RecordType.data, flags: 1, streamId: 3, payload: new Uint8Array(2) }, header, 0);
+ * assert.deepEqual(header, new Uint8Array([2, 1, 0, 0, 0, 3, 0, 0, 0, 2]));
+ * ```
+ */
+export function encodeRecordHeader(
+  record: ChannelRecord,
+  target: Uint8Array,
+  offset: number,
+): void {
+  const view = new DataView(target.buffer, target.byteOffset + offset, recordHeaderBytes);
+  view.setUint8(0, record.type);
+  view.setUint8(1, record.flags);
+  view.setUint32(2, record.streamId);
+  view.setUint32(6, record.payload.length);
 }
 
 /**
