@@ -1,5 +1,6 @@
 import { ConnectionError, ProtocolError, TimeoutError } from "../errors.ts";
 import type { PublicKey } from "../crypto/public_key.ts";
+import { freeBuffer } from "../wire/_bytes.ts";
 import { randomBytes } from "../crypto/random.ts";
 import {
   type ChannelRecord,
@@ -57,11 +58,11 @@ export interface ChannelOptions {
 }
 
 /**
- * The plaintext of one sealed record. A bulk record alone in its batch whose sender left room
- * before its payload is sealed in place: its header goes into that room, and the payload is not
- * copied.
+ * The plaintext of one sealed record, and whether the record layer may free it once sealed. A
+ * bulk record alone in its batch whose sender left room before its payload is sealed in place:
+ * its header goes into that room, and the payload is not copied.
  */
-function encodeBatch(batch: ChannelRecord[]): Uint8Array {
+function encodeBatch(batch: ChannelRecord[]): { plaintext: Uint8Array; owned: boolean } {
   const [first] = batch;
   if (
     batch.length === 1 && first.headroom === true &&
@@ -74,11 +75,12 @@ function encodeBatch(batch: ChannelRecord[]): Uint8Array {
       recordHeaderBytes + length,
     );
     encodeRecordHeader(first, plaintext, 0);
-    return plaintext;
+    return { plaintext, owned: first.transfer === true };
   }
   const plaintext = new Uint8Array(recordsByteLength(batch));
   encodeRecords(batch, plaintext, 0);
-  return plaintext;
+  for (const record of batch) if (record.transfer) freeBuffer(record.payload);
+  return { plaintext, owned: true };
 }
 
 interface Lane {
@@ -384,7 +386,8 @@ export class Channel implements StreamHost {
     while (!this.#ended && this.#sender.ready) {
       const batch = this.#takeBatch();
       if (batch.length === 0) return;
-      this.#sender.seal(encodeBatch(batch));
+      const { plaintext, owned } = encodeBatch(batch);
+      this.#sender.seal(plaintext, { owned });
     }
   }
 
@@ -458,7 +461,10 @@ export class Channel implements StreamHost {
   #deliver(plaintext: Uint8Array): void {
     if (this.#ended) return;
     this.#lastReceivedMs = Date.now();
-    for (const record of decodeRecords(plaintext)) {
+    const records = decodeRecords(plaintext);
+    // A data record alone in its plaintext owns that buffer: its reader may free it.
+    const exclusive = records.length === 1 && records[0].type === RecordType.data;
+    for (const record of records) {
       switch (record.type) {
         case RecordType.ping:
           this.#enqueueControl({
@@ -485,7 +491,7 @@ export class Channel implements StreamHost {
         default: {
           const stream = this.#streams.get(record.streamId);
           if (stream !== undefined) {
-            stream.receive(record);
+            stream.receive(record, exclusive);
           } else if (!this.#isPastStream(record.streamId)) {
             throw new ProtocolError(
               `Record type ${record.type} for stream ${record.streamId}, which was never opened`,

@@ -1,4 +1,5 @@
 import { aesGcmSeal, aesGcmTagBytes } from "../crypto/aes_gcm.ts";
+import { freeBuffer } from "../wire/_bytes.ts";
 import { frameHeaderBytes, writeFrameHeader } from "../wire/frame.ts";
 import type { Transport } from "../wire/transport.ts";
 import { recordNonce } from "./key_schedule.ts";
@@ -87,17 +88,21 @@ export class RecordSender {
 
   /**
    * Seals `plaintext` as the next record and queues its frame for writing. The caller must not
-   * modify `plaintext` afterwards.
+   * modify `plaintext` afterwards; with `owned`, it hands the buffer over, and it is freed as
+   * soon as Web Crypto has copied it.
    */
-  seal(plaintext: Uint8Array): void {
+  seal(plaintext: Uint8Array, options: { owned?: boolean } = {}): void {
     if (this.#failure !== undefined) return;
     const slot = this.#keys.next(plaintext.length);
     const header = new Uint8Array(frameHeaderBytes);
     writeFrameHeader(header, plaintext.length + aesGcmTagBytes);
     this.#inFlight++;
-    const sealed = slot.keys.then((keys) =>
-      aesGcmSeal(keys.key, recordNonce(keys.iv, slot.sequence), plaintext, header)
-    );
+    const sealed = slot.keys.then((keys) => {
+      const result = aesGcmSeal(keys.key, recordNonce(keys.iv, slot.sequence), plaintext, header);
+      // Web Crypto copied the plaintext when called.
+      if (options.owned) freeBuffer(plaintext);
+      return result;
+    });
     sealed.catch(() => {});
     this.#writes = this.#writes.then(async () => {
       if (this.#failure !== undefined) return;
@@ -112,6 +117,7 @@ export class RecordSender {
         await this.#transport.write(frame);
       }
       this.bytesWritten += frameHeaderBytes + body.length;
+      freeBuffer(body);
       this.#inFlight--;
       this.#onWritten();
     }).catch((error) => {

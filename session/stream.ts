@@ -1,5 +1,5 @@
 import { ConnectionError, ProtocolError, RemoteError } from "../errors.ts";
-import { utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
+import { freeBuffer, utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
 import { type ChannelRecord, decodeReason, endFlag, RecordType } from "../wire/record_codec.ts";
 
 /** Credit each side grants every new stream in each direction, before any window update. */
@@ -83,6 +83,7 @@ export class Stream {
 
   #host: StreamHost;
   #chunks: Uint8Array[] = [];
+  #exclusive = new WeakSet<Uint8Array>();
   #remoteEnded = false;
   #localEnded = false;
   #error: unknown;
@@ -153,11 +154,12 @@ export class Stream {
    * Sends data, waiting for flow-control credit and queue room. The stream takes ownership of
    * `data`: do not modify it until the promise resolves. With `end`, the last record carries
    * the end flag. With `headroom`, the caller declares that the 10 bytes before `data` in its
-   * buffer are free, so the record can be sealed without copying `data`.
+   * buffer are free, so the record can be sealed without copying `data`. With `transfer`, the
+   * caller hands the whole buffer of `data` over: it is freed once sealed.
    */
   async write(
     data: Uint8Array,
-    options: { end?: boolean; headroom?: boolean } = {},
+    options: { end?: boolean; headroom?: boolean; transfer?: boolean } = {},
   ): Promise<void> {
     this.#checkWritable();
     if (this.incoming && !this.#replySent) {
@@ -178,8 +180,10 @@ export class Stream {
         flags: end && last ? endFlag : 0,
         streamId: this.id,
         payload: data.subarray(offset, offset + size),
-        // Only the first piece has the caller's free bytes before it.
+        // Only the first piece has the caller's free bytes before it; only a piece that is the
+        // whole of the data may free the buffer.
         headroom: offset === 0 && options.headroom === true,
+        transfer: offset === 0 && size === data.length && options.transfer === true,
       });
       offset += size;
     } while (offset < data.length);
@@ -258,8 +262,24 @@ export class Stream {
 
   // ---- Called by the channel ------------------------------------------------------------
 
-  /** @internal A record for this stream arrived (open records are handled by the channel). */
-  receive(record: ChannelRecord): void {
+  /**
+   * Frees the memory of a chunk returned by {@linkcode Stream.read} once the caller is done
+   * with it (and with every view of it), when the chunk owns its buffer; otherwise does
+   * nothing. For bulk readers that must not leave a garbage collector's worth of records
+   * behind.
+   */
+  release(chunk: Uint8Array): void {
+    if (this.#exclusive.has(chunk)) {
+      this.#exclusive.delete(chunk);
+      freeBuffer(chunk);
+    }
+  }
+
+  /**
+   * @internal A record for this stream arrived (open records are handled by the channel).
+   * `exclusive`: its payload is the only thing in its buffer.
+   */
+  receive(record: ChannelRecord, exclusive = false): void {
     if (this.#done) return;
     switch (record.type) {
       case RecordType.reply: {
@@ -280,6 +300,7 @@ export class Stream {
         this.bytesReceived += record.payload.length;
         if (record.payload.length > 0) {
           this.#chunks.push(record.payload);
+          if (exclusive) this.#exclusive.add(record.payload);
         }
         break;
       }

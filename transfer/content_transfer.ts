@@ -72,7 +72,10 @@ export async function sendContent(
     offset += chunk.length;
     next = offset < size ? readNext() : undefined;
     next?.catch(() => {});
-    await Promise.all([hasher.update(chunk), stream.write(chunk, { headroom: true })]);
+    // The hasher has its copy once update() settles; then the stream may seal the chunk in
+    // place and free it.
+    await hasher.update(chunk);
+    await stream.write(chunk, { headroom: true, transfer: true });
     options.onBytes?.(chunk.length);
   }
   const root = await hasher.digest();

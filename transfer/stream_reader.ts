@@ -14,6 +14,7 @@ import type { Stream } from "../session/stream.ts";
 export class StreamReader {
   #stream: Stream;
   #pending: Uint8Array = new Uint8Array(0);
+  #current: Uint8Array | undefined;
   #ended = false;
 
   /** @param stream The stream to read. */
@@ -24,17 +25,24 @@ export class StreamReader {
   async #fill(): Promise<boolean> {
     while (this.#pending.length === 0) {
       if (this.#ended) return false;
+      // What read() returned before is no longer in use (see read()): free its record.
+      if (this.#current !== undefined) this.#stream.release(this.#current);
+      this.#current = undefined;
       const chunk = await this.#stream.read();
       if (chunk === null) {
         this.#ended = true;
         return false;
       }
       this.#pending = chunk;
+      this.#current = chunk;
     }
     return true;
   }
 
-  /** The next bytes, at most `maxBytes`; `null` at the end of the stream. */
+  /**
+   * The next bytes, at most `maxBytes`; `null` at the end of the stream. They are valid only
+   * until the next call: the record they came from is then freed.
+   */
   async read(maxBytes: number): Promise<Uint8Array | null> {
     if (!await this.#fill()) return null;
     const out = this.#pending.subarray(0, maxBytes);

@@ -60,6 +60,11 @@ export interface ChannelRecord {
    * the payload. Not part of the encoding.
    */
   headroom?: boolean;
+  /**
+   * Set by a sender that hands the payload's whole buffer over: once the record is sealed (or
+   * copied into a batch), the buffer is freed. Not part of the encoding.
+   */
+  transfer?: boolean;
 }
 
 const connectionTypes: ReadonlySet<number> = new Set([
