@@ -129,6 +129,10 @@ export async function uploadFile(
   progress?: Progress,
   parents = false,
 ): Promise<TransferResult> {
+  if (options.keepSymlinks && (await Deno.lstat(localPath).catch(() => undefined))?.isSymlink) {
+    await makeRemoteLink(channel, remotePath, await Deno.readLink(localPath), false);
+    return { files: 1, skipped: 0, bytes: 0, resumedBytes: 0 };
+  }
   const file = await openLocal(localPath);
   let stream: Stream | undefined;
   try {

@@ -475,3 +475,42 @@ Deno.test({
     });
   },
 });
+
+Deno.test("OvtpClient.sendFile() with keepSymlinks sends a single link as a link", async () => {
+  await withFileServer(async ({ root, local, client }) => {
+    await Deno.writeTextFile(join(local, "t.txt"), "t");
+    await Deno.symlink("t.txt", join(local, "l.txt"));
+    await client.sendFile(join(local, "l.txt"), "l.txt", { keepSymlinks: true });
+    assert.equal(await Deno.readLink(join(root, "l.txt")), "t.txt");
+    await client.sendFile(join(local, "l.txt"), "followed.txt");
+    assert.equal(await Deno.readTextFile(join(root, "followed.txt")), "t");
+  });
+});
+
+Deno.test("OvtpServer removes stale partial uploads when a folder is written to", async () => {
+  await withTempDir(async (dir) => {
+    const root = join(dir, "root");
+    await Deno.mkdir(root);
+    const stale = join(root, ".old.bin.abcdefabcdef.ovtp-part");
+    const fresh = join(root, ".new.bin.abcdefabcdef.ovtp-part");
+    await Deno.writeFile(stale, new Uint8Array(10));
+    await Deno.writeFile(fresh, new Uint8Array(10));
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await Deno.utime(stale, old, old);
+    const alice = await fixtureIdentity("alice");
+    const server = await startServer(undefined, { root, partialMaxAgeMs: 60 * 60 * 1000 });
+    const client = new OvtpClient(server.address, server.clientOptions(alice));
+    try {
+      await Deno.writeTextFile(join(dir, "a.txt"), "a");
+      await client.sendFile(join(dir, "a.txt"), "a.txt");
+      for (let i = 0; i < 50 && await Deno.stat(stale).then(() => true, () => false); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await assert.rejects(Deno.stat(stale), Deno.errors.NotFound);
+      assert.ok((await Deno.stat(fresh)).isFile);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
