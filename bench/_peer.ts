@@ -1,3 +1,5 @@
+// Benchmark scripts print their figures.
+// deno-lint-ignore-file no-console
 // One end of a benchmark transfer, run as its own process so its memory is its own.
 //   serve ROOT            prints {"port": N} once listening, serves until stdin closes
 //   put PORT LOCAL REMOTE / get PORT REMOTE LOCAL

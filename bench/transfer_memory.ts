@@ -1,3 +1,5 @@
+// Benchmark scripts print their figures.
+// deno-lint-ignore-file no-console
 // Resident memory of both ends while one large file moves each way (issue: "a 1 GiB file moves
 // with the sender's and receiver's resident memory growing by less than 64 MiB").
 //   deno run -A bench/transfer_memory.ts [SIZE_MIB]      (default 1024)
