@@ -545,6 +545,8 @@ export class Channel implements StreamHost {
 
   #checkAlive(keepaliveMs: number, idleTimeoutMs: number): void {
     const silentMs = Date.now() - this.#lastReceivedMs;
+    // A quiet connection keeps no recycled record buffers.
+    if (silentMs >= 1000) this.#reader.trim();
     if (silentMs >= idleTimeoutMs) {
       this.abort(
         new TimeoutError(`The peer sent nothing for ${silentMs} ms; connection closed as idle`),

@@ -26,6 +26,7 @@ import {
 } from "./content_transfer.ts";
 import {
   fileWindowBytes,
+  fileWriteBufferBytes,
   headInteger,
   headString,
   maxFileBytes,
@@ -261,7 +262,11 @@ export async function downloadFile(
       const tracker = progress ?? new Progress(options, size);
       if (start > 0) tracker.totalBytes -= start;
       const resumable = size > fileChunkBytes;
-      const writer = await AtomicFileWriter.open({ partialPath: names.data, keepBytes: start });
+      const writer = await AtomicFileWriter.open({
+        partialPath: names.data,
+        keepBytes: start,
+        bufferBytes: fileWriteBufferBytes,
+      });
       let keepPartial = resumable;
       try {
         if (resumable) {

@@ -33,6 +33,12 @@ export const digestBytes = 32;
 export const maxFileBytes = Number.MAX_SAFE_INTEGER;
 /** Largest path accepted in a head, in UTF-16 code units (the sandbox checks bytes). */
 export const maxPathLength = 4096;
+/**
+ * Bytes a receiver buffers before writing to its file. Each file write costs about 2 ms of fixed
+ * overhead in Deno (a worker-thread trip): 1 MiB writes reach about 480 MB/s, 4 MiB writes about
+ * 1.9 GB/s on the reference machine.
+ */
+export const fileWriteBufferBytes = 4 * 1024 * 1024;
 /** Flow-control window of a file stream's receiving side. */
 export const fileWindowBytes = 4 * 1024 * 1024;
 

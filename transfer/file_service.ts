@@ -16,6 +16,7 @@ import { hashPrefix, receiveContent, sendContent } from "./content_transfer.ts";
 import {
   fileErrorCode,
   fileWindowBytes,
+  fileWriteBufferBytes,
   headFlag,
   headInteger,
   headString,
@@ -185,7 +186,11 @@ export class FileService {
     if (start !== 0 && start !== offer) {
       throw new ProtocolError(`Upload of ${path} starts at ${start}, but ${offer} was offered`);
     }
-    const writer = await AtomicFileWriter.open({ partialPath: names.data, keepBytes: start });
+    const writer = await AtomicFileWriter.open({
+      partialPath: names.data,
+      keepBytes: start,
+      bufferBytes: fileWriteBufferBytes,
+    });
     let keepPartial = resumable;
     try {
       if (resumable) {

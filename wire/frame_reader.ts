@@ -6,11 +6,15 @@ import type { Transport } from "./transport.ts";
 export interface FrameReaderOptions {
   /** Largest frame body accepted; checked before anything is allocated. Default 16384. */
   maxFrameBytes?: number;
-  /** Size of the read-ahead buffer. Default 65536. */
+  /** Size of the read-ahead buffer. Default 16384. */
   readAheadBytes?: number;
 }
 
-const defaultReadAheadBytes = 65536;
+/**
+ * Read-ahead for headers and small frames. Kept small because every idle connection holds it
+ * in a pending read; large frames are read straight into their own buffer anyway.
+ */
+const defaultReadAheadBytes = 4096;
 /** Frames at least this large are read into recycled buffers (see FrameReader.release). */
 const pooledFrameBytes = 65536;
 /** Recycled frame buffers kept at most. */
@@ -64,6 +68,11 @@ export class FrameReader {
   /** The largest frame body accepted. */
   get maxFrameBytes(): number {
     return this.#maxFrameBytes;
+  }
+
+  /** Drops recycled frame buffers, e.g. when the connection has gone quiet. */
+  trim(): void {
+    this.#pool = [];
   }
 
   /** Changes the limit, e.g. once the handshake has agreed on record sizes. */
