@@ -6,7 +6,8 @@
  * ClientHello  {version, nonce_c, eph_c, params}  ->
  *              <-  ServerHello {version, nonce_s, eph_s, params, server key}
  * (check the server key against the pin / known_hosts)
- * ClientAuth   {OAEP(server key, secret), AEAD{client key, signature}}  ->
+ * ClientSecret {OAEP(server key, secret)}  ->           (the server starts decrypting)
+ * ClientAuth   {AEAD{client key, signature}}  ->         (sent once signed)
  *              <-  ServerFinished {verify data}  or  Refused {reason}
  * ```
  *
@@ -37,12 +38,14 @@ import {
   decodeClientAuth,
   decodeClientAuthInner,
   decodeClientHello,
+  decodeClientSecret,
   decodeRefusedIfAny,
   decodeServerFinished,
   decodeServerHello,
   encodeClientAuth,
   encodeClientAuthInner,
   encodeClientHello,
+  encodeClientSecret,
   encodeRefused,
   encodeServerFinished,
   encodeServerHello,
@@ -160,27 +163,33 @@ async function runClient(
   const serverKey = await importServerKey(serverHello.spki);
   await options.verifyServerKey(serverKey);
 
-  // 4. ClientAuth: a fresh secret only the server key can unwrap, and our key and signature
-  //    sealed under a key derived from it and from the X25519 secret.
+  // 4. ClientSecret: a fresh secret only the server key can unwrap. It goes out at once, so
+  //    the server's RSA decryption runs while we sign.
   const ecdh = await x25519(ephemeral.privateKey, serverHello.ephemeralKey);
   const clientSecret = randomBytes(secretBytes);
-  const wrappedSecret = await oaepEncrypt(serverKey.encryptKey, clientSecret);
+  const clientSecretBytes = encodeClientSecret({
+    wrappedSecret: await oaepEncrypt(serverKey.encryptKey, clientSecret),
+  });
+  await transport.write(encodeFrame(clientSecretBytes));
+
+  // 5. ClientAuth: our key and our signature of the transcript, sealed under a key derived
+  //    from the X25519 secret and the wrapped secret.
   const ikm = handshakeIkm(ecdh, clientSecret);
-  const t1 = await authTranscript(clientHello, serverHelloBytes, wrappedSecret);
+  const t1 = await transcriptHash([clientHello, serverHelloBytes, clientSecretBytes]);
   const signature = await signPss(
     options.identity.signKey,
     await signatureInput(t1, options.identity.publicKey.spki, serverKey.spki),
   );
   const inner = encodeClientAuthInner({ spki: options.identity.publicKey.spki, signature });
   const sealed = await aesGcmSeal(await clientAuthKey(ikm, t1), zeroNonce, inner, t1);
-  const clientAuth = encodeClientAuth({ wrappedSecret, sealed });
+  const clientAuth = encodeClientAuth({ sealed });
   await transport.write(encodeFrame(clientAuth));
 
-  // 5. ServerFinished: the server proves it unwrapped the secret, or refuses us.
+  // 6. ServerFinished: the server proves it unwrapped the secret, or refuses us.
   const finishedBytes = await readHandshakeFrame(reader, "ServerFinished");
   const finished = decodeServerFinished(finishedBytes);
   if ("refused" in finished) throw refusalError(finished.refused, options.identity.publicKey);
-  const t2 = await transcriptHash([clientHello, serverHelloBytes, clientAuth]);
+  const t2 = await transcriptHash([clientHello, serverHelloBytes, clientSecretBytes, clientAuth]);
   const secrets = await sessionSecrets(ikm, t2);
   ikm.fill(0);
   clientSecret.fill(0);
@@ -265,15 +274,21 @@ async function runServer(
   });
   await transport.write(encodeFrame(serverHello));
 
-  // 3. ClientAuth: unwrap the secret (a failure goes on with a random one and fails below, at
-  //    the same step as every other authentication failure), open the sealed part, check the
-  //    key against authorized_keys and the signature against the transcript.
+  // 3. ClientSecret: start unwrapping the secret at once (the client signs meanwhile). A
+  //    failure goes on with a random secret and fails below, at the same step as every other
+  //    authentication failure.
+  const clientSecretBytes = await readHandshakeFrame(reader, "ClientSecret");
+  const { wrappedSecret } = decodeClientSecret(clientSecretBytes);
+  const unwrapping = oaepDecrypt(options.identity.decryptKey, wrappedSecret);
+
+  // 4. ClientAuth: open the sealed part, check the key against authorized_keys and the
+  //    signature against the transcript.
   const clientAuthBytes = await readHandshakeFrame(reader, "ClientAuth");
   const clientAuth = decodeClientAuth(clientAuthBytes);
-  const unwrapped = await oaepDecrypt(options.identity.decryptKey, clientAuth.wrappedSecret);
+  const unwrapped = await unwrapping;
   const clientSecret = unwrapped?.length === secretBytes ? unwrapped : randomBytes(secretBytes);
   const ikm = handshakeIkm(ecdh, clientSecret);
-  const t1 = await authTranscript(clientHelloBytes, serverHello, clientAuth.wrappedSecret);
+  const t1 = await transcriptHash([clientHelloBytes, serverHello, clientSecretBytes]);
   const verdict = await checkClient(ikm, t1, clientAuth.sealed, options);
   if (verdict.refusal !== undefined) {
     await refuse(transport, verdict.refusal);
@@ -282,8 +297,13 @@ async function runServer(
     );
   }
 
-  // 4. ServerFinished: proof that we unwrapped the secret, bound to the whole transcript.
-  const t2 = await transcriptHash([clientHelloBytes, serverHello, clientAuthBytes]);
+  // 5. ServerFinished: proof that we unwrapped the secret, bound to the whole transcript.
+  const t2 = await transcriptHash([
+    clientHelloBytes,
+    serverHello,
+    clientSecretBytes,
+    clientAuthBytes,
+  ]);
   const secrets = await sessionSecrets(ikm, t2);
   ikm.fill(0);
   clientSecret.fill(0);
@@ -347,15 +367,6 @@ async function checkClient(
   if (authorized === undefined) return refused(`key ${key.fingerprint} is not authorized`);
   if (!signatureOk) return refused(`bad signature for key ${key.fingerprint}`);
   return { refusal: undefined, key, authorized };
-}
-
-/** T1: the transcript up to the wrapped secret (SPEC.md). */
-function authTranscript(
-  clientHello: Uint8Array,
-  serverHello: Uint8Array,
-  wrappedSecret: Uint8Array,
-): Promise<Uint8Array> {
-  return transcriptHash([clientHello, serverHello, wrappedSecret]);
 }
 
 /** `context || T1 || SHA-256(client SPKI) || SHA-256(server SPKI)`. */

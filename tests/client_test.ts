@@ -97,9 +97,9 @@ Deno.test("OvtpClient detects a flipped ciphertext byte; nothing wrong is delive
     received.push(message.text());
     return { status: true, response: message.text() };
   });
-  // Frames 0 and 1 to the server are the handshake; flip a byte in the first record after it.
+  // Frames 0 to 2 to the server are the handshake; flip a byte in the first record after it.
   const relay = startRelay(server.address, (direction, index, frame) => {
-    if (direction === "toServer" && index === 2) {
+    if (direction === "toServer" && index === 3) {
       const copy = frame.slice();
       copy[copy.length - 20] ^= 0x40;
       return [copy];
@@ -128,7 +128,7 @@ Deno.test("OvtpClient detects a replayed record", async () => {
   });
   const relay = startRelay(server.address, (direction, index, frame) => {
     // Send the first record twice: the copy must be refused.
-    return direction === "toServer" && index === 2 ? [frame, frame] : [frame];
+    return direction === "toServer" && index === 3 ? [frame, frame] : [frame];
   });
   try {
     const alice = await fixtureIdentity("alice");

@@ -13,9 +13,10 @@ import { ByteReader, ByteWriter } from "./_bytes.ts";
 export const HandshakeType = {
   clientHello: 1,
   serverHello: 2,
-  clientAuth: 3,
-  serverFinished: 4,
-  refused: 5,
+  clientSecret: 3,
+  clientAuth: 4,
+  serverFinished: 5,
+  refused: 6,
 } as const;
 
 /** The protocol version this implementation speaks. */
@@ -73,10 +74,18 @@ export interface ServerHello extends HelloParameters {
   spki: Uint8Array;
 }
 
-/** Third message, client to server. */
-export interface ClientAuth {
-  /** A fresh 32-byte secret, RSA-OAEP encrypted to the server's identity key. */
+/**
+ * Third message, client to server: a fresh 32-byte secret, RSA-OAEP encrypted to the server's
+ * identity key. Sent before the client signs, so the server's decryption runs while the client
+ * signs.
+ */
+export interface ClientSecret {
+  /** The wrapped secret. */
   wrappedSecret: Uint8Array;
+}
+
+/** Fourth message, client to server. */
+export interface ClientAuth {
   /** AES-256-GCM sealed {@linkcode ClientAuthInner}. */
   sealed: Uint8Array;
 }
@@ -263,49 +272,83 @@ export function decodeServerHello(body: Uint8Array): ServerHello {
 }
 
 /**
- * Encodes a ClientAuth: `type (1) = 3 || wrapped length (2) || wrapped secret || sealed`,
- * where `sealed` runs to the end of the frame.
+ * Encodes a ClientSecret: `type (1) = 3 || wrapped length (2) || wrapped secret`.
+ *
+ * @example Round trip
+ * ```ts
+ * import { decodeClientSecret, encodeClientSecret } from "./handshake_codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const secret = { wrappedSecret: new Uint8Array(384) };
+ * assert.deepEqual(decodeClientSecret(encodeClientSecret(secret)), secret);
+ * ```
+ */
+export function encodeClientSecret(message: ClientSecret): Uint8Array {
+  return new ByteWriter()
+    .u8(HandshakeType.clientSecret)
+    .bytes16(message.wrappedSecret)
+    .finish();
+}
+
+/**
+ * Decodes a ClientSecret; see {@linkcode encodeClientSecret} for the layout.
+ *
+ * @example An oversized wrapped secret is refused
+ * ```ts
+ * import { decodeClientSecret, encodeClientSecret } from "./handshake_codec.ts";
+ * import { ProtocolError } from "../errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = encodeClientSecret({ wrappedSecret: new Uint8Array(2000) });
+ * assert.throws(() => decodeClientSecret(bytes), ProtocolError);
+ * ```
+ */
+export function decodeClientSecret(body: Uint8Array): ClientSecret {
+  const what = "ClientSecret";
+  const reader = new ByteReader(body, what);
+  readType(reader, HandshakeType.clientSecret, what);
+  const wrappedSecret = reader.bytes16("wrapped secret", maxRsaValueBytes).slice();
+  reader.end();
+  return { wrappedSecret };
+}
+
+/**
+ * Encodes a ClientAuth: `type (1) = 4 || sealed`, where `sealed` runs to the end of the frame.
  *
  * @example Round trip
  * ```ts
  * import { decodeClientAuth, encodeClientAuth } from "./handshake_codec.ts";
  * import assert from "node:assert/strict";
  *
- * const auth = { wrappedSecret: new Uint8Array(384), sealed: new Uint8Array(40) };
+ * const auth = { sealed: new Uint8Array(40) };
  * assert.deepEqual(decodeClientAuth(encodeClientAuth(auth)), auth);
  * ```
  */
 export function encodeClientAuth(auth: ClientAuth): Uint8Array {
-  return new ByteWriter()
-    .u8(HandshakeType.clientAuth)
-    .bytes16(auth.wrappedSecret)
-    .bytes(auth.sealed)
-    .finish();
+  return new ByteWriter().u8(HandshakeType.clientAuth).bytes(auth.sealed).finish();
 }
 
 /**
  * Decodes a ClientAuth; see {@linkcode encodeClientAuth} for the layout.
  *
- * @example An oversized wrapped secret is refused
+ * @example The sealed part needs at least its tag
  * ```ts
- * import { decodeClientAuth, encodeClientAuth } from "./handshake_codec.ts";
+ * import { decodeClientAuth } from "./handshake_codec.ts";
  * import { ProtocolError } from "../errors.ts";
  * import assert from "node:assert/strict";
  *
- * const bytes = encodeClientAuth({ wrappedSecret: new Uint8Array(2000), sealed: new Uint8Array(16) });
- * assert.throws(() => decodeClientAuth(bytes), ProtocolError);
+ * assert.throws(() => decodeClientAuth(new Uint8Array([4, 1, 2])), ProtocolError);
  * ```
  */
 export function decodeClientAuth(body: Uint8Array): ClientAuth {
   const what = "ClientAuth";
   const reader = new ByteReader(body, what);
   readType(reader, HandshakeType.clientAuth, what);
-  const wrappedSecret = reader.bytes16("wrapped secret", maxRsaValueBytes).slice();
   const sealed = reader.rest().slice();
   if (sealed.length < 16) {
     throw new ProtocolError(`Cannot decode ${what}: sealed part is shorter than its tag`);
   }
-  return { wrappedSecret, sealed };
+  return { sealed };
 }
 
 /**
@@ -348,7 +391,7 @@ export function decodeClientAuthInner(plaintext: Uint8Array): ClientAuthInner {
 }
 
 /**
- * Encodes a ServerFinished: `type (1) = 4 || verify data (32)`.
+ * Encodes a ServerFinished: `type (1) = 5 || verify data (32)`.
  *
  * @example Round trip
  * ```ts
@@ -392,14 +435,14 @@ export function decodeServerFinished(
 }
 
 /**
- * Encodes a Refused message: `type (1) = 5 || reason (1)`.
+ * Encodes a Refused message: `type (1) = 6 || reason (1)`.
  *
  * @example Two bytes
  * ```ts
  * import { encodeRefused, RefusalReason } from "./handshake_codec.ts";
  * import assert from "node:assert/strict";
  *
- * assert.deepEqual(encodeRefused(RefusalReason.busy), new Uint8Array([5, 3]));
+ * assert.deepEqual(encodeRefused(RefusalReason.busy), new Uint8Array([6, 3]));
  * ```
  */
 export function encodeRefused(reason: RefusalReason): Uint8Array {

@@ -196,7 +196,7 @@ Deno.test("serverHandshake() refuses a replayed ClientAuth from an earlier hands
   ]);
   c.close();
   s.close();
-  assert.equal(sent.length, 2);
+  assert.equal(sent.length, 3); // ClientHello, ClientSecret, ClientAuth
 
   const [attacker, victim] = memoryTransportPair({ highWaterBytes: 1 << 20 });
   try {
@@ -205,9 +205,10 @@ Deno.test("serverHandshake() refuses a replayed ClientAuth from an earlier hands
     const reader = new FrameReader(attacker);
     assert.ok(await reader.read()); // a fresh ServerHello
     await attacker.write(sent[1]);
+    await attacker.write(sent[2]);
     await assert.rejects(replay, AuthenticationError);
     const answer = await reader.read();
-    assert.deepEqual(answer, new Uint8Array([5, 1])); // Refused: authentication
+    assert.deepEqual(answer, new Uint8Array([6, 1])); // Refused: authentication
   } finally {
     attacker.close();
     victim.close();

@@ -3,10 +3,12 @@ import { ProtocolError } from "../../errors.ts";
 import {
   decodeClientAuth,
   decodeClientHello,
+  decodeClientSecret,
   decodeServerFinished,
   decodeServerHello,
   encodeClientAuth,
   encodeClientHello,
+  encodeClientSecret,
   encodeRefused,
   encodeServerFinished,
   encodeServerHello,
@@ -63,13 +65,19 @@ Deno.test("decodeServerHello() reports a refusal instead of decoding it", () => 
   assert.throws(() => decodeServerHello(encodeRefused(RefusalReason.busy)), /refused/);
 });
 
-Deno.test("decodeClientAuth() needs at least a tag after the wrapped secret", () => {
-  const bytes = encodeClientAuth({
-    wrappedSecret: new Uint8Array(384),
-    sealed: new Uint8Array(16),
-  });
-  assert.equal(decodeClientAuth(bytes).wrappedSecret.length, 384);
+Deno.test("decodeClientAuth() needs at least a tag", () => {
+  const bytes = encodeClientAuth({ sealed: new Uint8Array(16) });
+  assert.equal(decodeClientAuth(bytes).sealed.length, 16);
   assert.throws(() => decodeClientAuth(bytes.subarray(0, bytes.length - 1)), ProtocolError);
+});
+
+Deno.test("decodeClientSecret() round-trips and refuses trailing bytes", () => {
+  const bytes = encodeClientSecret({ wrappedSecret: new Uint8Array(384).fill(7) });
+  assert.deepEqual(decodeClientSecret(bytes).wrappedSecret, new Uint8Array(384).fill(7));
+  const longer = new Uint8Array(bytes.length + 1);
+  longer.set(bytes);
+  assert.throws(() => decodeClientSecret(longer), /trailing/);
+  assert.throws(() => decodeClientSecret(bytes.subarray(0, 10)), ProtocolError);
 });
 
 Deno.test("decodeServerFinished() returns the verify data or the refusal reason", () => {
@@ -78,8 +86,8 @@ Deno.test("decodeServerFinished() returns the verify data or the refusal reason"
   assert.deepEqual(decodeServerFinished(encodeRefused(RefusalReason.authentication)), {
     refused: RefusalReason.authentication,
   });
-  assert.deepEqual(decodeServerFinished(new Uint8Array([5, 200])), {
+  assert.deepEqual(decodeServerFinished(new Uint8Array([6, 200])), {
     refused: RefusalReason.protocol,
   });
-  assert.throws(() => decodeServerFinished(new Uint8Array([4, 1, 2])), ProtocolError);
+  assert.throws(() => decodeServerFinished(new Uint8Array([5, 1, 2])), ProtocolError);
 });
