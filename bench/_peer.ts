@@ -1,24 +1,54 @@
 // Benchmark scripts print their figures.
 // deno-lint-ignore-file no-console
-// One end of a benchmark transfer, run as its own process so its memory is its own.
-//   serve ROOT            prints {"port": N} once listening, serves until stdin closes
-//   put PORT LOCAL REMOTE / get PORT REMOTE LOCAL
-// Every mode samples its resident memory (RSS) every 20 ms and, at the end, prints one JSON
-// line: {"baselineRss", "peakRss", "seconds", "bytes"}.
+// One end of a benchmark, run as its own process so its memory and CPU are its own. Every mode
+// prints JSON lines on stdout; the last one is its result.
+//
+// ovtp (library):
+//   serve ROOT              prints {"port", "fingerprint"} once listening and serves (the
+//                           handler echoes each message) until stdin closes, then prints
+//                           {"baselineRss", "peakRss"}. A line "mark" on stdin answers
+//                           {"rss", "peakRss"}: RSS now (after a GC when --expose-gc) and the
+//                           peak since the previous mark.
+//   put PORT LOCAL REMOTE / get PORT REMOTE LOCAL / putdir PORT LOCAL_DIR REMOTE_DIR
+//                           one transfer after connecting; prints {"baselineRss", "peakRss",
+//                           "seconds", "bytes", "files"}
+//   messages PORT CONNECTIONS IN_FLIGHT COUNT BYTES
+//                           request/reply load; prints {"count", "seconds", "p50Ms", "p99Ms"}
+//   handshakes PORT SECONDS [CERT]
+//                           connect + close in a loop (Deno TLS 1.3 when CERT is given);
+//                           prints {"count", "seconds"}
+//   idle PORT N             opens one connection and prints {"rss"}, waits for a line "go",
+//                           opens N more and prints {"rss", "connections", "seconds"}, holds them
+//                           until stdin closes, then prints {"closed"}
+// Baselines (bench/_raw_copy.ts):
+//   raw-serve tcp|tls ROOT [CERT KEY]
+//                           receives files on each connection; prints {"port"}, serves until
+//                           stdin closes, then prints {"baselineRss", "peakRss"}
+//   raw-send tcp|tls PORT SOURCE DEST [CERT]
+//                           sends a file or folder; prints like put
+// Every mode samples its resident memory (RSS) every 20 ms.
 import { OvtpClient } from "../client.ts";
 import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
 import { identityFromPkcs8, parsePrivateKeyPem } from "../crypto/identity.ts";
 import { OvtpServer } from "../server.ts";
+import { listCopyEntries, receiveFiles, sendFiles } from "./_raw_copy.ts";
+import { percentile } from "./_stats.ts";
 
 async function fixture(name: string) {
   const pem = await Deno.readTextFile(new URL(`../tests/fixtures/keys/${name}`, import.meta.url));
   return await identityFromPkcs8(parsePrivateKeyPem(pem), `${name}@bench`);
 }
 
-function sampleRss(): { baseline: number; peak: () => number; stop: () => void } {
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function sampleRss(): {
+  baseline: number;
+  peak: () => number;
+  mark: () => { rss: number; peakRss: number };
+  stop: () => void;
+} {
   const baseline = Deno.memoryUsage().rss;
   let peak = baseline;
-  const gc = (globalThis as { gc?: () => void }).gc;
   const timer = setInterval(() => {
     peak = Math.max(peak, Deno.memoryUsage().rss);
     gc?.();
@@ -26,48 +56,267 @@ function sampleRss(): { baseline: number; peak: () => number; stop: () => void }
   return {
     baseline,
     peak: () => Math.max(peak, Deno.memoryUsage().rss),
+    mark: () => {
+      const peakRss = Math.max(peak, Deno.memoryUsage().rss);
+      const rss = settledRss();
+      peak = rss;
+      return { rss, peakRss };
+    },
     stop: () => clearInterval(timer),
   };
+}
+
+/** RSS now, after a full GC when the process runs with --expose-gc. */
+function settledRss(): number {
+  gc?.();
+  gc?.();
+  return Deno.memoryUsage().rss;
+}
+
+function report(value: Record<string, number | string>): void {
+  console.log(JSON.stringify(value));
+}
+
+/** Lines from stdin until it closes. */
+async function* stdinLines(): AsyncGenerator<string> {
+  let pending = "";
+  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    yield* lines;
+  }
 }
 
 const [mode, ...args] = Deno.args;
 const [alice, serverKey] = await Promise.all([fixture("alice"), fixture("server")]);
 
-if (mode === "serve") {
-  const server = new OvtpServer(() => ({ status: true }), {
-    identity: serverKey,
-    authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey]),
-    hostname: "127.0.0.1",
-    port: 0,
-    root: args[0],
-  });
-  const { port } = server.listen();
-  const rss = sampleRss();
-  console.log(JSON.stringify({ port }));
-  // Serve until the parent closes our stdin.
-  for await (const _ of Deno.stdin.readable) { /* wait */ }
-  rss.stop();
-  await server.close();
-  console.log(JSON.stringify({ baselineRss: rss.baseline, peakRss: rss.peak() }));
-} else {
-  const [port, from, to] = args;
-  const client = new OvtpClient({ hostname: "127.0.0.1", port: Number(port) }, {
+function ovtpClient(port: string): OvtpClient {
+  return new OvtpClient({ hostname: "127.0.0.1", port: Number(port) }, {
     identity: alice,
     fingerprint: serverKey.publicKey.fingerprint,
+    reconnect: false,
   });
-  await client.connect();
-  const rss = sampleRss();
-  const started = performance.now();
-  const result = mode === "put"
-    ? await client.sendFile(from, to, { overwrite: true })
-    : await client.getFile(from, to, { overwrite: true });
-  const seconds = (performance.now() - started) / 1000;
-  rss.stop();
-  await client.close();
-  console.log(JSON.stringify({
-    baselineRss: rss.baseline,
-    peakRss: rss.peak(),
-    seconds,
-    bytes: result.bytes,
-  }));
+}
+
+/** TCP with TCP_NODELAY, then TLS over it (`Deno.TlsConn` has no `setNoDelay`). */
+async function connect(kind: string, port: number, cert?: string): Promise<Deno.Conn> {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  tcp.setNoDelay(true);
+  if (kind === "tcp") return tcp;
+  const tls = await Deno.startTls(tcp, { hostname: "localhost", caCerts: [cert!] });
+  await tls.handshake();
+  return tls;
+}
+
+switch (mode) {
+  case "serve": {
+    const server = new OvtpServer((message) => ({ status: true, response: message.data }), {
+      identity: serverKey,
+      authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey]),
+      hostname: "127.0.0.1",
+      port: 0,
+      root: args[0],
+    });
+    const { port } = server.listen();
+    const rss = sampleRss();
+    report({ port, fingerprint: serverKey.publicKey.fingerprint });
+    // Serve until the parent closes our stdin.
+    for await (const line of stdinLines()) {
+      if (line === "mark") report(rss.mark());
+    }
+    rss.stop();
+    await server.close();
+    report({ baselineRss: rss.baseline, peakRss: rss.peak() });
+    break;
+  }
+  case "put":
+  case "get":
+  case "putdir": {
+    const [port, from, to] = args;
+    const client = ovtpClient(port);
+    await client.connect();
+    const rss = sampleRss();
+    const started = performance.now();
+    const result = mode === "put"
+      ? await client.sendFile(from, to, { overwrite: true })
+      : mode === "get"
+      ? await client.getFile(from, to, { overwrite: true })
+      : await client.sendDirectory(from, to, { overwrite: true });
+    const seconds = (performance.now() - started) / 1000;
+    rss.stop();
+    await client.close();
+    report({
+      baselineRss: rss.baseline,
+      peakRss: rss.peak(),
+      seconds,
+      bytes: result.bytes,
+      files: result.files,
+    });
+    break;
+  }
+  case "messages": {
+    const [port, connections, inFlight, count, size] = args.map(Number);
+    const clients = Array.from({ length: connections }, () => ovtpClient(String(port)));
+    await Promise.all(clients.map((client) => client.connect()));
+    const payload = crypto.getRandomValues(new Uint8Array(size));
+    const call = async (client: OvtpClient) => {
+      const { status, response } = await client.sendData(payload);
+      if (!status || (response as Uint8Array).length !== size) {
+        throw new Error("The server did not echo the message");
+      }
+    };
+    // Warm up every connection (code paths, stream tables) before timing.
+    await Promise.all(
+      clients.flatMap((client) => Array.from({ length: inFlight }, () => call(client))),
+    );
+    const latencies: number[] = [];
+    let issued = 0;
+    const worker = async (client: OvtpClient) => {
+      while (issued < count) {
+        issued++;
+        const sent = performance.now();
+        await call(client);
+        latencies.push(performance.now() - sent);
+      }
+    };
+    const started = performance.now();
+    await Promise.all(
+      clients.flatMap((client) => Array.from({ length: inFlight }, () => worker(client))),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    await Promise.all(clients.map((client) => client.close()));
+    latencies.sort((a, b) => a - b);
+    report({
+      count: latencies.length,
+      seconds,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+    });
+    break;
+  }
+  case "handshakes": {
+    const [port, seconds, certPath] = args;
+    const cert = certPath === undefined ? undefined : await Deno.readTextFile(certPath);
+    const once = cert === undefined
+      ? async () => {
+        const client = ovtpClient(port);
+        await client.connect();
+        await client.close();
+      }
+      : async () => {
+        const conn = await connect("tls", Number(port), cert);
+        conn.close();
+      };
+    for (let i = 0; i < 3; i++) await once(); // warm-up
+    const limitMs = Number(seconds) * 1000;
+    const started = performance.now();
+    let count = 0;
+    while (performance.now() - started < limitMs) {
+      await once();
+      count++;
+    }
+    report({ count, seconds: (performance.now() - started) / 1000 });
+    break;
+  }
+  case "idle": {
+    const [port, count] = args;
+    const warm = ovtpClient(port);
+    await warm.connect();
+    const lines = stdinLines();
+    report({ rss: settledRss() });
+    while (true) {
+      const line = await lines.next();
+      if (line.done) Deno.exit(0);
+      if (line.value === "go") break;
+    }
+    const clients = Array.from({ length: Number(count) }, () => ovtpClient(port));
+    const started = performance.now();
+    const connectConcurrency = 8;
+    let next = 0;
+    await Promise.all(Array.from({ length: connectConcurrency }, async () => {
+      while (next < clients.length) await clients[next++].connect();
+    }));
+    const seconds = (performance.now() - started) / 1000;
+    report({
+      rss: settledRss(),
+      connections: clients.filter((client) => client.connected).length,
+      seconds,
+    });
+    for (let line = await lines.next(); !line.done; line = await lines.next()) { /* wait */ }
+    await Promise.all([warm, ...clients].map((client) => client.close()));
+    report({ closed: clients.length + 1 });
+    break;
+  }
+  case "raw-serve": {
+    const [kind, root, certPath, keyPath] = args;
+    const listener = kind === "tls"
+      ? Deno.listenTls({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: await Deno.readTextFile(certPath),
+        key: await Deno.readTextFile(keyPath),
+      })
+      : Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const rss = sampleRss();
+    const serving = new Set<Promise<void>>();
+    const accepting = (async () => {
+      try {
+        for await (const conn of listener) {
+          // Deno.TlsConn cannot set TCP_NODELAY; the TCP side can.
+          if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+          const task = (async () => {
+            try {
+              if (kind === "tls") await (conn as Deno.TlsConn).handshake();
+              await receiveFiles(conn, root);
+            } catch (error) {
+              // A handshake-only client closes at once; anything else is worth seeing.
+              if (!(error instanceof Deno.errors.ConnectionReset)) console.error(error);
+            } finally {
+              try {
+                conn.close();
+              } catch {
+                // Already closed.
+              }
+            }
+          })();
+          serving.add(task);
+          task.finally(() => serving.delete(task));
+        }
+      } catch {
+        // The listener was closed.
+      }
+    })();
+    report({ port: (listener.addr as Deno.NetAddr).port });
+    for await (const _ of stdinLines()) { /* wait */ }
+    listener.close();
+    await accepting;
+    await Promise.all(serving);
+    rss.stop();
+    report({ baselineRss: rss.baseline, peakRss: rss.peak() });
+    break;
+  }
+  case "raw-send": {
+    const [kind, port, source, destination, certPath] = args;
+    const cert = certPath === undefined ? undefined : await Deno.readTextFile(certPath);
+    const entries = await listCopyEntries(source, destination);
+    const conn = await connect(kind, Number(port), cert);
+    const rss = sampleRss();
+    const started = performance.now();
+    const result = await sendFiles(conn, entries);
+    const seconds = (performance.now() - started) / 1000;
+    rss.stop();
+    conn.close();
+    report({
+      baselineRss: rss.baseline,
+      peakRss: rss.peak(),
+      seconds,
+      bytes: result.bytes,
+      files: result.files,
+    });
+    break;
+  }
+  default:
+    console.error(`_peer.ts: unknown mode "${mode}"`);
+    Deno.exit(2);
 }
