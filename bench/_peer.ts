@@ -7,8 +7,9 @@
 //   serve ROOT              prints {"port", "fingerprint"} once listening and serves (the
 //                           handler echoes each message) until stdin closes, then prints
 //                           {"baselineRss", "peakRss"}. A line "mark" on stdin answers
-//                           {"rss", "peakRss"}: RSS now (after a GC when --expose-gc) and the
-//                           peak since the previous mark.
+//                           {"rss", "js", "peakRss"}: RSS now (after a GC when --expose-gc), the
+//                           JS heap and external part of it, and the peak RSS since the previous
+//                           mark.
 //   put PORT LOCAL REMOTE / get PORT REMOTE LOCAL / putdir PORT LOCAL_DIR REMOTE_DIR
 //                           one transfer after connecting; prints {"baselineRss", "peakRss",
 //                           "seconds", "bytes", "files"}
@@ -17,8 +18,8 @@
 //   handshakes PORT SECONDS [CERT]
 //                           connect + close in a loop (Deno TLS 1.3 when CERT is given);
 //                           prints {"count", "seconds"}
-//   idle PORT N             opens one connection and prints {"rss"}, waits for a line "go",
-//                           opens N more and prints {"rss", "connections", "seconds"}, holds them
+//   idle PORT N             opens one connection and prints {"rss", "js"}, waits for a line "go",
+//                           opens N more, prints {"rss", "js", "connections", "seconds"}, holds them
 //                           until stdin closes, then prints {"closed"}
 // Baselines (bench/_raw_copy.ts):
 //   raw-serve tcp|tls ROOT [CERT KEY]
@@ -44,7 +45,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 function sampleRss(): {
   baseline: number;
   peak: () => number;
-  mark: () => { rss: number; peakRss: number };
+  mark: () => { rss: number; js: number; peakRss: number };
   stop: () => void;
 } {
   const baseline = Deno.memoryUsage().rss;
@@ -58,19 +59,23 @@ function sampleRss(): {
     peak: () => Math.max(peak, Deno.memoryUsage().rss),
     mark: () => {
       const peakRss = Math.max(peak, Deno.memoryUsage().rss);
-      const rss = settledRss();
-      peak = rss;
-      return { rss, peakRss };
+      const memory = settledMemory();
+      peak = memory.rss;
+      return { ...memory, peakRss };
     },
     stop: () => clearInterval(timer),
   };
 }
 
-/** RSS now, after a full GC when the process runs with --expose-gc. */
-function settledRss(): number {
+/**
+ * RSS now, after a full GC when the process runs with --expose-gc, and the part of it that is
+ * JavaScript's: heap in use plus memory held by ArrayBuffers and other external objects.
+ */
+function settledMemory(): { rss: number; js: number } {
   gc?.();
   gc?.();
-  return Deno.memoryUsage().rss;
+  const usage = Deno.memoryUsage();
+  return { rss: usage.rss, js: usage.heapUsed + usage.external };
 }
 
 function report(value: Record<string, number | string>): void {
@@ -224,7 +229,7 @@ switch (mode) {
     const warm = ovtpClient(port);
     await warm.connect();
     const lines = stdinLines();
-    report({ rss: settledRss() });
+    report(settledMemory());
     while (true) {
       const line = await lines.next();
       if (line.done) Deno.exit(0);
@@ -239,7 +244,7 @@ switch (mode) {
     }));
     const seconds = (performance.now() - started) / 1000;
     report({
-      rss: settledRss(),
+      ...settledMemory(),
       connections: clients.filter((client) => client.connected).length,
       seconds,
     });

@@ -1,22 +1,32 @@
 import { join } from "node:path";
 import { OvtpClient } from "../client.ts";
 import { generateIdentity, loadIdentity, saveIdentity } from "../crypto/identity.ts";
+import { formatDigest, hashFile } from "../files/chunk_tree.ts";
 import { serveOvtp } from "../server.ts";
+import type { TransferResult } from "../transfer/file_client.ts";
+import { formatBytes, formatMs } from "./_format.ts";
+import type { CliIo } from "./cli_io.ts";
+import { ProgressBar } from "./progress_bar.ts";
 
-/** Where the demo writes its lines. */
-export type DemoPrinter = (line: string) => void;
+/** Size of the file the demo uploads and downloads. */
+const demoFileBytes = 32 * 1024 * 1024;
+/** `crypto.getRandomValues` fills at most this many bytes per call. */
+const maxRandomBytes = 65536;
+const messagesInFlight = 1000;
 
 /**
- * Runs the demo: throwaway keys in a temporary folder, a server on loopback, a client
- * authorized by key, a message round trip and 100 messages in flight, with timings. Everything
- * it made is removed at the end, whatever happens.
+ * Runs the demo: throwaway keys in a temporary folder, a server on loopback serving a folder, a
+ * client authorized by key, a message round trip, 1000 messages in flight, and a 32 MiB file
+ * uploaded and downloaded again (with a progress bar on a terminal), with timings. Everything it
+ * made is removed at the end, whatever happens.
  *
- * @example Run it quietly
+ * @example Run it
  * ```ts ignore
- * await runDemo(() => {});
+ * await runDemo(denoIo());
  * ```
  */
-export async function runDemo(print: DemoPrinter): Promise<void> {
+export async function runDemo(io: CliIo): Promise<void> {
+  const print = (line: string) => io.print(line);
   const dir = await Deno.makeTempDir({ prefix: "ovtp_demo_" });
   try {
     const started = performance.now();
@@ -26,7 +36,7 @@ export async function runDemo(print: DemoPrinter): Promise<void> {
     ]);
     await saveIdentity(serverKey, join(dir, "server_key"));
     await saveIdentity(clientKey, join(dir, "client_key"));
-    print(`keys         2 x RSA-3072 in ${ms(performance.now() - started)} (in ${dir})`);
+    print(`keys         2 x RSA-3072 in ${formatMs(performance.now() - started)} (in ${dir})`);
     print(`server key   ${serverKey.publicKey.fingerprint}`);
     print(`client key   ${clientKey.publicKey.fingerprint}`);
 
@@ -35,16 +45,19 @@ export async function runDemo(print: DemoPrinter): Promise<void> {
       authorizedKeys,
       await Deno.readTextFile(join(dir, "client_key.pub")),
     );
+    const served = join(dir, "served");
+    await Deno.mkdir(served);
     const server = serveOvtp({
       identity: await loadIdentity(join(dir, "server_key")),
       authorizedKeys,
       hostname: "127.0.0.1",
       port: 0,
+      root: served,
     }, (message, peer) => ({
       status: true,
       response: `hello ${peer.comment}, you said ${JSON.stringify(message.text())}`,
     }));
-    print(`server       listening on 127.0.0.1:${server.addr.port}`);
+    print(`server       listening on 127.0.0.1:${server.addr.port}, serving ${served}`);
 
     const client = new OvtpClient(server.addr, {
       identity: await loadIdentity(join(dir, "client_key")),
@@ -54,25 +67,81 @@ export async function runDemo(print: DemoPrinter): Promise<void> {
     try {
       let t = performance.now();
       await client.connect();
-      print(`handshake    ${ms(performance.now() - t)} (server key recorded in known_hosts)`);
+      print(`handshake    ${formatMs(performance.now() - t)} (server key recorded in known_hosts)`);
       t = performance.now();
       const { status, response } = await client.sendMessage("hi from the demo");
-      print(`message      ${ms(performance.now() - t)} -> ${JSON.stringify({ status, response })}`);
+      print(
+        `message      ${formatMs(performance.now() - t)} -> ${JSON.stringify({ status, response })}`,
+      );
       t = performance.now();
-      const count = 1000;
-      await Promise.all(Array.from({ length: count }, (_, i) => client.sendMessage({ i })));
+      await Promise.all(
+        Array.from({ length: messagesInFlight }, (_, i) => client.sendMessage({ i })),
+      );
       const seconds = (performance.now() - t) / 1000;
-      print(`${count} in flight ${ms(seconds * 1000)} (${Math.round(count / seconds)} messages/s)`);
+      print(
+        `${messagesInFlight} in flight ${formatMs(seconds * 1000)} (${
+          Math.round(messagesInFlight / seconds)
+        } messages/s)`,
+      );
+
+      const source = join(dir, "demo.bin");
+      await writeRandomFile(source, demoFileBytes);
+      const upload = await timed(io, (onProgress) =>
+        client.sendFile(source, "demo.bin", { onProgress }));
+      print(`upload       ${describe(upload)}`);
+      const copy = join(dir, "copy.bin");
+      const download = await timed(io, (onProgress) =>
+        client.getFile("demo.bin", copy, { onProgress }));
+      const same = formatDigest((await hashFile(copy)).root) === upload.result.digest;
+      print(
+        `download     ${describe(download)}; ${same ? "same digest" : "DIFFERENT DIGEST"} ${
+          upload.result.digest?.slice(0, 16)
+        }…`,
+      );
     } finally {
       await client.close();
       await server.close();
     }
-    print(`done         in ${ms(performance.now() - started)}; temporary files removed`);
+    print(`done         in ${formatMs(performance.now() - started)}; temporary files removed`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-function ms(value: number): string {
-  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`;
+async function writeRandomFile(path: string, size: number): Promise<void> {
+  const bytes = new Uint8Array(size);
+  for (let offset = 0; offset < size; offset += maxRandomBytes) {
+    crypto.getRandomValues(bytes.subarray(offset, Math.min(size, offset + maxRandomBytes)));
+  }
+  await Deno.writeFile(path, bytes);
+}
+
+interface Timed {
+  result: TransferResult;
+  ms: number;
+}
+
+/** Runs a transfer with a progress bar on a terminal, and times it. */
+async function timed(
+  io: CliIo,
+  transfer: (
+    onProgress: ((progress: Parameters<ProgressBar["update"]>[0]) => void) | undefined,
+  ) => Promise<TransferResult>,
+): Promise<Timed> {
+  const bar = io.interactive
+    ? new ProgressBar({ write: (text) => io.write(text), columns: () => io.columns() })
+    : undefined;
+  const started = performance.now();
+  try {
+    const result = await transfer(bar === undefined ? undefined : (p) => bar.update(p));
+    return { result, ms: performance.now() - started };
+  } finally {
+    bar?.finish();
+  }
+}
+
+function describe({ result, ms }: Timed): string {
+  return `${formatBytes(result.bytes)} in ${formatMs(ms)} (${
+    formatBytes(result.bytes / (ms / 1000))
+  }/s)`;
 }

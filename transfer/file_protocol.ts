@@ -40,7 +40,7 @@ export const maxPathLength = 4096;
  */
 export const fileWriteBufferBytes = 4 * 1024 * 1024;
 /** Flow-control window of a file stream's receiving side. */
-export const fileWindowBytes = 4 * 1024 * 1024;
+export const fileWindowBytes = 8 * 1024 * 1024;
 
 /**
  * The stream error code for a file error.
