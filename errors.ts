@@ -93,16 +93,26 @@ export class ProtocolError extends OvtpError {
  * ```
  */
 export class AuthenticationError extends OvtpError {
+  /** The client key's fingerprint, when it is known (on the server side). */
+  readonly fingerprint?: string;
+
   /**
    * Creates the object.
    *
    * @param message One line: what happened and what to do.
-   * @param options The cause, if any.
+   * @param options The cause and the client key's fingerprint, if any.
    */
-  constructor(message: string, options?: OvtpErrorOptions) {
+  constructor(message: string, options?: AuthenticationErrorOptions) {
     super("AUTHENTICATION", message, options);
     this.name = "AuthenticationError";
+    this.fingerprint = options?.fingerprint;
   }
+}
+
+/** Details of an {@linkcode AuthenticationError}. */
+export interface AuthenticationErrorOptions extends OvtpErrorOptions {
+  /** The client key's fingerprint, when it is known. */
+  fingerprint?: string;
 }
 
 /**

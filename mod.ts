@@ -54,11 +54,20 @@ export {
   type ServeOvtpOptions,
   type SessionOptions,
 } from "./server.ts";
+export {
+  type ConnectionEvent,
+  formatLogLine,
+  type RefusalCause,
+  type RefusedEvent,
+  type ServerLogEvent,
+} from "./server_log.ts";
+export type { AdmissionRefusal } from "./session/admission.ts";
 export { type MessageType, type MessageValue, OvtpMessage } from "./message.ts";
 export type { OvtpReply, OvtpResult, RequestOptions } from "./session/message_exchange.ts";
 export { defaultPort, formatHostPort, type HostPort, parseHostPort } from "./address.ts";
 export {
   AuthenticationError,
+  type AuthenticationErrorOptions,
   ConnectionError,
   FileError,
   type FileErrorOptions,

@@ -1,4 +1,7 @@
-import { defaultPort, type HostPort } from "./address.ts";
+import { defaultPort, formatHostPort, type HostPort } from "./address.ts";
+import { AuthenticationError, ConnectionError, TimeoutError } from "./errors.ts";
+import type { RefusalCause, ServerLogEvent } from "./server_log.ts";
+import { Admission, defaultAdmissionLimits } from "./session/admission.ts";
 import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
 import type { Identity } from "./crypto/identity.ts";
 import type { OvtpMessage } from "./message.ts";
@@ -22,7 +25,7 @@ export const defaultMaxRecordBytes: number = 1024 * 1024 + 1024;
 /** Default records per key before a key update (well below AES-GCM's 2^24.5 limit). */
 export const defaultRekeyRecords: number = 1 << 23;
 /** Default number of connections served at once. */
-export const defaultMaxConnections = 1024;
+export const defaultMaxConnections: number = defaultAdmissionLimits.maxConnections;
 
 /** Who is on the other end of a connection, as authenticated by the handshake. */
 export interface PeerInfo {
@@ -80,6 +83,26 @@ export interface OvtpServerOptions extends SessionOptions {
   partialMaxAgeMs?: number;
   /** Connections served at once; more are refused as busy. Default 1024. */
   maxConnections?: number;
+  /** Connections from one address at once. Default 256. */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Connections still in the handshake at once; more are refused before any cryptography, so
+   * a flood of silent connections cannot lock out good clients. Default 64.
+   */
+  maxStartups?: number;
+  /**
+   * Failed authentications from one address (or with one key) within a minute before it is
+   * held off: refused at once for 1 s, then twice as long after every further failure, up to
+   * 5 minutes. Default 5.
+   */
+  authFailureLimit?: number;
+  /** The first hold-off after `authFailureLimit` failures. Default 1000 ms. */
+  authBackoffMs?: number;
+  /**
+   * Called with one structured event per connection outcome and per refusal (which limit or
+   * which check). Nothing secret is in them. `formatLogLine()` makes a JSON line of one.
+   */
+  onLog?: (event: ServerLogEvent) => void;
   /** Aborting it closes the server, as {@linkcode OvtpServer.close} does. */
   signal?: AbortSignal;
   /** Called once listening, with the bound address. */
@@ -117,6 +140,7 @@ export class OvtpServer {
   #options: OvtpServerOptions;
   #authorizedKeys: AuthorizedKeys;
   #files: FileService | undefined;
+  #admission: Admission;
   #listener: Deno.Listener | undefined;
   #channels = new Set<Channel>();
   #pending = new Set<DenoTransport>();
@@ -138,6 +162,13 @@ export class OvtpServer {
     this.#authorizedKeys = typeof options.authorizedKeys === "string"
       ? AuthorizedKeys.fromFile(options.authorizedKeys)
       : options.authorizedKeys;
+    this.#admission = new Admission({
+      maxConnections: options.maxConnections,
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress,
+      maxStartups: options.maxStartups,
+      authFailureLimit: options.authFailureLimit,
+      authBackoffMs: options.authBackoffMs,
+    });
     this.#files = options.root === undefined ? undefined : new FileService({
       root: options.root,
       partialMaxAgeMs: options.partialMaxAgeMs,
@@ -208,20 +239,29 @@ export class OvtpServer {
   }
 
   async #serve(conn: Deno.Conn): Promise<void> {
+    const started = Date.now();
     const transport = new DenoTransport(conn);
-    const maxConnections = this.#options.maxConnections ?? defaultMaxConnections;
-    if (this.#closing !== undefined || this.#channels.size + this.#pending.size >= maxConnections) {
+    const address = transport.remoteAddr.hostname;
+    const remote = formatHostPort(transport.remoteAddr);
+    const limit = this.#closing !== undefined ? "closing" : this.#admission.check(address);
+    if (limit !== undefined) {
+      // Turned away before any cryptography: one write, then close.
       await transport.write(encodeFrame(encodeRefused(RefusalReason.busy))).catch(() => {});
       transport.close();
+      this.#log({ event: "refused", time: now(), remote, reason: limit });
       return;
     }
+    this.#admission.admit(address);
     this.#pending.add(transport);
     let channel: Channel;
     let peer: PeerInfo;
     try {
       const result = await serverHandshake(transport, {
         identity: this.#options.identity,
-        authorize: (fingerprint) => this.#authorizedKeys.find(fingerprint),
+        authorize: (fingerprint) =>
+          this.#admission.keyBlocked(fingerprint)
+            ? Promise.resolve(undefined)
+            : this.#authorizedKeys.find(fingerprint),
         maxRecordBytes: this.#options.maxRecordBytes ?? defaultMaxRecordBytes,
         rekeyRecords: this.#options.rekeyRecords ?? defaultRekeyRecords,
         maxStreams: this.#options.maxStreams ?? defaultMaxStreams,
@@ -233,6 +273,7 @@ export class OvtpServer {
         remoteAddr: transport.remoteAddr,
         options: result.authorizedKey.options,
       };
+      this.#admission.authenticated(address, peer.fingerprint);
       channel = new Channel(transport, result, {
         ...this.#channelOptions(),
         role: "server",
@@ -240,7 +281,18 @@ export class OvtpServer {
       });
     } catch (error) {
       transport.close();
-      if (this.#closing === undefined) this.#options.onError?.(error);
+      this.#admission.release(address, true);
+      const cause = handshakeFailure(error);
+      const fingerprint = error instanceof AuthenticationError ? error.fingerprint : undefined;
+      if (cause === "authentication") this.#admission.failed(address, fingerprint);
+      this.#log({
+        event: "refused",
+        time: now(),
+        remote,
+        reason: this.#closing !== undefined ? "closing" : cause,
+        ...(fingerprint === undefined ? {} : { fingerprint }),
+        detail: error instanceof Error ? error.message : String(error),
+      });
       return;
     } finally {
       this.#pending.delete(transport);
@@ -249,7 +301,27 @@ export class OvtpServer {
     if (this.#closing !== undefined) channel.close();
     const error = await channel.closed;
     this.#channels.delete(channel);
-    if (error !== undefined && this.#closing === undefined) this.#options.onError?.(error, peer);
+    this.#admission.release(address, false);
+    this.#log({
+      event: "connection",
+      time: now(),
+      remote,
+      fingerprint: peer.fingerprint,
+      comment: peer.comment,
+      result: error === undefined ? "closed" : "error",
+      ...(error === undefined ? {} : { error: error.message }),
+      bytesIn: channel.bytesReceived,
+      bytesOut: channel.bytesSent,
+      durationMs: Date.now() - started,
+    });
+  }
+
+  #log(event: ServerLogEvent): void {
+    try {
+      this.#options.onLog?.(event);
+    } catch {
+      // A failing logger must not take the server down.
+    }
   }
 
   #channelOptions(): Omit<ChannelOptions, "role"> {
@@ -311,4 +383,15 @@ export function serveOvtp(options: ServeOvtpOptions, handler: OvtpHandler): Ovtp
   const server = new OvtpServer(handler, options);
   server.listen();
   return server;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function handshakeFailure(error: unknown): RefusalCause {
+  if (error instanceof AuthenticationError) return "authentication";
+  if (error instanceof TimeoutError) return "handshake_timeout";
+  if (error instanceof ConnectionError) return "handshake_aborted";
+  return "protocol";
 }

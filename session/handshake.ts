@@ -292,9 +292,9 @@ async function runServer(
   const verdict = await checkClient(ikm, t1, clientAuth.sealed, options);
   if (verdict.refusal !== undefined) {
     await refuse(transport, verdict.refusal);
-    throw new AuthenticationError(
-      `Refused client at ${addressOf(transport)}: ${verdict.why}`,
-    );
+    throw new AuthenticationError(`Refused client at ${addressOf(transport)}: ${verdict.why}`, {
+      fingerprint: verdict.fingerprint,
+    });
   }
 
   // 5. ServerFinished: proof that we unwrapped the secret, bound to the whole transcript.
@@ -326,7 +326,7 @@ async function runServer(
 
 type ClientVerdict =
   | { refusal: undefined; key: PublicKey; authorized: AuthorizedKey }
-  | { refusal: RefusalReason; why: string };
+  | { refusal: RefusalReason; why: string; fingerprint?: string };
 
 /** Every check of ClientAuth's sealed part; the reason stays local (it goes to logs only). */
 async function checkClient(
@@ -335,9 +335,10 @@ async function checkClient(
   sealed: Uint8Array,
   options: ServerHandshakeOptions,
 ): Promise<ClientVerdict> {
-  const refused = (why: string): ClientVerdict => ({
+  const refused = (why: string, fingerprint?: string): ClientVerdict => ({
     refusal: RefusalReason.authentication,
     why,
+    fingerprint,
   });
   let plaintext: Uint8Array;
   try {
@@ -364,8 +365,10 @@ async function checkClient(
     ),
     options.authorize(key.fingerprint),
   ]);
-  if (authorized === undefined) return refused(`key ${key.fingerprint} is not authorized`);
-  if (!signatureOk) return refused(`bad signature for key ${key.fingerprint}`);
+  if (authorized === undefined) {
+    return refused(`key ${key.fingerprint} is not authorized`, key.fingerprint);
+  }
+  if (!signatureOk) return refused(`bad signature for key ${key.fingerprint}`, key.fingerprint);
   return { refusal: undefined, key, authorized };
 }
 

@@ -9,6 +9,7 @@ import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { OvtpClient, type OvtpClientOptions } from "../client.ts";
 import { type OvtpHandler, OvtpServer, type OvtpServerOptions } from "../server.ts";
+import type { ServerLogEvent } from "../server_log.ts";
 import { Channel, type ChannelOptions } from "../session/channel.ts";
 import {
   clientHandshake,
@@ -112,6 +113,8 @@ export interface TestServer {
   address: { hostname: string; port: number };
   /** Errors the server reported through onError. */
   errors: unknown[];
+  /** Events the server reported through onLog. */
+  events: ServerLogEvent[];
   /** Options for a client that pins this server's key. */
   clientOptions(identity: Identity, extra?: Partial<OvtpClientOptions>): OvtpClientOptions;
   close(): Promise<void>;
@@ -125,12 +128,14 @@ export async function startServer(
   const identity = await fixtureIdentity("server");
   const alice = await fixtureIdentity("alice");
   const errors: unknown[] = [];
+  const events: ServerLogEvent[] = [];
   const server = new OvtpServer(handler, {
     identity,
     authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey]),
     hostname: "127.0.0.1",
     port: 0,
     onError: (error) => errors.push(error),
+    onLog: (event) => events.push(event),
     ...options,
   });
   const address = server.listen();
@@ -139,6 +144,7 @@ export async function startServer(
     identity,
     address,
     errors,
+    events,
     clientOptions: (clientIdentity, extra = {}) => ({
       identity: clientIdentity,
       fingerprint: identity.publicKey.fingerprint,

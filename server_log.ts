@@ -1,0 +1,74 @@
+import type { AdmissionRefusal } from "./session/admission.ts";
+
+/** Why a connection was refused: an admission limit, or a failed handshake. */
+export type RefusalCause =
+  | AdmissionRefusal
+  | "closing"
+  | "authentication"
+  | "handshake_timeout"
+  | "handshake_aborted"
+  | "protocol";
+
+/** A connection was turned away, before or during its handshake. */
+export interface RefusedEvent {
+  /** What happened. */
+  event: "refused";
+  /** When, as an ISO 8601 timestamp. */
+  time: string;
+  /** The peer's `host:port`. */
+  remote: string;
+  /** Which limit or which check refused it. */
+  reason: RefusalCause;
+  /** The client key's fingerprint, when the handshake got that far. */
+  fingerprint?: string;
+  /** One line of detail; never secret material. */
+  detail?: string;
+}
+
+/** An authenticated connection ended. */
+export interface ConnectionEvent {
+  /** What happened. */
+  event: "connection";
+  /** When it ended, as an ISO 8601 timestamp. */
+  time: string;
+  /** The peer's `host:port`. */
+  remote: string;
+  /** The client key's fingerprint. */
+  fingerprint: string;
+  /** The key's comment in authorized_keys. */
+  comment: string;
+  /** `closed` after a clean close, else `error`. */
+  result: "closed" | "error";
+  /** What ended it, for `error`. */
+  error?: string;
+  /** Bytes read from the connection. */
+  bytesIn: number;
+  /** Bytes written to the connection. */
+  bytesOut: number;
+  /** From accept to the end, in milliseconds. */
+  durationMs: number;
+}
+
+/** What a server reports through its `onLog` option: one event per connection outcome. */
+export type ServerLogEvent = RefusedEvent | ConnectionEvent;
+
+/**
+ * Formats an event as one JSON line (no trailing newline), the format `ovtp serve` logs in.
+ *
+ * @example
+ * ```ts
+ * import { formatLogLine } from "./server_log.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const line = formatLogLine({
+ *   event: "refused",
+ *   time: "2026-01-01T00:00:00.000Z",
+ *   remote: "10.0.0.1:5000",
+ *   reason: "max_startups",
+ * });
+ * assert.equal(JSON.parse(line).reason, "max_startups");
+ * ```
+ */
+export function formatLogLine(event: ServerLogEvent): string {
+  return JSON.stringify(event);
+}
