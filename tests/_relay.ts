@@ -89,8 +89,11 @@ export function startRelay(
         }
       }
       await to.closeWrite();
-    } catch {
-      // One side went away: cut the other.
+    } catch (error) {
+      // A hook may forward part of a frame before cutting.
+      const partial = (error as { partial?: Uint8Array }).partial;
+      if (partial !== undefined) await writeAll(to, partial).catch(() => {});
+      // One side went away, or the hook cut: cut the other.
       try {
         to.close();
       } catch {
