@@ -50,7 +50,8 @@ const commands: readonly CliCommand[] = [
   demoCommand,
 ];
 
-const usage = `ovtp ${denoJson.version}: encrypted messages and files between machines that trust each other's keys
+const usage =
+  `ovtp ${denoJson.version}: encrypted messages and files between machines that trust each other's keys
 
 Usage: ovtp COMMAND [options] [arguments]
 

@@ -17,7 +17,8 @@
 //                           request/reply load; prints {"count", "seconds", "p50Ms", "p99Ms"}
 //   handshakes PORT SECONDS [CERT]
 //                           connect + close in a loop (Deno TLS 1.3 when CERT is given);
-//                           prints {"count", "seconds"}
+//                           prints {"count", "seconds", "p50Ms", "p90Ms", "stalled",
+//                           "p50UnstalledMs"}
 //   idle PORT N             opens one connection and prints {"rss", "js"}, waits for a line "go",
 //                           opens N more, prints {"rss", "js", "connections", "seconds"}, holds them
 //                           until stdin closes, then prints {"closed"}
@@ -40,6 +41,8 @@ async function fixture(name: string) {
   return await identityFromPkcs8(parsePrivateKeyPem(pem), `${name}@bench`);
 }
 
+/** A handshake slower than this waited for a delayed ACK (40 ms on Linux). */
+const stallMs = 35;
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function sampleRss(): {
@@ -215,13 +218,25 @@ switch (mode) {
       };
     for (let i = 0; i < 3; i++) await once(); // warm-up
     const limitMs = Number(seconds) * 1000;
+    const times: number[] = [];
     const started = performance.now();
-    let count = 0;
     while (performance.now() - started < limitMs) {
+      const begun = performance.now();
       await once();
-      count++;
+      times.push(performance.now() - begun);
     }
-    report({ count, seconds: (performance.now() - started) / 1000 });
+    const elapsed = (performance.now() - started) / 1000;
+    times.sort((a, b) => a - b);
+    const unstalled = times.filter((ms) => ms <= stallMs);
+    report({
+      count: times.length,
+      seconds: elapsed,
+      p50Ms: percentile(times, 50),
+      p90Ms: percentile(times, 90),
+      p50UnstalledMs: unstalled.length > 0 ? percentile(unstalled, 50) : Number.NaN,
+      // Over 35 ms on loopback: a Nagle + delayed-ACK stall (Linux delays an ACK 40 ms).
+      stalled: times.filter((ms) => ms > stallMs).length,
+    });
     break;
   }
   case "idle": {

@@ -71,7 +71,9 @@ export async function runDemo(io: CliIo): Promise<void> {
       t = performance.now();
       const { status, response } = await client.sendMessage("hi from the demo");
       print(
-        `message      ${formatMs(performance.now() - t)} -> ${JSON.stringify({ status, response })}`,
+        `message      ${formatMs(performance.now() - t)} -> ${
+          JSON.stringify({ status, response })
+        }`,
       );
       t = performance.now();
       await Promise.all(
@@ -86,12 +88,16 @@ export async function runDemo(io: CliIo): Promise<void> {
 
       const source = join(dir, "demo.bin");
       await writeRandomFile(source, demoFileBytes);
-      const upload = await timed(io, (onProgress) =>
-        client.sendFile(source, "demo.bin", { onProgress }));
+      const upload = await timed(
+        io,
+        (onProgress) => client.sendFile(source, "demo.bin", { onProgress }),
+      );
       print(`upload       ${describe(upload)}`);
       const copy = join(dir, "copy.bin");
-      const download = await timed(io, (onProgress) =>
-        client.getFile("demo.bin", copy, { onProgress }));
+      const download = await timed(
+        io,
+        (onProgress) => client.getFile("demo.bin", copy, { onProgress }),
+      );
       const same = formatDigest((await hashFile(copy)).root) === upload.result.digest;
       print(
         `download     ${describe(download)}; ${same ? "same digest" : "DIFFERENT DIGEST"} ${
