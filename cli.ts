@@ -21,6 +21,8 @@ import { sendCommand } from "./cli/send.ts";
 import { serveCommand } from "./cli/serve.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
+export type { CliIo } from "./cli/cli_io.ts";
+
 const demoCommand: CliCommand = {
   name: "demo",
   summary: "run a server and a client on loopback with throwaway keys, and time them",

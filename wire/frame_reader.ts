@@ -70,14 +70,14 @@ export class FrameReader {
     return this.#maxFrameBytes;
   }
 
-  /** Drops recycled frame buffers, e.g. when the connection has gone quiet. */
-  trim(): void {
-    this.#pool = [];
-  }
-
   /** Changes the limit, e.g. once the handshake has agreed on record sizes. */
   set maxFrameBytes(value: number) {
     this.#maxFrameBytes = checkMaxFrameBytes(value);
+    this.#pool = [];
+  }
+
+  /** Drops recycled frame buffers, e.g. when the connection has gone quiet. */
+  trim(): void {
     this.#pool = [];
   }
 

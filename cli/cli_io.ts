@@ -1,0 +1,60 @@
+import { readUpTo } from "./_read_up_to.ts";
+
+/** Where a command writes and reads: the process's standard streams, or a test's buffers. */
+export interface CliIo {
+  /** Writes one line and a line break to standard output: results. */
+  print(line: string): void;
+  /** Writes one line and a line break to standard error: errors, warnings, logs. */
+  printError(line: string): void;
+  /** Writes text as it is to standard output, without a line break: progress bars. */
+  write(text: string): void;
+  /** Whether standard output is a terminal (progress bars are drawn only then). */
+  readonly interactive: boolean;
+  /** Width of the terminal in columns; 80 when unknown. */
+  columns(): number;
+  /** Reads standard input to its end; `undefined` if it holds more than `maxBytes`. */
+  readStdin(maxBytes: number): Promise<Uint8Array | undefined>;
+}
+
+const defaultColumns = 80;
+const encoder = new TextEncoder();
+
+/**
+ * The process's standard streams as a {@linkcode CliIo}. A closed standard output (`ovtp … |
+ * head`) is not an error: what no one reads is dropped.
+ *
+ * @example Print a line
+ * ```ts
+ * import { denoIo } from "./cli_io.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const io = denoIo();
+ * assert.equal(typeof io.interactive, "boolean");
+ * assert.ok(io.columns() > 0);
+ * ```
+ */
+export function denoIo(): CliIo {
+  return {
+    print: (line) => writeAll(Deno.stdout, `${line}\n`),
+    printError: (line) => writeAll(Deno.stderr, `${line}\n`),
+    write: (text) => writeAll(Deno.stdout, text),
+    interactive: Deno.stdout.isTerminal(),
+    columns: () => {
+      try {
+        return Deno.consoleSize().columns || defaultColumns;
+      } catch {
+        return defaultColumns;
+      }
+    },
+    readStdin: (maxBytes) => readUpTo(Deno.stdin.readable, maxBytes),
+  };
+}
+
+function writeAll(stream: typeof Deno.stdout, text: string): void {
+  const bytes = encoder.encode(text);
+  try {
+    for (let done = 0; done < bytes.length;) done += stream.writeSync(bytes.subarray(done));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+}

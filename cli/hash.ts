@@ -1,0 +1,85 @@
+import { formatDigest, hashFile } from "../files/chunk_tree.ts";
+import { formatRemote } from "./_transfer.ts";
+import { CliError } from "./cli_error.ts";
+import type { CliCommand } from "./cli_command.ts";
+import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { parseCommandArgs } from "./parse_command_args.ts";
+import { parseRemoteTarget } from "./remote_target.ts";
+
+/**
+ * `ovtp hash HOST[:PORT]:REMOTE [LOCAL]`: prints a remote file's digest, size and modification
+ * time (OVTP's verify); with LOCAL, also compares it with a local file.
+ *
+ * @example Check an upload
+ * ```ts ignore
+ * await hashCommand.run(["files.example:in/report.csv", "report.csv"], denoIo());
+ * ```
+ */
+export const hashCommand: CliCommand = {
+  name: "hash",
+  summary: "print a remote file's digest, size and time; compare it with a local file",
+  help: `Usage: ovtp hash [options] HOST[:PORT]:REMOTE [LOCAL]
+
+Prints the digest (SHA-256 chunk tree, SPEC.md 11.2), size in bytes and modification time of the
+file REMOTE on the server, as "DIGEST  SIZE  MTIME  REMOTE" (OVTP's verify). With LOCAL, also
+hashes the local file and says whether both are the same; exits 1 when they differ.
+
+${clientOptionsHelp}
+
+Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
+
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs("hash", args, clientOptions, {
+      min: 1,
+      max: 2,
+      names: "HOST[:PORT]:REMOTE [LOCAL]",
+    });
+    const [targetText, local] = positionals;
+    const target = parseRemoteTarget(targetText);
+    if (target === undefined) {
+      throw CliError.usage("hash", `"${targetText}" names no server; expected HOST[:PORT]:REMOTE`);
+    }
+    const localDigest = local === undefined ? undefined : hashLocal(local);
+    localDigest?.catch(() => {});
+    const client = await connectClient("hash", target.address, values, io);
+    let info;
+    try {
+      info = await client.hash(target.path);
+    } finally {
+      await client.close();
+    }
+    const ours = await localDigest;
+    const same = ours === undefined ? undefined : ours.digest === info.digest;
+    const mtime = info.mtime?.toISOString() ?? null;
+    if (values.json) {
+      io.print(JSON.stringify({
+        path: target.path,
+        digest: info.digest,
+        size: info.size,
+        mtime,
+        mode: info.mode,
+        ...(ours === undefined ? {} : { local: { path: local, ...ours, same } }),
+      }));
+    } else {
+      io.print(
+        `${info.digest}  ${info.size}  ${mtime ?? "-"}  ${
+          formatRemote(target.address, target.path)
+        }`,
+      );
+      if (ours !== undefined && !values.quiet) {
+        io.print(
+          same
+            ? `same content as ${local}`
+            : `differs from ${local} (${ours.size} bytes, digest ${ours.digest})`,
+        );
+      }
+    }
+    return same === false ? ExitCode.failure : ExitCode.ok;
+  },
+};
+
+async function hashLocal(path: string): Promise<{ digest: string; size: number }> {
+  const { root, size } = await hashFile(path);
+  return { digest: formatDigest(root), size };
+}

@@ -1,0 +1,69 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { CliError } from "./cli_error.ts";
+
+/** How many positional arguments a command takes, and their names for messages. */
+export interface PositionalSpec {
+  /** The fewest allowed. */
+  min: number;
+  /** The most allowed (`Infinity` for no limit). */
+  max: number;
+  /** How the usage line names them (`LOCAL HOST[:PORT]:REMOTE`). */
+  names: string;
+}
+
+/** The options of a command, as `node:util` `parseArgs` takes them. */
+export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses a command's arguments strictly (unknown options are errors; `--` ends the options) and
+ * checks the number of positional arguments. Every problem is a {@linkcode CliError} with exit
+ * code 2 that names the command and points to its help.
+ *
+ * @param command The command's name, for messages.
+ * @param args The arguments after the command's name.
+ * @param options The command's options.
+ * @param positionals How many positional arguments it takes.
+ * @returns The option values and the positional arguments.
+ *
+ * @example Parse `put -r site host:www`
+ * ```ts
+ * import { parseCommandArgs } from "./parse_command_args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const { values, positionals } = parseCommandArgs(
+ *   "put",
+ *   ["-r", "site", "host:www"],
+ *   { recursive: { type: "boolean", short: "r" } },
+ *   { min: 2, max: 2, names: "LOCAL HOST[:PORT]:REMOTE" },
+ * );
+ * assert.equal(values.recursive, true);
+ * assert.deepEqual(positionals, ["site", "host:www"]);
+ * assert.throws(() => parseCommandArgs("put", ["--nope"], {}, { min: 0, max: 0, names: "" }));
+ * ```
+ */
+export function parseCommandArgs<T extends CommandOptions>(
+  command: string,
+  args: string[],
+  options: T,
+  positionals: PositionalSpec,
+): {
+  values: ReturnType<typeof parseArgs<{ options: T; strict: true }>>["values"];
+  positionals: string[];
+} {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw CliError.usage(command, (error as Error).message.replace(/\.$/, ""));
+  }
+  const count = parsed.positionals.length;
+  if (count < positionals.min || count > positionals.max) {
+    const expected = positionals.names === "" ? "no arguments" : positionals.names;
+    const problem = count < positionals.min ? "missing arguments" : "too many arguments";
+    throw CliError.usage(command, `${problem}; expected ${expected}`);
+  }
+  return {
+    values: parsed.values as ReturnType<typeof parseArgs<{ options: T; strict: true }>>["values"],
+    positionals: parsed.positionals,
+  };
+}

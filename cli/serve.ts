@@ -1,0 +1,251 @@
+import { resolve } from "node:path";
+import { formatHostPort, type HostPort, parseHostPort } from "../address.ts";
+import { parseAuthorizedKeys } from "../crypto/authorized_keys.ts";
+import type { OvtpMessage } from "../message.ts";
+import { type OvtpHandler, type PeerInfo, serveOvtp } from "../server.ts";
+import { formatLogLine } from "../server_log.ts";
+import { formatKey } from "./_format.ts";
+import { addKeys } from "./add_keys.ts";
+import { CliError } from "./cli_error.ts";
+import type { CliCommand } from "./cli_command.ts";
+import type { CliIo } from "./cli_io.ts";
+import { execHandler, execShell } from "./exec_handler.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { loadIdentityFile } from "./load_identity_file.ts";
+import { ovtpHomeFiles } from "./ovtp_home.ts";
+import { parseCommandArgs } from "./parse_command_args.ts";
+
+const options = {
+  listen: { type: "string", short: "l" },
+  root: { type: "string" },
+  exec: { type: "string" },
+  "add-keys": { type: "string", multiple: true },
+  home: { type: "string" },
+  identity: { type: "string", short: "i" },
+  "authorized-keys": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  verbose: { type: "boolean", short: "v" },
+} as const;
+
+const defaultListenHost = "0.0.0.0";
+const defaultListenPort = 4242;
+const previewChars = 80;
+const stopSignals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+
+/**
+ * `ovtp serve`: answers authorized clients until SIGINT or SIGTERM, then lets requests in flight
+ * finish and exits 0 (a second signal stops at once, exit code 1).
+ *
+ * @example Serve a folder on a free port
+ * ```ts ignore
+ * await serveCommand.run(["--listen", "127.0.0.1:0", "--root", "./shared"], denoIo());
+ * ```
+ */
+export const serveCommand: CliCommand = {
+  name: "serve",
+  summary: "answer messages and file requests from authorized clients until stopped",
+  help: `Usage: ovtp serve [--listen HOST:PORT] [--root DIR] [--exec CMD] [--add-keys PATH]…
+
+Serves until SIGINT (Ctrl-C) or SIGTERM, then lets requests in flight finish and exits 0. When
+ready it prints one line on standard output: "listening on HOST:PORT with key SHA256:…". Only
+clients whose keys are in authorized_keys get in; the file is read again whenever it changes.
+
+By default each message is answered {"status": true, "response": "received N bytes"}. With --exec CMD, each message runs CMD through
+"sh -c" (one process per message): the message is its standard input, its standard output the
+response, its exit code the status (0 is true), like ssh's forced command. CMD also gets
+OVTP_PEER_FINGERPRINT, OVTP_PEER_COMMENT, OVTP_PEER_ADDRESS and OVTP_MESSAGE_TYPE.
+
+Logs one JSON line per event on standard error: "message" (sender, type, size, status; the
+content only with --verbose), "connection" (an authenticated connection ended: bytes, duration),
+"refused" (which check or limit turned a connection away, and the key when known), "error",
+"stopping" and "stopped".
+
+Options:
+  -l, --listen HOST:PORT   where to listen (default ${defaultListenHost}:${defaultListenPort}); port 0 picks a free
+                           port; a bare PORT listens on every address
+  --root DIR               serve this folder's files (put, get, hash); without it, every file
+                           operation is refused
+  --exec CMD               answer each message with CMD, as above (needs --allow-run)
+  --add-keys PATH          authorize the keys of a .pub file or of a folder of them first
+                           (as ovtp authorize does); may be repeated
+  -i, --identity FILE      the server's private key (default $OVTP_HOME/id_ovtp)
+  --authorized-keys FILE   the client keys let in (default $OVTP_HOME/authorized_keys)
+  --home DIR               the ovtp folder (default $OVTP_HOME, else ~/.ovtp)
+  -q, --quiet              log only refusals and failures
+  -v, --verbose            log the start of each message's content, and stack traces
+
+Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-keys, and
+--allow-run=sh with --exec.`,
+
+  async run(args, io) {
+    const { values } = parseCommandArgs("serve", args, options, { min: 0, max: 0, names: "" });
+    const { hostname, port } = parseListen(values.listen);
+    const files = ovtpHomeFiles(values);
+    const root = values.root === undefined ? undefined : await checkRoot(values.root);
+    if (values.exec !== undefined) checkRunPermission(values.exec);
+    const identity = await loadIdentityFile(files.identity);
+    if (values["add-keys"] !== undefined) {
+      for (const { key, added } of await addKeys(values["add-keys"], files.authorizedKeys)) {
+        if (!values.quiet) {
+          io.printError(`ovtp: ${added ? "authorized" : "already authorized"} ${formatKey(key)}`);
+        }
+      }
+    }
+    await warnAboutAuthorizedKeys(files.authorizedKeys, io);
+
+    const log = (event: string, fields: Record<string, unknown>, failure = false) => {
+      if (values.quiet && !failure) return;
+      io.printError(JSON.stringify({ event, time: new Date().toISOString(), ...fields }));
+    };
+    const answer = values.exec === undefined ? receiveHandler : execHandler(values.exec);
+    const handler: OvtpHandler = async (message, peer) => {
+      const reply = await answer(message, peer);
+      log("message", {
+        ...describePeer(peer),
+        type: message.type,
+        bytes: message.data.length,
+        status: reply.status,
+        ...(values.verbose ? { preview: preview(message) } : {}),
+      });
+      return reply;
+    };
+    let server;
+    try {
+      server = serveOvtp({
+        identity,
+        authorizedKeys: files.authorizedKeys,
+        hostname,
+        port,
+        root,
+        onLog: (event) => {
+          const failure = event.event === "refused" || event.result === "error";
+          if (!values.quiet || failure) io.printError(formatLogLine(event));
+        },
+        onError: (error, peer) => {
+          log("error", {
+            ...(peer === undefined ? {} : describePeer(peer)),
+            error: error instanceof Error ? error.message : String(error),
+            ...(values.verbose && error instanceof Error ? { stack: error.stack } : {}),
+          }, true);
+        },
+      }, handler);
+    } catch (error) {
+      throw new CliError(
+        `Cannot listen on ${formatHostPort({ hostname, port })}: ${(error as Error).message}; ` +
+          `pick another address or port with --listen`,
+        ExitCode.failure,
+        { cause: error },
+      );
+    }
+    io.print(
+      `listening on ${formatHostPort(server.addr)} with key ${identity.publicKey.fingerprint}, ` +
+        (root === undefined ? "serving no files (no --root)" : `serving files from ${root}`),
+    );
+    return await untilStopped(server, log);
+  },
+};
+
+function parseListen(text: string | undefined): HostPort {
+  if (text === undefined) return { hostname: defaultListenHost, port: defaultListenPort };
+  const bare = /^:?(\d{1,5})$/.exec(text);
+  try {
+    return parseHostPort(bare === null ? text : `${defaultListenHost}:${bare[1]}`);
+  } catch {
+    throw CliError.usage("serve", `--listen takes HOST:PORT, [IPv6]:PORT or PORT, not "${text}"`);
+  }
+}
+
+async function checkRoot(root: string): Promise<string> {
+  const path = resolve(root);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    throw new CliError(`Cannot serve ${path}: ${(error as Error).message}`, undefined, {
+      cause: error,
+    });
+  }
+  if (!info.isDirectory) throw new CliError(`Cannot serve ${path}: it is not a folder`);
+  return await Deno.realPath(path);
+}
+
+function checkRunPermission(commandLine: string): void {
+  const [command] = execShell(commandLine);
+  if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return;
+  throw new CliError(
+    `serve --exec runs a command for each message: give Deno the run permission, e.g. ` +
+      `deno run --allow-net --allow-read --allow-env --allow-run=${command} cli.ts serve --exec …`,
+  );
+}
+
+async function warnAboutAuthorizedKeys(path: string, io: CliIo): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    text = "";
+  }
+  const { keys, warnings } = await parseAuthorizedKeys(text);
+  for (const warning of warnings) io.printError(`ovtp: ${path}: ${warning}`);
+  if (keys.length === 0) {
+    io.printError(
+      `ovtp: no client key is authorized yet in ${path}: add one with ovtp authorize CLIENT.pub ` +
+        `(no restart needed)`,
+    );
+  }
+}
+
+const receiveHandler: OvtpHandler = (message) => ({
+  status: true,
+  response: `received ${message.data.length} bytes`,
+});
+
+function describePeer(peer: PeerInfo): Record<string, string> {
+  return {
+    remote: formatHostPort(peer.remoteAddr),
+    fingerprint: peer.fingerprint,
+    comment: peer.comment,
+  };
+}
+
+/** The start of a text or JSON message, for --verbose; never bytes. */
+function preview(message: OvtpMessage): string | null {
+  if (message.type === "bytes") return null;
+  try {
+    const text = message.text();
+    return text.length > previewChars ? `${text.slice(0, previewChars)}…` : text;
+  } catch {
+    return null;
+  }
+}
+
+async function untilStopped(
+  server: { close(): Promise<void>; finished: Promise<void> },
+  log: (event: string, fields: Record<string, unknown>) => void,
+): Promise<number> {
+  let stopping = false;
+  let forceStop!: () => void;
+  const forced = new Promise<void>((resolve) => forceStop = resolve);
+  const onSignal = () => {
+    if (stopping) {
+      log("stopping", { detail: "second signal: not waiting for requests in flight" });
+      forceStop();
+      return;
+    }
+    stopping = true;
+    log("stopping", { detail: "no new connections; letting requests in flight finish" });
+    server.close();
+  };
+  for (const signal of stopSignals) Deno.addSignalListener(signal, onSignal);
+  try {
+    const outcome = await Promise.race([
+      server.finished.then(() => ExitCode.ok),
+      forced.then(() => ExitCode.failure),
+    ]);
+    if (outcome === ExitCode.ok) log("stopped", {});
+    return outcome;
+  } finally {
+    for (const signal of stopSignals) Deno.removeSignalListener(signal, onSignal);
+  }
+}

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { CliError } from "../../cli/cli_error.ts";
+import { ExitCode } from "../../cli/exit_codes.ts";
+import { reportError } from "../../cli/report_error.ts";
+import {
+  AuthenticationError,
+  ConnectionError,
+  FileError,
+  HostKeyError,
+  KeyFileError,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+} from "../../errors.ts";
+
+Deno.test("reportError() maps each error class to its exit code", () => {
+  const cases: [unknown, ExitCode][] = [
+    [new CliError("bad flag", ExitCode.usage), 2],
+    [new AuthenticationError("refused"), 3],
+    [new HostKeyError("unknown", { problem: "unknown", host: "h:1", presented: "SHA256:a" }), 4],
+    [new FileError("exists", { reason: "exists", path: "a", remote: true }), 5],
+    [new FileError("exists", { reason: "exists", path: "a" }), 1],
+    [new RemoteError("handler failed", { remoteCode: 2 }), 5],
+    [new ConnectionError("refused"), 6],
+    [new TimeoutError("slow"), 6],
+    [new KeyFileError("mode 0644"), 1],
+    [new ProtocolError("bad frame"), 1],
+    [new Deno.errors.NotCapable("Requires net access"), 1],
+    [new Error("other"), 1],
+    ["a string", 1],
+  ];
+  for (const [error, exitCode] of cases) {
+    assert.equal(reportError(error).exitCode, exitCode, String(error));
+  }
+});
+
+Deno.test("reportError() names what to do next, on one line", () => {
+  const unknown = reportError(
+    new HostKeyError("x", { problem: "unknown", host: "h:1", presented: "SHA256:abc" }),
+  );
+  assert.match(unknown.message, /--fingerprint SHA256:abc .*--accept-new/);
+  const mismatch = reportError(
+    new HostKeyError("multi\nline", {
+      problem: "mismatch",
+      host: "h:1",
+      presented: "SHA256:new",
+      expected: "SHA256:old",
+    }),
+  );
+  assert.match(mismatch.message, /SHA256:new.*SHA256:old/);
+  assert.doesNotMatch(mismatch.message, /\n/);
+  const timeout = reportError(new TimeoutError("Cannot connect\nwithin 10 ms"));
+  assert.equal(
+    timeout.message,
+    "Cannot connect within 10 ms; check that the server is up, or allow more time with --timeout",
+  );
+});

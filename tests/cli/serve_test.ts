@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  exists,
+  findEvent,
+  fixtureFingerprint,
+  makeWorld,
+  runCli,
+  startServe,
+  waitFor,
+} from "./_cli.ts";
+
+Deno.test("ovtp serve prints a ready line with the real port and its key, and answers", async () => {
+  const world = await makeWorld();
+  const server = await startServe([], { env: world.env(world.serverHome) });
+  try {
+    const serverKey = await fixtureFingerprint("server");
+    assert.ok(server.port > 0);
+    assert.match(
+      server.readyLine,
+      /^listening on 127\.0\.0\.1:\d+ with key SHA256:\S+, serving no files/,
+    );
+    assert.ok(server.readyLine.includes(serverKey));
+    const run = await runCli(["send", "--fingerprint", serverKey, server.address, "hi"], {
+      env: world.env(world.aliceHome),
+    });
+    assert.equal(run.stdout, '{"status":true,"response":"received 2 bytes"}\n');
+    await server.waitForEvent({ event: "message", comment: "alice@test", bytes: 2, status: true });
+
+    // Without --root, file operations are refused (exit code 5).
+    const file = join(world.dir, "a.txt");
+    await Deno.writeTextFile(file, "a");
+    const put = await runCli(["put", "--fingerprint", serverKey, file, `${server.address}:a.txt`], {
+      env: world.env(world.aliceHome),
+    });
+    assert.equal(put.code, 5, put.stderr);
+    assert.match(put.stderr, /serves no files/);
+  } finally {
+    const end = await server.stop("SIGINT");
+    assert.equal(end.code, 0, end.stderr);
+    await world.cleanup();
+  }
+});
+
+Deno.test("ovtp serve drains requests in flight on SIGTERM and exits 0", async () => {
+  const world = await makeWorld();
+  const started = join(world.dir, "started");
+  const server = await startServe(
+    ["--exec", `touch '${started}'; sleep 1; echo finished`],
+    { env: world.env(world.serverHome) },
+  );
+  try {
+    const sending = runCli(["send", "--accept-new", server.address, "slow"], {
+      env: world.env(world.aliceHome),
+    });
+    await waitFor(() => exists(started));
+    const stopping = server.stop("SIGTERM");
+    const run = await sending;
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, '{"status":true,"response":"finished\\n"}\n');
+    const end = await stopping;
+    assert.equal(end.code, 0, end.stderr);
+    assert.ok(findEvent(end.stderr, { event: "stopping" }), end.stderr);
+    assert.equal(JSON.parse(end.stderr.trim().split("\n").at(-1)!).event, "stopped");
+  } finally {
+    await server.stop("SIGKILL");
+    await world.cleanup();
+  }
+});
+
+Deno.test("ovtp serve --exec pipes each message through a command", async () => {
+  const world = await makeWorld();
+  const server = await startServe(
+    [
+      "--exec",
+      'printf "%s|%s|%s|" "$OVTP_PEER_COMMENT" "$OVTP_MESSAGE_TYPE" "$OVTP_PEER_FINGERPRINT"; ' +
+      'input=$(cat); printf "%s" "$input"; [ "$input" != fail ] || exit 3',
+      "--quiet",
+    ],
+    { env: world.env(world.serverHome) },
+  );
+  const alice = world.env(world.aliceHome);
+  try {
+    const aliceKey = await fixtureFingerprint("alice");
+    let run = await runCli(["send", "--accept-new", server.address, "ping"], { env: alice });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      status: true,
+      response: `alice@test|text|${aliceKey}|ping`,
+    });
+    run = await runCli(["send", server.address, "fail"], { env: alice });
+    assert.equal(run.code, 1, "a false status exits 1");
+    assert.deepEqual(JSON.parse(run.stdout).status, false);
+    assert.equal(server.stderr(), "", "--quiet logs no messages");
+  } finally {
+    await server.stop();
+    await world.cleanup();
+  }
+});
+
+Deno.test("ovtp send prints a bytes response as base64", async () => {
+  const world = await makeWorld();
+  const server = await startServe(["--exec", "printf '\\377\\376'"], {
+    env: world.env(world.serverHome),
+  });
+  try {
+    const run = await runCli(["send", "--accept-new", server.address, "x"], {
+      env: world.env(world.aliceHome),
+    });
+    assert.equal(run.stdout, '{"status":true,"response":"//4=","encoding":"base64"}\n');
+  } finally {
+    await server.stop();
+    await world.cleanup();
+  }
+});
+
+Deno.test("ovtp serve --add-keys authorizes keys at start; authorize works while it runs", async () => {
+  const world = await makeWorld();
+  await Deno.remove(join(world.serverHome, "authorized_keys"));
+  const keys = join(world.dir, "keys");
+  await Deno.mkdir(keys);
+  await Deno.copyFile(join(world.aliceHome, "id_ovtp.pub"), join(keys, "alice.pub"));
+  const server = await startServe(["--add-keys", keys], { env: world.env(world.serverHome) });
+  try {
+    await server.waitForStderr(/authorized SHA256:\S+ alice@test/);
+    let run = await runCli(["send", "--accept-new", server.address, "x"], {
+      env: world.env(world.aliceHome),
+    });
+    assert.equal(run.code, 0, run.stderr);
+
+    const bob = world.env(world.bobHome);
+    run = await runCli(["send", "--accept-new", server.address, "x"], { env: bob });
+    assert.equal(run.code, 3, run.stderr);
+    run = await runCli(["authorize", join(world.bobHome, "id_ovtp.pub")], {
+      env: world.env(world.serverHome),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    run = await runCli(["send", server.address, "x"], { env: bob });
+    assert.equal(run.code, 0, `no restart needed: ${run.stderr}`);
+  } finally {
+    await server.stop();
+    await world.cleanup();
+  }
+});
+
+Deno.test("ovtp serve refuses bad settings before listening", async () => {
+  const world = await makeWorld();
+  const env = world.env(world.serverHome);
+  try {
+    let run = await runCli(["serve", "--listen", "nowhere:port"], { env });
+    assert.equal(run.code, 2, run.stderr);
+    run = await runCli(["serve", "--listen", "127.0.0.1:0", "--root", join(world.dir, "missing")], {
+      env,
+    });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /^ovtp: Cannot serve .*missing/);
+    run = await runCli(["serve", "--listen", "127.0.0.1:0"], {
+      env: world.env(join(world.dir, "empty")),
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /ovtp keygen -f/);
+    run = await runCli(["serve", "--listen", "127.0.0.1:0", "--exec", "cat"], {
+      env,
+      permissions: ["--allow-net", "--allow-read", "--allow-env"],
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--allow-run/);
+
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      run = await runCli(["serve", "--listen", `127.0.0.1:${(busy.addr as Deno.NetAddr).port}`], {
+        env,
+      });
+    } finally {
+      busy.close();
+    }
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^ovtp: Cannot listen on 127\.0\.0\.1:\d+: .*--listen\n$/);
+  } finally {
+    await world.cleanup();
+  }
+});
+
+Deno.test("ovtp serve runs with only the permissions the README lists", async () => {
+  const world = await makeWorld();
+  const server = await startServe(["--root", world.root], {
+    env: world.env(world.serverHome),
+    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env"],
+  });
+  try {
+    const file = join(world.dir, "a.txt");
+    await Deno.writeTextFile(file, "content");
+    const run = await runCli(["put", "--accept-new", file, `${server.address}:`], {
+      env: world.env(world.aliceHome),
+      permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env"],
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await Deno.readTextFile(join(world.root, "a.txt")), "content");
+  } finally {
+    await server.stop();
+    await world.cleanup();
+  }
+});
