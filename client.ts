@@ -304,20 +304,29 @@ export class OvtpClient {
       );
     }
     if (this.#options.fingerprint !== undefined) {
-      if (key.fingerprint === this.#options.fingerprint) return;
-      throw mismatch(host, key, this.#options.fingerprint, "the pinned fingerprint");
+      if (key.fingerprint !== this.#options.fingerprint) {
+        throw mismatch(host, key, this.#options.fingerprint, "the pinned fingerprint");
+      }
+      // A pinned key is trusted; with acceptNew it is also recorded for later runs.
+      if (this.#options.acceptNew === true && this.#knownHosts !== undefined) {
+        const check = await this.#knownHosts.check(hostname, port, key);
+        if (check.status === "unknown") await this.#knownHosts.add(hostname, port, key);
+      }
+      return;
     }
     if (this.#knownHosts !== undefined) {
       const check = await this.#knownHosts.check(hostname, port, key);
       if (check.status === "match") return;
       if (check.status === "mismatch") {
-        throw mismatch(
+        const error = mismatch(
           host,
           key,
           check.expected ?? "(unknown)",
           `line ${check.lineNumber} of ${this.#knownHosts.path}`,
           `if the server key really changed, remove line ${check.lineNumber} of ${this.#knownHosts.path}`,
+          { knownHostsPath: this.#knownHosts.path, lineNumber: check.lineNumber },
         );
+        throw error;
       }
     }
     if (this.#options.acceptNew === true) {
@@ -338,11 +347,12 @@ function mismatch(
   expected: string,
   source: string,
   advice = "check with the server's owner",
+  where: { knownHostsPath?: string; lineNumber?: number } = {},
 ): HostKeyError {
   return new HostKeyError(
     `The server ${host} presented key ${key.fingerprint}, but ${source} expects ${expected}: ` +
       `someone may be intercepting the connection; ${advice}`,
-    { problem: "mismatch", host, presented: key.fingerprint, expected },
+    { problem: "mismatch", host, presented: key.fingerprint, expected, ...where },
   );
 }
 

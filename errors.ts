@@ -132,6 +132,10 @@ export interface HostKeyErrorOptions extends OvtpErrorOptions {
   presented: string;
   /** Fingerprint that was expected (pin or known_hosts), when there was one. */
   expected?: string;
+  /** The known_hosts file that holds the conflicting entry (mismatch only). */
+  knownHostsPath?: string;
+  /** Its 1-based line number (mismatch only). */
+  lineNumber?: number;
 }
 
 /**
@@ -162,6 +166,10 @@ export class HostKeyError extends OvtpError {
   readonly presented: string;
   /** Fingerprint that was expected, when there was one. */
   readonly expected?: string;
+  /** The known_hosts file that holds the conflicting entry (mismatch only). */
+  readonly knownHostsPath?: string;
+  /** Its 1-based line number (mismatch only). */
+  readonly lineNumber?: number;
 
   /**
    * Creates the object.
@@ -176,6 +184,8 @@ export class HostKeyError extends OvtpError {
     this.host = options.host;
     this.presented = options.presented;
     this.expected = options.expected;
+    this.knownHostsPath = options.knownHostsPath;
+    this.lineNumber = options.lineNumber;
   }
 }
 

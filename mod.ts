@@ -63,7 +63,13 @@ export {
 } from "./server_log.ts";
 export type { AdmissionRefusal } from "./session/admission.ts";
 export { type MessageType, type MessageValue, OvtpMessage } from "./message.ts";
-export type { OvtpReply, OvtpResult, RequestOptions } from "./session/message_exchange.ts";
+export {
+  defaultMaxMessageBytes,
+  defaultRequestTimeoutMs,
+  type OvtpReply,
+  type OvtpResult,
+  type RequestOptions,
+} from "./session/message_exchange.ts";
 export { defaultPort, formatHostPort, type HostPort, parseHostPort } from "./address.ts";
 export {
   AuthenticationError,

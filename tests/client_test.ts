@@ -83,10 +83,32 @@ Deno.test("OvtpClient refuses a server whose key differs from known_hosts, namin
             assert.equal(error.presented, server.identity.publicKey.fingerprint);
             assert.equal(error.expected, bob.publicKey.fingerprint);
             assert.match(error.message, /remove line 1 of/);
+            assert.equal(error.knownHostsPath, path);
+            assert.equal(error.lineNumber, 1);
             return true;
           });
         },
       );
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+Deno.test("OvtpClient records a pinned key in known_hosts when acceptNew is set", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "known_hosts");
+    const server = await startServer();
+    try {
+      const alice = await fixtureIdentity("alice");
+      const options = server.clientOptions(alice, { knownHosts: path, acceptNew: true });
+      await withClient(server.address, options, (client) => client.connect());
+      const check = await new KnownHosts(path).check(
+        "127.0.0.1",
+        server.address.port,
+        server.identity.publicKey,
+      );
+      assert.equal(check.status, "match");
     } finally {
       await server.close();
     }

@@ -220,7 +220,7 @@ export async function downloadFile(
   if (existing?.isDirectory) destination = join(destination, basename(remotePath));
   const current = await Deno.lstat(destination).catch(() => undefined);
   if (current !== undefined && !options.overwrite) {
-    throw new FileError(`${destination} exists; pass overwrite to replace it`, {
+    throw new FileError(`${destination} exists; ask to overwrite it to replace it`, {
       reason: "exists",
       path: destination,
     });

@@ -146,7 +146,7 @@ export class FileService {
       createParents: headFlag(head, "parents"),
     });
     if (target.existing !== null && !overwrite) {
-      throw new FileError(`${path} exists on the server; pass overwrite to replace it`, {
+      throw new FileError(`${path} exists on the server; ask to overwrite it to replace it`, {
         reason: "exists",
         path,
       });
