@@ -26,12 +26,12 @@ import {
 } from "./content_transfer.ts";
 import {
   fileWindowBytes,
-  fileWriteBufferBytes,
   headInteger,
   headString,
   maxFileBytes,
   remoteFileError,
   startOffsetBytes,
+  writeBufferBytes,
 } from "./file_protocol.ts";
 import type { ListEntry } from "./file_service.ts";
 import { StreamReader } from "./stream_reader.ts";
@@ -265,7 +265,7 @@ export async function downloadFile(
       const writer = await AtomicFileWriter.open({
         partialPath: names.data,
         keepBytes: start,
-        bufferBytes: fileWriteBufferBytes,
+        bufferBytes: writeBufferBytes(size - start),
       });
       let keepPartial = resumable;
       try {

@@ -39,6 +39,24 @@ export const maxPathLength = 4096;
  * 1.9 GB/s on the reference machine.
  */
 export const fileWriteBufferBytes = 4 * 1024 * 1024;
+/**
+ * The write buffer for `bytes` of content: {@linkcode fileWriteBufferBytes} for large files,
+ * no more than the content (at least 4 KiB) for small ones, so that many small files do not each
+ * allocate and clear 4 MiB.
+ *
+ * @example
+ * ```ts
+ * import { writeBufferBytes } from "./file_protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(writeBufferBytes(1000), 4096);
+ * assert.equal(writeBufferBytes(1 << 30), 4 * 1024 * 1024);
+ * ```
+ */
+export function writeBufferBytes(bytes: number): number {
+  return Math.min(fileWriteBufferBytes, Math.max(4096, bytes));
+}
+
 /** Flow-control window of a file stream's receiving side. */
 export const fileWindowBytes = 8 * 1024 * 1024;
 

@@ -16,12 +16,12 @@ import { hashPrefix, receiveContent, sendContent } from "./content_transfer.ts";
 import {
   fileErrorCode,
   fileWindowBytes,
-  fileWriteBufferBytes,
   headFlag,
   headInteger,
   headString,
   maxFileBytes,
   startOffsetBytes,
+  writeBufferBytes,
 } from "./file_protocol.ts";
 import { StreamReader } from "./stream_reader.ts";
 
@@ -189,7 +189,7 @@ export class FileService {
     const writer = await AtomicFileWriter.open({
       partialPath: names.data,
       keepBytes: start,
-      bufferBytes: fileWriteBufferBytes,
+      bufferBytes: writeBufferBytes(size - start),
     });
     let keepPartial = resumable;
     try {
