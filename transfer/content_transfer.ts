@@ -9,9 +9,10 @@
 
 import { FileError } from "../errors.ts";
 import { ChunkTreeHasher, fileChunkBytes } from "../files/chunk_tree.ts";
-import type { AtomicFileWriter } from "../files/atomic_writer.ts";
+import { AtomicFileWriter } from "../files/atomic_writer.ts";
+import { readPartialState, writePartialState } from "../files/partial_files.ts";
 import type { Stream } from "../session/stream.ts";
-import { digestBytes } from "./file_protocol.ts";
+import { digestBytes, writeBufferBytes } from "./file_protocol.ts";
 import type { StreamReader } from "./stream_reader.ts";
 import { ProtocolError } from "../errors.ts";
 import { recordHeaderBytes } from "../wire/record_codec.ts";
@@ -168,4 +169,87 @@ export async function hashPrefix(
   }
   const root = await hasher.digest();
   return { leaves: [...hasher.leaves], root };
+}
+
+/** Options of {@linkcode receiveFile}. */
+export interface ReceiveFileOptions {
+  /** The partial data file and its state file beside the destination. */
+  partial: { data: string; state: string };
+  /** Where the file goes once verified. */
+  destination: string;
+  /** Announced size of the whole content. */
+  size: number;
+  /** First byte that comes over the stream (the kept prefix is `[0, start)`). */
+  start: number;
+  /** Leaves of the kept prefix. */
+  prefixLeaves: Uint8Array[];
+  /** The source's modification time, if known. */
+  mtimeMs?: number;
+  /** The source's permission bits, if known. */
+  mode?: number;
+  /** Replace an existing destination. */
+  overwrite: boolean;
+  /** Apply `mode` and `mtimeMs` to the copy. */
+  preserve: boolean;
+  /** Path for error messages. */
+  path: string;
+  /** Called with each amount of bytes written. */
+  onBytes?: BytesCallback;
+  /** Called right before the rename (the sandbox's re-check). */
+  beforeCommit?: () => Promise<void>;
+}
+
+/**
+ * Receives a file's content into its partial file, checks the digest, flushes and renames it
+ * into place. A transfer that is cut keeps its partial file and state for a resume (files of
+ * more than one chunk); damaged content is deleted.
+ *
+ * @returns The root of the content.
+ */
+export async function receiveFile(
+  reader: StreamReader,
+  options: ReceiveFileOptions,
+): Promise<Uint8Array> {
+  const { partial, size, start } = options;
+  const writer = await AtomicFileWriter.open({
+    partialPath: partial.data,
+    keepBytes: start,
+    bufferBytes: writeBufferBytes(size - start),
+  });
+  const resumable = size > fileChunkBytes;
+  let keepPartial = resumable;
+  try {
+    if (resumable) {
+      await writePartialState(partial.state, {
+        version: 1,
+        size,
+        mtimeMs: options.mtimeMs ?? null,
+        createdMs: (await readPartialState(partial.state))?.createdMs ?? Date.now(),
+      });
+    }
+    const hasher = start > 0 ? ChunkTreeHasher.resume(options.prefixLeaves) : new ChunkTreeHasher();
+    const root = await receiveContent(reader, writer, {
+      remaining: size - start,
+      hasher,
+      path: options.path,
+      onBytes: options.onBytes,
+    }).catch((error) => {
+      // Damaged data is worthless; a cut transfer keeps its partial file for a resume.
+      if (error instanceof FileError) keepPartial = false;
+      throw error;
+    });
+    keepPartial = false;
+    await writer.commit(options.destination, {
+      overwrite: options.overwrite,
+      mode: options.preserve ? options.mode : undefined,
+      mtime: options.preserve && options.mtimeMs !== undefined
+        ? new Date(options.mtimeMs)
+        : undefined,
+      beforeCommit: options.beforeCommit,
+    });
+    return root;
+  } finally {
+    await writer.abort({ keepPartial });
+    if (!keepPartial && resumable) await Deno.remove(partial.state).catch(() => {});
+  }
 }

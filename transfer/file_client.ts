@@ -1,29 +1,12 @@
 import { basename, dirname, join } from "node:path";
 import { FileError, ProtocolError } from "../errors.ts";
-import { AtomicFileWriter } from "../files/atomic_writer.ts";
-import {
-  ChunkTreeHasher,
-  fileChunkBytes,
-  formatDigest,
-  hashFile,
-  parseDigest,
-} from "../files/chunk_tree.ts";
-import {
-  partialNames,
-  readPartialState,
-  resumableBytes,
-  writePartialState,
-} from "../files/partial_files.ts";
+import { fileChunkBytes, formatDigest, hashFile, parseDigest } from "../files/chunk_tree.ts";
+import { partialNames, resumableBytes } from "../files/partial_files.ts";
 import { Sandbox } from "../files/sandbox.ts";
 import type { Channel } from "../session/channel.ts";
 import { type Head, type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { utf8Decoder } from "../wire/_bytes.ts";
-import {
-  hashPrefix,
-  receiveContent,
-  sendContent,
-  type TransferProgress,
-} from "./content_transfer.ts";
+import { hashPrefix, receiveFile, sendContent, type TransferProgress } from "./content_transfer.ts";
 import {
   fileWindowBytes,
   headInteger,
@@ -31,7 +14,6 @@ import {
   maxFileBytes,
   remoteFileError,
   startOffsetBytes,
-  writeBufferBytes,
 } from "./file_protocol.ts";
 import type { ListEntry } from "./file_service.ts";
 import { StreamReader } from "./stream_reader.ts";
@@ -261,49 +243,26 @@ export async function downloadFile(
       const mode = headInteger(reply, "mode", 0o7777, true);
       const tracker = progress ?? new Progress(options, size);
       if (start > 0) tracker.totalBytes -= start;
-      const resumable = size > fileChunkBytes;
-      const writer = await AtomicFileWriter.open({
-        partialPath: names.data,
-        keepBytes: start,
-        bufferBytes: writeBufferBytes(size - start),
+      const root = await receiveFile(new StreamReader(active), {
+        partial: names,
+        destination,
+        size,
+        start,
+        prefixLeaves: start > 0 ? leaves : [],
+        mtimeMs,
+        mode,
+        overwrite: options.overwrite === true,
+        preserve: options.preserve === true,
+        path: remotePath,
+        onBytes: (bytes) => tracker.add(remotePath, bytes),
       });
-      let keepPartial = resumable;
-      try {
-        if (resumable) {
-          await writePartialState(names.state, {
-            version: 1,
-            size,
-            mtimeMs: mtimeMs ?? null,
-            createdMs: (await readPartialState(names.state))?.createdMs ?? Date.now(),
-          });
-        }
-        const hasher = start > 0 ? ChunkTreeHasher.resume(leaves) : new ChunkTreeHasher();
-        const root = await receiveContent(new StreamReader(active), writer, {
-          remaining: size - start,
-          hasher,
-          path: remotePath,
-          onBytes: (bytes) => tracker.add(remotePath, bytes),
-        }).catch((error) => {
-          if (error instanceof FileError) keepPartial = false;
-          throw error;
-        });
-        keepPartial = false;
-        await writer.commit(destination, {
-          overwrite: options.overwrite === true,
-          mode: options.preserve ? mode : undefined,
-          mtime: options.preserve && mtimeMs !== undefined ? new Date(mtimeMs) : undefined,
-        });
-        return {
-          files: 1,
-          skipped: 0,
-          bytes: size - start,
-          resumedBytes: start,
-          digest: formatDigest(root),
-        };
-      } finally {
-        await writer.abort({ keepPartial });
-        if (!keepPartial) await Deno.remove(names.state).catch(() => {});
-      }
+      return {
+        files: 1,
+        skipped: 0,
+        bytes: size - start,
+        resumedBytes: start,
+        digest: formatDigest(root),
+      };
     });
   } catch (error) {
     throw remoteFileError(error, remotePath);

@@ -1,18 +1,16 @@
 import { isAbsolute, join, normalize } from "node:path";
 import { FileError, OvtpError, ProtocolError } from "../errors.ts";
-import { AtomicFileWriter } from "../files/atomic_writer.ts";
-import { ChunkTreeHasher, fileChunkBytes, formatDigest, parseDigest } from "../files/chunk_tree.ts";
+import { fileChunkBytes, formatDigest, parseDigest } from "../files/chunk_tree.ts";
 import {
   partialNames,
   readPartialState,
   removeStalePartials,
   resumableBytes,
-  writePartialState,
 } from "../files/partial_files.ts";
 import { Sandbox } from "../files/sandbox.ts";
 import { type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { utf8Encoder } from "../wire/_bytes.ts";
-import { hashPrefix, receiveContent, sendContent } from "./content_transfer.ts";
+import { hashPrefix, receiveFile, sendContent } from "./content_transfer.ts";
 import {
   fileErrorCode,
   fileWindowBytes,
@@ -21,7 +19,6 @@ import {
   headString,
   maxFileBytes,
   startOffsetBytes,
-  writeBufferBytes,
 } from "./file_protocol.ts";
 import { StreamReader } from "./stream_reader.ts";
 
@@ -186,40 +183,20 @@ export class FileService {
     if (start !== 0 && start !== offer) {
       throw new ProtocolError(`Upload of ${path} starts at ${start}, but ${offer} was offered`);
     }
-    const writer = await AtomicFileWriter.open({
-      partialPath: names.data,
-      keepBytes: start,
-      bufferBytes: writeBufferBytes(size - start),
+    const root = await receiveFile(reader, {
+      partial: names,
+      destination: target.path,
+      size,
+      start,
+      prefixLeaves: start > 0 ? offerLeaves : [],
+      mtimeMs,
+      mode,
+      overwrite,
+      preserve,
+      path,
+      beforeCommit: () => sandbox.recheckDirectory(target.dir),
     });
-    let keepPartial = resumable;
-    try {
-      if (resumable) {
-        await writePartialState(names.state, {
-          version: 1,
-          size,
-          mtimeMs: mtimeMs ?? null,
-          createdMs: Date.now(),
-        });
-      }
-      const hasher = start > 0 ? ChunkTreeHasher.resume(offerLeaves) : new ChunkTreeHasher();
-      const root = await receiveContent(reader, writer, { remaining: size - start, hasher, path })
-        .catch((error) => {
-          // Damaged data is worthless; a cut transfer keeps its partial file for a resume.
-          if (error instanceof FileError) keepPartial = false;
-          throw error;
-        });
-      keepPartial = false;
-      await writer.commit(target.path, {
-        overwrite,
-        mode: preserve ? mode : undefined,
-        mtime: preserve && mtimeMs !== undefined ? new Date(mtimeMs) : undefined,
-        beforeCommit: () => sandbox.recheckDirectory(target.dir),
-      });
-      await stream.write(encodeJson({ size, digest: formatDigest(root) }), { end: true });
-    } finally {
-      await writer.abort({ keepPartial });
-      if (!keepPartial && resumable) await Deno.remove(names.state).catch(() => {});
-    }
+    await stream.write(encodeJson({ size, digest: formatDigest(root) }), { end: true });
   }
 
   async #get(stream: Stream, peer: FilePeer): Promise<void> {
