@@ -282,16 +282,11 @@ export async function statRemote(
   remotePath: string,
   digest = false,
 ): Promise<RemoteFileInfo> {
+  const reply = await ask(channel, StreamKind.stat, { path: remotePath, hash: digest });
   try {
-    const stream = await channel.openStream(StreamKind.stat, { path: remotePath, hash: digest }, {
-      end: true,
-    });
-    const reply = await stream.replyHead();
-    await stream.readAll(0);
-    const type = reply.type === "directory" ? "directory" : "file";
     const mtimeMs = headInteger(reply, "mtimeMs", maxFileBytes, true);
     return {
-      type,
+      type: reply.type === "directory" ? "directory" : "file",
       size: headInteger(reply, "size", maxFileBytes),
       mtime: mtimeMs === undefined ? null : new Date(mtimeMs),
       mode: headInteger(reply, "mode", 0o7777, true) ?? null,
@@ -301,6 +296,19 @@ export async function statRemote(
     };
   } catch (error) {
     throw remoteFileError(error, remotePath);
+  }
+}
+
+/** A file operation that is one request head and one reply head: opens it, returns the reply. */
+async function ask(channel: Channel, kind: number, head: Head): Promise<Head> {
+  const path = String(head.path);
+  try {
+    const stream = await channel.openStream(kind, head, { end: true });
+    const reply = await stream.replyHead();
+    await stream.readAll(0);
+    return reply;
+  } catch (error) {
+    throw remoteFileError(error, path);
   }
 }
 
@@ -451,13 +459,7 @@ export async function listRemote(channel: Channel, remoteDir: string): Promise<L
 }
 
 async function makeRemoteDirectory(channel: Channel, remotePath: string): Promise<void> {
-  try {
-    const stream = await channel.openStream(StreamKind.mkdir, { path: remotePath }, { end: true });
-    await stream.replyHead();
-    await stream.readAll(0);
-  } catch (error) {
-    throw remoteFileError(error, remotePath);
-  }
+  await ask(channel, StreamKind.mkdir, { path: remotePath });
 }
 
 async function makeRemoteLink(
@@ -467,17 +469,10 @@ async function makeRemoteLink(
   overwrite: boolean,
 ): Promise<void> {
   try {
-    const stream = await channel.openStream(StreamKind.symlink, {
-      path: remotePath,
-      target,
-      overwrite,
-    }, { end: true });
-    await stream.replyHead();
-    await stream.readAll(0);
+    await ask(channel, StreamKind.symlink, { path: remotePath, target, overwrite });
   } catch (error) {
-    const mapped = remoteFileError(error, remotePath);
-    if (mapped instanceof FileError && mapped.reason === "exists") return;
-    throw mapped;
+    if (error instanceof FileError && error.reason === "exists") return;
+    throw error;
   }
 }
 
