@@ -20,11 +20,14 @@ import { type MessageValue, OvtpMessage } from "./message.ts";
 import { Channel, defaultMaxStreams } from "./session/channel.ts";
 import { clientHandshake, defaultHandshakeTimeoutMs } from "./session/handshake.ts";
 import {
+  answerMessage,
   defaultMaxMessageBytes,
+  type OvtpReply,
   type OvtpResult,
   requestMessage,
   type RequestOptions,
 } from "./session/message_exchange.ts";
+import { StreamError, StreamKind } from "./session/stream.ts";
 import { defaultMaxRecordBytes, defaultRekeyRecords, type SessionOptions } from "./server.ts";
 import { DenoTransport } from "./wire/deno_transport.ts";
 
@@ -48,6 +51,13 @@ export interface OvtpClientOptions extends SessionOptions {
   maxRetryDelayMs?: number;
   /** Aborting it closes the client. */
   signal?: AbortSignal;
+  /**
+   * Answers messages the server sends this client (server-to-server links are symmetric: a
+   * server handler can call `peer.sendMessage()`). Without it, such calls are refused.
+   */
+  handler?: (message: OvtpMessage) => OvtpReply | Promise<OvtpReply>;
+  /** Called when answering a server's message fails. */
+  onError?: (error: unknown) => void;
 }
 
 const initialRetryDelayMs = 100;
@@ -283,10 +293,21 @@ export class OvtpClient {
       timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
     });
     this.#serverKey = handshake.peerKey;
+    const handler = this.#options.handler;
     return new Channel(transport, handshake, {
       role: "client",
       keepaliveMs: this.#options.keepaliveMs,
       idleTimeoutMs: this.#options.idleTimeoutMs,
+      onStream: handler === undefined ? undefined : (stream) => {
+        if (stream.kind !== StreamKind.message) {
+          stream.reset(StreamError.unsupported, `This client answers only messages`);
+          return;
+        }
+        answerMessage(stream, handler, {
+          maxMessageBytes: this.#options.maxMessageBytes ?? defaultMaxMessageBytes,
+          onError: this.#options.onError,
+        }).catch((error) => this.#options.onError?.(error));
+      },
     });
   }
 

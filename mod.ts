@@ -42,6 +42,7 @@
  */
 
 export { OvtpClient, type OvtpClientOptions } from "./client.ts";
+export { PeerConnection, type PeerInfo } from "./peer_connection.ts";
 export {
   defaultMaxConnections,
   defaultMaxRecordBytes,
@@ -49,7 +50,6 @@ export {
   type OvtpHandler,
   OvtpServer,
   type OvtpServerOptions,
-  type PeerInfo,
   serveOvtp,
   type ServeOvtpOptions,
   type SessionOptions,

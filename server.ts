@@ -5,6 +5,7 @@ import { Admission, defaultAdmissionLimits } from "./session/admission.ts";
 import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
 import type { Identity } from "./crypto/identity.ts";
 import type { OvtpMessage } from "./message.ts";
+import { PeerConnection, type PeerInfo } from "./peer_connection.ts";
 import { Channel, type ChannelOptions, defaultMaxStreams } from "./session/channel.ts";
 import { serverHandshake } from "./session/handshake.ts";
 import {
@@ -18,7 +19,6 @@ import { fileErrorCodes } from "./transfer/file_protocol.ts";
 import { DenoTransport } from "./wire/deno_transport.ts";
 import { encodeFrame } from "./wire/frame.ts";
 import { encodeRefused, RefusalReason } from "./wire/handshake_codec.ts";
-import type { TransportAddress } from "./wire/transport.ts";
 
 /** Default largest record plaintext we accept: 1 MiB of data plus room for record headers. */
 export const defaultMaxRecordBytes: number = 1024 * 1024 + 1024;
@@ -27,22 +27,10 @@ export const defaultRekeyRecords: number = 1 << 23;
 /** Default number of connections served at once. */
 export const defaultMaxConnections: number = defaultAdmissionLimits.maxConnections;
 
-/** Who is on the other end of a connection, as authenticated by the handshake. */
-export interface PeerInfo {
-  /** `SHA256:…` fingerprint of the peer's key. */
-  fingerprint: string;
-  /** The comment of the key's authorized_keys line (often `user@host`). */
-  comment: string;
-  /** The peer's address. */
-  remoteAddr: TransportAddress;
-  /** The options of the key's authorized_keys line. */
-  options: ReadonlyMap<string, string | true>;
-}
-
 /** What answers messages on a server: like OVTP's callback, it returns `{ status, response }`. */
 export type OvtpHandler = (
   message: OvtpMessage,
-  peer: PeerInfo,
+  peer: PeerConnection,
 ) => OvtpReply | Promise<OvtpReply>;
 
 /** Settings shared by both endpoints: record sizes and channel limits. */
@@ -143,6 +131,7 @@ export class OvtpServer {
   #admission: Admission;
   #listener: Deno.Listener | undefined;
   #channels = new Set<Channel>();
+  #peers = new Map<Channel, PeerConnection>();
   #pending = new Set<DenoTransport>();
   #accepting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -187,6 +176,11 @@ export class OvtpServer {
   /** Connections that finished the handshake and are open now. */
   get connectionCount(): number {
     return this.#channels.size;
+  }
+
+  /** The authenticated connections open now, each of which can be called. */
+  get connections(): PeerConnection[] {
+    return [...this.#peers.values()];
   }
 
   /** Starts listening and accepting; returns the bound address. */
@@ -254,7 +248,7 @@ export class OvtpServer {
     this.#admission.admit(address);
     this.#pending.add(transport);
     let channel: Channel;
-    let peer: PeerInfo;
+    let peer!: PeerConnection;
     try {
       const result = await serverHandshake(transport, {
         identity: this.#options.identity,
@@ -267,18 +261,18 @@ export class OvtpServer {
         maxStreams: this.#options.maxStreams ?? defaultMaxStreams,
         timeoutMs: this.#options.handshakeTimeoutMs,
       });
-      peer = {
-        fingerprint: result.peerKey.fingerprint,
-        comment: result.authorizedKey.publicKey.comment,
-        remoteAddr: transport.remoteAddr,
-        options: result.authorizedKey.options,
-      };
-      this.#admission.authenticated(address, peer.fingerprint);
       channel = new Channel(transport, result, {
         ...this.#channelOptions(),
         role: "server",
         onStream: (stream) => this.#onStream(stream, peer),
       });
+      peer = new PeerConnection(channel, {
+        fingerprint: result.peerKey.fingerprint,
+        comment: result.authorizedKey.publicKey.comment,
+        remoteAddr: transport.remoteAddr,
+        options: result.authorizedKey.options,
+      }, this.#options.maxMessageBytes);
+      this.#admission.authenticated(address, peer.fingerprint);
     } catch (error) {
       transport.close();
       this.#admission.release(address, true);
@@ -298,9 +292,11 @@ export class OvtpServer {
       this.#pending.delete(transport);
     }
     this.#channels.add(channel);
+    this.#peers.set(channel, peer);
     if (this.#closing !== undefined) channel.close();
     const error = await channel.closed;
     this.#channels.delete(channel);
+    this.#peers.delete(channel);
     this.#admission.release(address, false);
     this.#log({
       event: "connection",
@@ -331,7 +327,7 @@ export class OvtpServer {
     };
   }
 
-  #onStream(stream: Stream, peer: PeerInfo): void {
+  #onStream(stream: Stream, peer: PeerConnection): void {
     if (FileService.handles(stream.kind)) {
       if (this.#files === undefined) {
         stream.reset(fileErrorCodes.permission, "This server serves no files (it has no root)");

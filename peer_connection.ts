@@ -1,0 +1,103 @@
+import { ConnectionError } from "./errors.ts";
+import { type MessageValue, OvtpMessage } from "./message.ts";
+import type { Channel } from "./session/channel.ts";
+import {
+  defaultMaxMessageBytes,
+  type OvtpResult,
+  requestMessage,
+  type RequestOptions,
+} from "./session/message_exchange.ts";
+import type { TransportAddress } from "./wire/transport.ts";
+
+/** Who is on the other end of a connection, as authenticated by the handshake. */
+export interface PeerInfo {
+  /** `SHA256:…` fingerprint of the peer's key. */
+  fingerprint: string;
+  /** The comment of the key's authorized_keys line (often `user@host`). */
+  comment: string;
+  /** The peer's address. */
+  remoteAddr: TransportAddress;
+  /** The options of the key's authorized_keys line. */
+  options: ReadonlyMap<string, string | true>;
+}
+
+/**
+ * An authenticated client connection, as a server sees it: who it is ({@linkcode PeerInfo})
+ * and a way to call it. Server-to-server links are symmetric, so a server can send the client
+ * a message and await its reply with the same API the client uses; the client answers with
+ * its `handler` option.
+ *
+ * @example Call the client back from a handler (see tests/callback_test.ts)
+ * ```ts ignore
+ * serveOvtp(options, async (message, peer) => {
+ *   const answer = await peer.sendMessage("who are you?");
+ *   return { status: true, response: answer.response };
+ * });
+ * ```
+ */
+export class PeerConnection implements PeerInfo {
+  /** `SHA256:…` fingerprint of the peer's key. */
+  readonly fingerprint: string;
+  /** The comment of the key's authorized_keys line. */
+  readonly comment: string;
+  /** The peer's address. */
+  readonly remoteAddr: TransportAddress;
+  /** The options of the key's authorized_keys line. */
+  readonly options: ReadonlyMap<string, string | true>;
+  #channel: Channel;
+  #maxMessageBytes: number;
+
+  /**
+   * Creates the object. Made by the server for each authenticated connection.
+   *
+   * @param channel The connection's channel.
+   * @param info Who the peer is.
+   * @param maxMessageBytes Largest reply accepted.
+   */
+  constructor(channel: Channel, info: PeerInfo, maxMessageBytes = defaultMaxMessageBytes) {
+    this.#channel = channel;
+    this.fingerprint = info.fingerprint;
+    this.comment = info.comment;
+    this.remoteAddr = info.remoteAddr;
+    this.options = info.options;
+    this.#maxMessageBytes = maxMessageBytes;
+  }
+
+  /** True once the connection is closing or closed. */
+  get closed(): boolean {
+    return this.#channel.closing;
+  }
+
+  /**
+   * Sends the peer a message (a string as text, anything else as JSON) and waits for its
+   * handler's `{ status, response }`.
+   *
+   * @throws {ConnectionError} The connection is closed, or the peer accepts no calls.
+   */
+  sendMessage(
+    message: Exclude<MessageValue, Uint8Array>,
+    options?: RequestOptions,
+  ): Promise<OvtpResult> {
+    return this.#request(OvtpMessage.from(message), options);
+  }
+
+  /** Sends the peer raw bytes and waits for the reply. */
+  sendData(data: Uint8Array, options?: RequestOptions): Promise<OvtpResult> {
+    return this.#request(new OvtpMessage("bytes", data), options);
+  }
+
+  /** Closes the connection gracefully. */
+  async close(): Promise<void> {
+    await this.#channel.close();
+  }
+
+  async #request(message: OvtpMessage, options: RequestOptions = {}): Promise<OvtpResult> {
+    if (this.#channel.closing) {
+      throw new ConnectionError(`The connection to ${this.comment || this.fingerprint} is closed`);
+    }
+    return await requestMessage(this.#channel, message, {
+      maxMessageBytes: this.#maxMessageBytes,
+      ...options,
+    });
+  }
+}
