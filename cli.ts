@@ -11,14 +11,17 @@ import { type CliIo, denoIo } from "./cli/cli_io.ts";
 import { runDemo } from "./cli/demo.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
 import { fingerprintCommand } from "./cli/fingerprint.ts";
+import { forwardCommand } from "./cli/forward.ts";
 import { getCommand } from "./cli/get.ts";
 import { hashCommand } from "./cli/hash.ts";
 import { keygenCommand } from "./cli/keygen.ts";
 import { parseCommandArgs } from "./cli/parse_command_args.ts";
+import { pubCommand } from "./cli/pub.ts";
 import { putCommand } from "./cli/put.ts";
 import { reportError } from "./cli/report_error.ts";
 import { sendCommand } from "./cli/send.ts";
 import { serveCommand } from "./cli/serve.ts";
+import { subCommand } from "./cli/sub.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 export type { CliIo } from "./cli/cli_io.ts";
@@ -49,6 +52,9 @@ const commands: readonly CliCommand[] = [
   putCommand,
   getCommand,
   hashCommand,
+  subCommand,
+  pubCommand,
+  forwardCommand,
   demoCommand,
 ];
 

@@ -16,7 +16,20 @@ import {
   uploadFile,
 } from "./transfer/file_client.ts";
 import type { ListEntry } from "./transfer/file_service.ts";
+import {
+  type ForwardOptions,
+  type LocalForward,
+  startLocalForward,
+} from "./forward/local_forward.ts";
 import { type MessageValue, OvtpMessage } from "./message.ts";
+import type { LiveStreamHost } from "./messaging/live_stream.ts";
+import { publishMessage, pushMessage } from "./messaging/client_requests.ts";
+import { type PullOptions, type QueueHandler, QueueWorker } from "./messaging/queue_worker.ts";
+import {
+  type SubscribeOptions,
+  Subscription,
+  type TopicHandler,
+} from "./messaging/subscription.ts";
 import { Channel, defaultMaxStreams } from "./session/channel.ts";
 import { clientHandshake, defaultHandshakeTimeoutMs } from "./session/handshake.ts";
 import {
@@ -89,6 +102,8 @@ export class OvtpClient {
   #failures = 0;
   #connectedOnce = false;
   #closed = false;
+  #live = new Set<Subscription | QueueWorker>();
+  #forwards = new Set<LocalForward>();
 
   /**
    * Creates the object.
@@ -209,6 +224,103 @@ export class OvtpClient {
     return await listRemote(await this.#getChannel(), remoteDir);
   }
 
+  /**
+   * Forwards a local TCP port through the server, like `ssh -L`: listens on
+   * `localHost:localPort` (default host 127.0.0.1) and carries each accepted connection over
+   * this client's connection to the server, which connects to `remoteHost:remotePort`. The
+   * server must allow it (its `forwardAllow` list, and the key's options); this is checked
+   * before anything listens. {@linkcode OvtpClient.close} closes the forward too.
+   *
+   * @throws {RemoteError} The server refused the forward (code 13).
+   * @throws {RangeError} A malformed host or port.
+   */
+  async forward(options: ForwardOptions): Promise<LocalForward> {
+    const forward = await startLocalForward(() => this.#getChannel(), options);
+    this.#forwards.add(forward);
+    forward.finished.then(() => this.#forwards.delete(forward));
+    return forward;
+  }
+
+  /**
+   * Subscribes to one or more topic patterns (`metrics.*` matches one token, `metrics.>` one or
+   * more; SPEC.md section 12); resolves once the server accepted. `onMessage` gets each event in
+   * order, one at a time. The subscription is made again after a reconnect, and the client keeps
+   * reconnecting in the background while it has one (unless `reconnect` is false).
+   *
+   * @throws {TypeError} A malformed pattern.
+   * @throws {RemoteError} The server refused: code 13 when the key's `topics=` option does not
+   * cover a pattern, 40 when the connection holds too many subscriptions.
+   */
+  async subscribe(
+    patterns: string | readonly string[],
+    onMessage: TopicHandler,
+    options?: SubscribeOptions,
+  ): Promise<Subscription> {
+    const list = typeof patterns === "string" ? [patterns] : patterns;
+    const subscription = new Subscription(this.#liveHost(), list, onMessage, {
+      maxMessageBytes: this.#options.maxMessageBytes,
+      ...options,
+    });
+    return await this.#startLive(subscription);
+  }
+
+  /**
+   * Publishes `value` (a string as text, a `Uint8Array` as bytes, anything else as JSON) on
+   * `topic`; resolves to the number of subscriptions (on any connection) it was delivered to.
+   *
+   * @throws {RemoteError} Code 13: the key's `topics=` option does not allow the topic.
+   */
+  async publish(topic: string, value: MessageValue, options?: RequestOptions): Promise<number> {
+    return await publishMessage(await this.#getChannel(), topic, OvtpMessage.from(value), {
+      timeoutMs: this.#options.timeoutMs,
+      ...options,
+    });
+  }
+
+  /**
+   * Adds `value` to the server's work queue `queue` (SPEC.md section 13); resolves to the number
+   * of items waiting in it afterwards.
+   *
+   * @throws {RemoteError} Code 40: the queue is full; code 13: the key may not use the queue.
+   */
+  async push(queue: string, value: MessageValue, options?: RequestOptions): Promise<number> {
+    return await pushMessage(await this.#getChannel(), queue, OvtpMessage.from(value), {
+      timeoutMs: this.#options.timeoutMs,
+      ...options,
+    });
+  }
+
+  /**
+   * Works on the server's queue `queue`: `worker` gets one item at a time; its promise resolving
+   * acknowledges the item, rejecting hands it back to the queue. An item this client holds when
+   * it disconnects goes to another worker. Survives reconnects, like a subscription.
+   *
+   * @throws {RemoteError} Code 13: the key may not use the queue.
+   */
+  async pull(queue: string, worker: QueueHandler, options?: PullOptions): Promise<QueueWorker> {
+    return await this.#startLive(
+      new QueueWorker(this.#liveHost(), queue, worker, {
+        maxMessageBytes: this.#options.maxMessageBytes,
+        ...options,
+      }),
+    );
+  }
+
+  async #startLive<T extends Subscription | QueueWorker>(live: T): Promise<T> {
+    await live.start();
+    this.#live.add(live);
+    live.closed.then(() => this.#live.delete(live));
+    return live;
+  }
+
+  #liveHost(): LiveStreamHost {
+    return {
+      getChannel: () => this.#getChannel(),
+      canReconnect: () => !this.#closed && this.#options.reconnect !== false,
+      onError: this.#options.onError,
+    };
+  }
+
   /** Measures a round trip to the server in milliseconds. */
   async ping(): Promise<number> {
     return await (await this.#getChannel()).ping();
@@ -217,6 +329,8 @@ export class OvtpClient {
   /** Closes the connection gracefully (calls in flight finish first). */
   async close(): Promise<void> {
     this.#closed = true;
+    await Promise.all([...this.#live].map((live) => live.stop()));
+    await Promise.all([...this.#forwards].map((forward) => forward.close()));
     const channel = this.#channel ?? await this.#connecting?.catch(() => undefined);
     await channel?.close();
   }

@@ -42,6 +42,8 @@
  */
 
 export { OvtpClient, type OvtpClientOptions } from "./client.ts";
+export type { ForwardOptions, LocalForward } from "./forward/local_forward.ts";
+export { forwardErrorCodes } from "./forward/forward_service.ts";
 export { PeerConnection, type PeerInfo } from "./peer_connection.ts";
 export {
   defaultMaxConnections,
@@ -125,3 +127,23 @@ export {
   type HashFileOptions,
 } from "./files/chunk_tree.ts";
 export { type HostKeyCheck, type HostKeyStatus, KnownHosts } from "./crypto/known_hosts.ts";
+export {
+  type SubscribeOptions,
+  Subscription,
+  type TopicHandler,
+} from "./messaging/subscription.ts";
+export {
+  type PullOptions,
+  type QueueHandler,
+  type QueueItemInfo,
+  QueueWorker,
+} from "./messaging/queue_worker.ts";
+export {
+  checkTopic,
+  checkTopicPattern,
+  maxTopicBytes,
+  topicMatches,
+} from "./messaging/topic_pattern.ts";
+export { messagingErrorCodes } from "./messaging/messaging_protocol.ts";
+export type { PubSubOptions, PubSubStats } from "./messaging/pubsub.ts";
+export type { WorkQueueOptions, WorkQueueStats } from "./messaging/work_queue.ts";

@@ -3,8 +3,12 @@ import { AuthenticationError, ConnectionError, TimeoutError } from "./errors.ts"
 import type { RefusalCause, ServerLogEvent } from "./server_log.ts";
 import { Admission, defaultAdmissionLimits } from "./session/admission.ts";
 import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
+import { allowsFrom } from "./crypto/key_permissions.ts";
+import { ForwardService } from "./forward/forward_service.ts";
 import type { Identity } from "./crypto/identity.ts";
-import type { OvtpMessage } from "./message.ts";
+import type { MessageValue, OvtpMessage } from "./message.ts";
+import { PubSub, type PubSubOptions, type PubSubStats } from "./messaging/pubsub.ts";
+import { type WorkQueueOptions, WorkQueues, type WorkQueueStats } from "./messaging/work_queue.ts";
 import { PeerConnection, type PeerInfo } from "./peer_connection.ts";
 import { Channel, type ChannelOptions, defaultMaxStreams } from "./session/channel.ts";
 import { serverHandshake } from "./session/handshake.ts";
@@ -69,6 +73,21 @@ export interface OvtpServerOptions extends SessionOptions {
   root?: string;
   /** Partial uploads older than this are removed. Default 24 hours. */
   partialMaxAgeMs?: number;
+  /**
+   * Destinations clients may open TCP forwards to (`ssh -L` style; SPEC.md, section 14):
+   * `host:port`, `host:*` (any port) or `[IPv6]:port`, hosts compared as text. Default none:
+   * every forward is refused. Keys with `no-forward` or `restrict` may not forward at all, and a
+   * key's `permitopen="host:port,…"` narrows the list further.
+   */
+  forwardAllow?: string[];
+  /** Time allowed to connect to a forward's destination. Default 10 s. */
+  forwardConnectTimeoutMs?: number;
+  /**
+   * Limits of publish/subscribe and the work queues (SPEC.md sections 12 and 13): the bounded
+   * queue of each slow subscriber (default 1000 events or 8 MiB, then the oldest are dropped),
+   * subscriptions per connection (256), items per work queue (10,000 or 64 MiB).
+   */
+  messaging?: Omit<PubSubOptions & WorkQueueOptions, "onError" | "maxMessageBytes">;
   /** Connections served at once; more are refused as busy. Default 1024. */
   maxConnections?: number;
   /** Connections from one address at once. Default 256. */
@@ -128,6 +147,9 @@ export class OvtpServer {
   #options: OvtpServerOptions;
   #authorizedKeys: AuthorizedKeys;
   #files: FileService | undefined;
+  #forwards: ForwardService;
+  #pubsub: PubSub;
+  #queues: WorkQueues;
   #admission: Admission;
   #listener: Deno.Listener | undefined;
   #channels = new Set<Channel>();
@@ -162,6 +184,17 @@ export class OvtpServer {
       root: options.root,
       partialMaxAgeMs: options.partialMaxAgeMs,
     });
+    this.#forwards = new ForwardService({
+      allow: options.forwardAllow ?? [],
+      connectTimeoutMs: options.forwardConnectTimeoutMs,
+    });
+    const limits = {
+      ...options.messaging,
+      maxMessageBytes: options.maxMessageBytes,
+      onError: options.onError,
+    };
+    this.#pubsub = new PubSub(limits);
+    this.#queues = new WorkQueues(limits);
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
   }
@@ -181,6 +214,35 @@ export class OvtpServer {
   /** The authenticated connections open now, each of which can be called. */
   get connections(): PeerConnection[] {
     return [...this.#peers.values()];
+  }
+
+  /**
+   * Publishes `value` (a string as text, a `Uint8Array` as bytes, anything else as JSON) on
+   * `topic` to the subscribers of every connection; returns how many subscriptions it was queued
+   * for.
+   *
+   * @throws {TypeError} `topic` is not a valid topic (dot-separated `[A-Za-z0-9_-]` tokens).
+   */
+  publish(topic: string, value: MessageValue): number {
+    return this.#pubsub.publish(topic, value);
+  }
+
+  /**
+   * Adds `value` to the work queue `queue`, for one of the clients that pull from it; returns
+   * the number of items waiting in it afterwards.
+   *
+   * @throws {RangeError} The queue is full.
+   */
+  push(queue: string, value: MessageValue): number {
+    return this.#queues.push(queue, value);
+  }
+
+  /** What publish/subscribe and a work queue hold now (for monitoring and tests). */
+  messagingStats(queue?: string): PubSubStats & { queue?: WorkQueueStats } {
+    return {
+      ...this.#pubsub.stats(),
+      ...(queue === undefined ? {} : { queue: this.#queues.stats(queue) }),
+    };
   }
 
   /** Starts listening and accepting; returns the bound address. */
@@ -213,6 +275,8 @@ export class OvtpServer {
       // Already closed.
     }
     for (const transport of this.#pending) transport.close();
+    this.#pubsub.close();
+    this.#queues.close();
     await Promise.all([...this.#channels].map((channel) => channel.close()));
     await this.#accepting;
     this.#resolveFinished();
@@ -249,13 +313,21 @@ export class OvtpServer {
     this.#pending.add(transport);
     let channel: Channel;
     let peer!: PeerConnection;
+    let refusedFrom: string | undefined;
     try {
       const result = await serverHandshake(transport, {
         identity: this.#options.identity,
-        authorize: (fingerprint) =>
-          this.#admission.keyBlocked(fingerprint)
-            ? Promise.resolve(undefined)
-            : this.#authorizedKeys.find(fingerprint),
+        authorize: async (fingerprint) => {
+          if (this.#admission.keyBlocked(fingerprint)) return undefined;
+          const key = await this.#authorizedKeys.find(fingerprint);
+          // The key's from= option: refused like an unknown key, logged with its own reason.
+          if (key !== undefined && !allowsFrom(key.options, address)) {
+            refusedFrom = `key ${fingerprint} is not allowed from ${address} ` +
+              `(its authorized_keys option from="${key.options.get("from")}")`;
+            return undefined;
+          }
+          return key;
+        },
         maxRecordBytes: this.#options.maxRecordBytes ?? defaultMaxRecordBytes,
         rekeyRecords: this.#options.rekeyRecords ?? defaultRekeyRecords,
         maxStreams: this.#options.maxStreams ?? defaultMaxStreams,
@@ -276,16 +348,24 @@ export class OvtpServer {
     } catch (error) {
       transport.close();
       this.#admission.release(address, true);
-      const cause = handshakeFailure(error);
+      const cause = refusedFrom !== undefined && error instanceof AuthenticationError
+        ? "from"
+        : handshakeFailure(error);
       const fingerprint = error instanceof AuthenticationError ? error.fingerprint : undefined;
-      if (cause === "authentication") this.#admission.failed(address, fingerprint);
+      if (cause === "authentication" || cause === "from") {
+        this.#admission.failed(address, fingerprint);
+      }
       this.#log({
         event: "refused",
         time: now(),
         remote,
         reason: this.#closing !== undefined ? "closing" : cause,
         ...(fingerprint === undefined ? {} : { fingerprint }),
-        detail: error instanceof Error ? error.message : String(error),
+        detail: cause === "from"
+          ? refusedFrom
+          : error instanceof Error
+          ? error.message
+          : String(error),
       });
       return;
     } finally {
@@ -328,12 +408,21 @@ export class OvtpServer {
   }
 
   #onStream(stream: Stream, peer: PeerConnection): void {
+    if (PubSub.handles(stream.kind) || WorkQueues.handles(stream.kind)) {
+      const service = PubSub.handles(stream.kind) ? this.#pubsub : this.#queues;
+      service.handle(stream, peer).catch((error) => this.#options.onError?.(error, peer));
+      return;
+    }
     if (FileService.handles(stream.kind)) {
       if (this.#files === undefined) {
         stream.reset(fileErrorCodes.permission, "This server serves no files (it has no root)");
         return;
       }
       this.#files.handle(stream, peer).catch((error) => this.#options.onError?.(error, peer));
+      return;
+    }
+    if (stream.kind === StreamKind.forward) {
+      this.#forwards.handle(stream, peer).catch((error) => this.#options.onError?.(error, peer));
       return;
     }
     if (stream.kind !== StreamKind.message) {

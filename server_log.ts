@@ -1,13 +1,17 @@
 import type { AdmissionRefusal } from "./session/admission.ts";
 
-/** Why a connection was refused: an admission limit, or a failed handshake. */
+/**
+ * Why a connection was refused: an admission limit, or a failed handshake (`from`: the key's
+ * `from=` option in authorized_keys does not allow the client's address).
+ */
 export type RefusalCause =
   | AdmissionRefusal
   | "closing"
   | "authentication"
   | "handshake_timeout"
   | "handshake_aborted"
-  | "protocol";
+  | "protocol"
+  | "from";
 
 /** A connection was turned away, before or during its handshake. */
 export interface RefusedEvent {

@@ -5,6 +5,7 @@ import type { OvtpMessage } from "../message.ts";
 import type { PeerInfo } from "../peer_connection.ts";
 import { type OvtpHandler, serveOvtp } from "../server.ts";
 import { formatLogLine } from "../server_log.ts";
+import { ForwardAllowList } from "../forward/forward_allow_list.ts";
 import { formatKey } from "./_format.ts";
 import { addKeys } from "./add_keys.ts";
 import { CliError } from "./cli_error.ts";
@@ -19,6 +20,7 @@ import { parseCommandArgs } from "./parse_command_args.ts";
 const options = {
   listen: { type: "string", short: "l" },
   root: { type: "string" },
+  "forward-allow": { type: "string", multiple: true },
   exec: { type: "string" },
   "add-keys": { type: "string", multiple: true },
   home: { type: "string" },
@@ -66,6 +68,10 @@ Options:
                            port; a bare PORT listens on every address
   --root DIR               serve this folder's files (put, get, hash); without it, every file
                            operation is refused
+  --forward-allow HOST:PORT
+                           let clients forward to HOST:PORT (HOST:* for any port), as with
+                           "ovtp forward -L"; may be repeated; without it, every forward is
+                           refused
   --exec CMD               answer each message with CMD, as above (needs --allow-run)
   --add-keys PATH          authorize the keys of a .pub file or of a folder of them first
                            (as ovtp authorize does); may be repeated
@@ -83,6 +89,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
     const { hostname, port } = parseListen(values.listen);
     const files = ovtpHomeFiles(values);
     const root = values.root === undefined ? undefined : await checkRoot(values.root);
+    const forwardAllow = parseForwardAllow(values["forward-allow"] ?? []);
     if (values.exec !== undefined) checkRunPermission(values.exec);
     const identity = await loadIdentityFile(files.identity);
     if (values["add-keys"] !== undefined) {
@@ -118,6 +125,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
         hostname,
         port,
         root,
+        forwardAllow,
         onLog: (event) => {
           const failure = event.event === "refused" || event.result === "error";
           if (!values.quiet || failure) io.printError(formatLogLine(event));
@@ -145,6 +153,15 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
     return await untilStopped(server, log);
   },
 };
+
+function parseForwardAllow(entries: string[]): string[] {
+  try {
+    ForwardAllowList.parse(entries);
+  } catch (error) {
+    throw CliError.usage("serve", (error as Error).message);
+  }
+  return entries;
+}
 
 function parseListen(text: string | undefined): HostPort {
   if (text === undefined) return { hostname: defaultListenHost, port: defaultListenPort };

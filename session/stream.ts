@@ -42,6 +42,16 @@ export const StreamKind = {
   mkdir: 6,
   /** Create a symbolic link. */
   symlink: 7,
+  /** Receive the events of topics (publish/subscribe). */
+  subscribe: 8,
+  /** Publish an event on a topic. */
+  publish: 9,
+  /** Take items from a work queue, one at a time, acknowledging each. */
+  pull: 10,
+  /** Add an item to a work queue. */
+  push: 11,
+  /** A TCP connection the server opens for the client, like `ssh -L` (SPEC.md, section 14). */
+  forward: 12,
 } as const;
 
 /** What a stream needs from its channel. Internal. */

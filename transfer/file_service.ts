@@ -1,4 +1,5 @@
 import { isAbsolute, join, normalize } from "node:path";
+import { allowsRead, allowsWrite } from "../crypto/key_permissions.ts";
 import { FileError, OvtpError, ProtocolError } from "../errors.ts";
 import { fileChunkBytes, formatDigest, parseDigest } from "../files/chunk_tree.ts";
 import {
@@ -43,7 +44,7 @@ export interface FileServiceOptions {
 export interface FilePeer {
   /** `SHA256:…` of the peer's key. */
   fingerprint: string;
-  /** authorized_keys options: `read-only`, `write-only`, `root=…`. */
+  /** authorized_keys options: `read-only`, `write-only`, `restrict` (no writes), `root=…`. */
   options: ReadonlyMap<string, string | true>;
 }
 
@@ -382,8 +383,9 @@ export class FileService {
 }
 
 function checkWritable(peer: FilePeer, path: string): void {
-  if (peer.options.has("read-only")) {
-    throw new FileError(`This key is read-only: it may not write ${path}`, {
+  if (!allowsWrite(peer.options)) {
+    const option = peer.options.has("read-only") ? "read-only" : "restrict";
+    throw new FileError(`This key is ${option}: it may not write ${path}`, {
       reason: "permission",
       path,
     });
@@ -391,7 +393,7 @@ function checkWritable(peer: FilePeer, path: string): void {
 }
 
 function checkReadable(peer: FilePeer, path: string): void {
-  if (peer.options.has("write-only")) {
+  if (!allowsRead(peer.options)) {
     throw new FileError(`This key is write-only: it may not read ${path}`, {
       reason: "permission",
       path,

@@ -1,0 +1,77 @@
+import { parseHostPort } from "../address.ts";
+import { checkTopic } from "../messaging/topic_pattern.ts";
+import { CliError } from "./cli_error.ts";
+import type { CliCommand } from "./cli_command.ts";
+import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { parseCommandArgs } from "./parse_command_args.ts";
+
+const options = {
+  ...clientOptions,
+  type: { type: "string", short: "t" },
+} as const;
+
+/**
+ * `ovtp pub HOST[:PORT] TOPIC MESSAGE`: publishes one message and prints
+ * `{"delivered":n}` (the number of subscriptions it reached) as one JSON line.
+ *
+ * @example Publish a message
+ * ```ts ignore
+ * await pubCommand.run(["metrics.example", "metrics.cpu", "0.5"], denoIo());
+ * ```
+ */
+export const pubCommand: CliCommand = {
+  name: "pub",
+  summary: "publish a message on a topic",
+  help: `Usage: ovtp pub [options] HOST[:PORT] TOPIC MESSAGE
+
+Publishes MESSAGE on TOPIC (dot-separated tokens of A-Z a-z 0-9 _ -, such as metrics.cpu) at the
+server at HOST (port 4242 by default), and prints {"delivered":N}: how many subscriptions it
+reached. A key whose authorized_keys line has topics="…" may publish only on matching topics;
+anything else is refused with exit code 5.
+
+Options:
+  -t, --type TYPE         send MESSAGE as text (default) or json (parsed first)
+${clientOptionsHelp}
+
+Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
+
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs("pub", args, options, {
+      min: 3,
+      max: 3,
+      names: "HOST[:PORT] TOPIC MESSAGE",
+    });
+    const [target, topic, text] = positionals;
+    let address;
+    try {
+      address = parseHostPort(target);
+    } catch {
+      throw CliError.usage("pub", `"${target}" is not HOST, HOST:PORT or [IPv6]:PORT`);
+    }
+    let value: unknown = text;
+    if (values.type === "json") {
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        throw CliError.usage("pub", `the message is not JSON (${(error as Error).message})`);
+      }
+    } else if (values.type !== undefined && values.type !== "text") {
+      throw CliError.usage("pub", `--type takes text or json, not "${values.type}"`);
+    }
+    try {
+      checkTopic(topic);
+    } catch (error) {
+      throw CliError.usage("pub", (error as Error).message);
+    }
+    const client = await connectClient("pub", address, values, io);
+    let delivered: number;
+    try {
+      delivered = await client.publish(topic, value);
+    } finally {
+      await client.close();
+    }
+    io.print(JSON.stringify({ delivered }));
+    return ExitCode.ok;
+  },
+};

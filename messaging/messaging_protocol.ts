@@ -1,0 +1,97 @@
+/**
+ * The vocabulary shared by publish/subscribe and the work queues (SPEC.md, sections 12 and 13):
+ * stream error codes, default limits, and the `topics=` key restriction.
+ *
+ * @module
+ */
+
+import { checkTopicPattern, patternCovers, topicMatches } from "./topic_pattern.ts";
+
+/** Stream error codes of the messaging streams (besides SPEC.md's codes 1 to 5). */
+export const messagingErrorCodes = {
+  /** The key may not use this topic or queue (its `topics=` option), code shared with files. */
+  permission: 13,
+  /** A limit is reached: the queue is full, or the connection has too many subscriptions. */
+  full: 40,
+} as const;
+
+/** Default events one subscription may hold for a slow subscriber before dropping the oldest. */
+export const defaultSubscriberQueueEvents = 1000;
+/** Default bytes one subscription may hold for a slow subscriber before dropping the oldest. */
+export const defaultSubscriberQueueBytes = 8 * 1024 * 1024;
+/** Default subscription patterns one connection may hold. */
+export const defaultMaxSubscriptionsPerConnection = 256;
+/** Default items one work queue may hold; pushes past it are refused. */
+export const defaultMaxQueueItems = 10_000;
+/** Default bytes one work queue may hold; pushes past it are refused. */
+export const defaultMaxQueueBytes = 64 * 1024 * 1024;
+/** Most work queues a server keeps (a queue with no items and no workers is forgotten). */
+export const maxQueues = 10_000;
+
+/**
+ * A key's `topics=` restriction: `undefined` when the key has no such option (it may use every
+ * topic and queue), else the patterns it may use. A malformed value allows nothing (fails
+ * closed).
+ *
+ * @example Read the option
+ * ```ts
+ * import { topicRestriction } from "./messaging_protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(topicRestriction(new Map([["topics", "metrics.>,logs.*"]])), [
+ *   "metrics.>",
+ *   "logs.*",
+ * ]);
+ * assert.equal(topicRestriction(new Map()), undefined);
+ * assert.deepEqual(topicRestriction(new Map([["topics", "bad..x"]])), []);
+ * ```
+ */
+export function topicRestriction(
+  options: ReadonlyMap<string, string | true>,
+): string[] | undefined {
+  const value = options.get("topics");
+  if (value === undefined) return undefined;
+  if (value === true) return [];
+  const patterns = value.split(",").map((pattern) => pattern.trim());
+  try {
+    for (const pattern of patterns) checkTopicPattern(pattern);
+  } catch {
+    return [];
+  }
+  return patterns;
+}
+
+/**
+ * Whether a key with restriction `allowed` (from {@linkcode topicRestriction}) may publish to
+ * (or push to, or pull from) `topic`.
+ *
+ * @example
+ * ```ts
+ * import { mayUseTopic } from "./messaging_protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(mayUseTopic(["metrics.>"], "metrics.cpu"), true);
+ * assert.equal(mayUseTopic(["metrics.>"], "logs.cpu"), false);
+ * assert.equal(mayUseTopic(undefined, "logs.cpu"), true);
+ * ```
+ */
+export function mayUseTopic(allowed: readonly string[] | undefined, topic: string): boolean {
+  return allowed === undefined || allowed.some((pattern) => topicMatches(pattern, topic));
+}
+
+/**
+ * Whether a key with restriction `allowed` may subscribe to `pattern`: only if one of its
+ * patterns matches every topic that `pattern` matches.
+ *
+ * @example
+ * ```ts
+ * import { maySubscribe } from "./messaging_protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(maySubscribe(["metrics.>"], "metrics.*"), true);
+ * assert.equal(maySubscribe(["metrics.>"], ">"), false);
+ * ```
+ */
+export function maySubscribe(allowed: readonly string[] | undefined, pattern: string): boolean {
+  return allowed === undefined || allowed.some((outer) => patternCovers(outer, pattern));
+}
