@@ -17,6 +17,8 @@ import { hashCommand } from "./cli/hash.ts";
 import { keygenCommand } from "./cli/keygen.ts";
 import { parseCommandArgs } from "./cli/parse_command_args.ts";
 import { pubCommand } from "./cli/pub.ts";
+import { pullCommand } from "./cli/pull.ts";
+import { pushCommand } from "./cli/push.ts";
 import { putCommand } from "./cli/put.ts";
 import { reportError } from "./cli/report_error.ts";
 import { sendCommand } from "./cli/send.ts";
@@ -54,6 +56,8 @@ const commands: readonly CliCommand[] = [
   hashCommand,
   subCommand,
   pubCommand,
+  pushCommand,
+  pullCommand,
   forwardCommand,
   demoCommand,
 ];

@@ -103,7 +103,7 @@ Deno.test("ovtp enforces restrict: no uploads, no forwarding; reads still work",
 });
 
 Deno.test("ovtp refuses a connection from an address outside from= (exit 3)", async () => {
-  await withOptions('from="10.*"', async (world, address, env) => {
+  await withOptions('from="10.*"', async (_world, address, env) => {
     expectCode(
       await runCli(["send", "--accept-new", address, "hello"], { env }),
       3,

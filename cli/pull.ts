@@ -1,0 +1,167 @@
+import { parseHostPort } from "../address.ts";
+import { encodeBase64 } from "../crypto/base64.ts";
+import type { OvtpMessage } from "../message.ts";
+import type { QueueItemInfo } from "../messaging/queue_worker.ts";
+import { checkTopic } from "../messaging/topic_pattern.ts";
+import { CliError } from "./cli_error.ts";
+import type { CliCommand } from "./cli_command.ts";
+import type { CliIo } from "./cli_io.ts";
+import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
+import { execShell } from "./exec_handler.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { parseCommandArgs } from "./parse_command_args.ts";
+
+const options = {
+  ...clientOptions,
+  exec: { type: "string" },
+  count: { type: "string", short: "n" },
+} as const;
+
+/** Signals that end `ovtp pull` normally. */
+const stopSignals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+
+/**
+ * `ovtp pull HOST[:PORT] QUEUE`: works on a queue, one item at a time, until interrupted (or
+ * `--count` items): prints each item as one JSON line `{"queue":…,"message":…,"attempts":n}` and
+ * acknowledges it, or with `--exec CMD` runs CMD with the item on its standard input and
+ * acknowledges it only when CMD exits 0 (else the item goes back to the queue).
+ *
+ * @example Print three items
+ * ```ts ignore
+ * await pullCommand.run(["jobs.example", "jobs", "--count", "3"], denoIo());
+ * ```
+ */
+export const pullCommand: CliCommand = {
+  name: "pull",
+  summary: "take items from a work queue: print them, or run a command for each",
+  help: `Usage: ovtp pull [options] HOST[:PORT] QUEUE
+
+Works on the work queue QUEUE at the server at HOST (port 4242 by default), one item at a time,
+until interrupted (Ctrl-C or SIGTERM, exit code 0). By default it prints each item as one JSON
+line and acknowledges it (it leaves the queue):
+  {"queue":"jobs","message":…,"attempts":1}
+A text item is a JSON string, a JSON item the value itself, and bytes base64, marked
+"encoding":"base64"; "attempts" is above 1 when an earlier worker did not finish the item.
+
+With --exec CMD, each item runs CMD through "sh -c" instead: the item is its standard input, its
+output goes to ours, and the item is acknowledged only when CMD exits 0; otherwise it goes back to
+the front of the queue, for this or another worker. CMD also gets OVTP_QUEUE, OVTP_MESSAGE_TYPE
+(text, json or bytes) and OVTP_ATTEMPTS. An item we hold when the connection is lost goes to
+another worker. A key whose authorized_keys line has topics="…" may pull only from queues inside
+those; anything else is refused with exit code 5. A lost connection exits 6.
+
+Options:
+  --exec CMD              run CMD for each item, as above (needs --allow-run)
+  -n, --count N           exit after N items (acknowledged or not)
+${clientOptionsHelp}
+
+Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new), and
+--allow-run=sh with --exec.`,
+
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs("pull", args, options, {
+      min: 2,
+      max: 2,
+      names: "HOST[:PORT] QUEUE",
+    });
+    const [target, queue] = positionals;
+    let address;
+    try {
+      address = parseHostPort(target);
+    } catch {
+      throw CliError.usage("pull", `"${target}" is not HOST, HOST:PORT or [IPv6]:PORT`);
+    }
+    try {
+      checkTopic(queue);
+    } catch (error) {
+      throw CliError.usage("pull", (error as Error).message);
+    }
+    const count = values.count === undefined ? Infinity : Number(values.count);
+    if (!Number.isSafeInteger(count) && count !== Infinity || count < 1) {
+      throw CliError.usage("pull", `--count takes a whole number above 0, not "${values.count}"`);
+    }
+    if (values.exec !== undefined) checkRunPermission(values.exec);
+    const work = values.exec === undefined ? printItem(io) : execItem(values.exec, io);
+    const client = await connectClient("pull", address, values, io);
+    let received = 0;
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => stop = resolve);
+    const onSignal = () => stop();
+    for (const signal of stopSignals) Deno.addSignalListener(signal, onSignal);
+    try {
+      const worker = await client.pull(queue, async (message, info) => {
+        // Past --count: hand the item back, for another worker.
+        if (received >= count) throw new Error("Stopping");
+        received++;
+        try {
+          await work(message, info);
+        } finally {
+          if (received >= count) stop();
+        }
+      });
+      if (!values.quiet) io.printError(`ovtp: pulling from ${queue}`);
+      const ended = await Promise.race([stopped.then(() => undefined), worker.closed]);
+      if (ended !== undefined) throw ended;
+      await worker.stop();
+    } finally {
+      for (const signal of stopSignals) Deno.removeSignalListener(signal, onSignal);
+      await client.close();
+    }
+    return ExitCode.ok;
+  },
+};
+
+type ItemWork = (message: OvtpMessage, info: QueueItemInfo) => Promise<void>;
+
+function printItem(io: CliIo): ItemWork {
+  return (message, { queue, attempts }) => {
+    const value = message.type === "bytes" ? message.data : message.value();
+    if (value instanceof Uint8Array) {
+      io.print(
+        JSON.stringify({ queue, message: encodeBase64(value), encoding: "base64", attempts }),
+      );
+    } else {
+      io.print(JSON.stringify({ queue, message: value ?? null, attempts }));
+    }
+    return Promise.resolve();
+  };
+}
+
+/** Runs `commandLine` with the item on its standard input; rejects unless it exits 0. */
+function execItem(commandLine: string, io: CliIo): ItemWork {
+  const [program, ...args] = execShell(commandLine);
+  return async (message, { queue, attempts }) => {
+    const child = new Deno.Command(program, {
+      args,
+      stdin: "piped",
+      stdout: "inherit",
+      stderr: "inherit",
+      env: {
+        OVTP_QUEUE: queue,
+        OVTP_MESSAGE_TYPE: message.type,
+        OVTP_ATTEMPTS: String(attempts),
+      },
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    try {
+      if (message.data.length > 0) await writer.write(message.data);
+      await writer.close();
+    } catch {
+      // The command ended without reading all its input: that is its choice.
+    }
+    const { success, code } = await child.status;
+    if (!success) {
+      io.printError(`ovtp: the command exited with ${code}; the item goes back to ${queue}`);
+      throw new Error(`The command exited with ${code}`);
+    }
+  };
+}
+
+function checkRunPermission(commandLine: string): void {
+  const [command] = execShell(commandLine);
+  if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return;
+  throw new CliError(
+    `pull --exec runs a command for each item: give Deno the run permission, e.g. ` +
+      `deno run --allow-net --allow-read --allow-env --allow-run=${command} cli.ts pull --exec …`,
+  );
+}
