@@ -1,5 +1,5 @@
 import { ConnectionError, ProtocolError, RemoteError } from "../errors.ts";
-import { freeBuffer, utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
+import { concatBytes, freeBuffer, utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
 import { type ChannelRecord, decodeReason, endFlag, RecordType } from "../wire/record_codec.ts";
 
 /** Credit each side grants every new stream in each direction, before any window update. */
@@ -260,14 +260,7 @@ export class Stream {
       }
       chunks.push(chunk);
     }
-    if (chunks.length === 1) return chunks[0];
-    const out = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
+    return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
   }
 
   // ---- Called by the channel ------------------------------------------------------------
