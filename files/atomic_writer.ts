@@ -436,13 +436,22 @@ export class AtomicFileWriter {
 }
 
 async function createFresh(partialPath: string): Promise<Deno.FsFile> {
+  const create = () =>
+    Deno.open(partialPath, { write: true, createNew: true, mode: partialFileMode });
+  try {
+    // Usually the name is new: one system call. Otherwise remove what is there (never write
+    // through it: it may be a link) and create again.
+    return await create();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) {
+      throw fileErrorFromOs(error, partialPath, "Cannot create");
+    }
+  }
   try {
     const info = await lstatOrNull(partialPath);
-    if (info !== null) {
-      if (info.isDirectory) throw inTheWay(partialPath, "a folder");
-      await Deno.remove(partialPath);
-    }
-    return await Deno.open(partialPath, { write: true, createNew: true, mode: partialFileMode });
+    if (info?.isDirectory) throw inTheWay(partialPath, "a folder");
+    if (info !== null) await Deno.remove(partialPath);
+    return await create();
   } catch (error) {
     throw fileErrorFromOs(error, partialPath, "Cannot create");
   }

@@ -9,7 +9,7 @@ import {
   resumableBytes,
 } from "../files/partial_files.ts";
 import { Sandbox } from "../files/sandbox.ts";
-import { type Stream, StreamError, StreamKind } from "../session/stream.ts";
+import { initialWindowBytes, type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { utf8Encoder } from "../wire/_bytes.ts";
 import { hashPrefix, receiveFile, sendContent } from "./content_transfer.ts";
 import {
@@ -176,7 +176,8 @@ export class FileService {
       }
     }
     stream.reply({ offset: offer, ...(offerRoot ? { prefix: formatDigest(offerRoot) } : {}) });
-    stream.setWindow(fileWindowBytes);
+    // Small files fit the initial window: no window update needed.
+    if (size - offer > initialWindowBytes) stream.setWindow(fileWindowBytes);
 
     const reader = new StreamReader(stream);
     const startBytes = await reader.readExact(startOffsetBytes);
