@@ -1,21 +1,15 @@
 import { encodeBase64 } from "../crypto/base64.ts";
 import type { OvtpResult } from "../session/message_exchange.ts";
-import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
-import { parseHostPort } from "../address.ts";
-import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
-import type { CliIo } from "./cli_io.ts";
 import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
+import { parseTarget, readMessageInput } from "./_message_input.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
 
 const options = {
   ...clientOptions,
   type: { type: "string", short: "t" },
 } as const;
-
-const messageTypes = ["text", "json", "bytes"] as const;
-type MessageKind = typeof messageTypes[number];
 
 /**
  * `ovtp send HOST[:PORT] MESSAGE|-`: sends one message and prints the reply as one JSON line
@@ -50,18 +44,8 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
       names: "HOST[:PORT] MESSAGE|-",
     });
     const [target, text] = positionals;
-    const type = values.type as MessageKind | undefined;
-    if (type !== undefined && !messageTypes.includes(type)) {
-      throw CliError.usage("send", `--type takes text, json or bytes, not "${values.type}"`);
-    }
-    let address;
-    try {
-      address = parseHostPort(target);
-    } catch {
-      throw CliError.usage("send", `"${target}" is not HOST, HOST:PORT or [IPv6]:PORT`);
-    }
-    const body = text === "-" ? await readStdin(io) : new TextEncoder().encode(text);
-    const message = messageOf(body, type ?? (text === "-" ? undefined : "text"));
+    const address = parseTarget("send", target);
+    const message = await readMessageInput("send", text, values.type, io);
     const client = await connectClient("send", address, values, io);
     let result: OvtpResult;
     try {
@@ -75,34 +59,6 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
     return result.status ? ExitCode.ok : ExitCode.failure;
   },
 };
-
-async function readStdin(io: CliIo): Promise<Uint8Array> {
-  const bytes = await io.readStdin(defaultMaxMessageBytes);
-  if (bytes === undefined) {
-    throw new CliError(
-      `Standard input holds more than ${defaultMaxMessageBytes} bytes, the most a message may carry; send it as a file with ovtp put`,
-    );
-  }
-  return bytes;
-}
-
-/** The value to send: a string (text), a parsed JSON value, or bytes. */
-function messageOf(body: Uint8Array, type: MessageKind | undefined): unknown {
-  if (type === "bytes") return body;
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
-  } catch {
-    if (type === undefined) return body;
-    throw CliError.usage("send", `the message is not UTF-8 text; send it with --type bytes`);
-  }
-  if (type !== "json") return text;
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw CliError.usage("send", `the message is not JSON (${(error as Error).message})`);
-  }
-}
 
 function formatReply({ status, response }: OvtpResult): string {
   if (response instanceof Uint8Array) {
