@@ -1,9 +1,10 @@
-import { formatHostPort, parseHostPort } from "../address.ts";
+import { formatHostPort } from "../address.ts";
 import type { LocalForward } from "../forward/local_forward.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
 import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
+import { parseTarget } from "./_message_input.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
 
 const options = {
@@ -108,12 +109,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
       return spec;
     });
     if (specs.length === 0) throw CliError.usage("forward", "give at least one -L");
-    let address;
-    try {
-      address = parseHostPort(positionals[0]);
-    } catch {
-      throw CliError.usage("forward", `"${positionals[0]}" is not HOST, HOST:PORT or [IPv6]:PORT`);
-    }
+    const address = parseTarget("forward", positionals[0]);
     const server = formatHostPort(address);
     const client = await connectClient("forward", address, values, io);
     const forwards: LocalForward[] = [];

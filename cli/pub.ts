@@ -1,9 +1,9 @@
-import { parseHostPort } from "../address.ts";
 import { checkTopic } from "../messaging/topic_pattern.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
 import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
+import { parseTarget } from "./_message_input.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
 
 const options = {
@@ -43,12 +43,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
       names: "HOST[:PORT] TOPIC MESSAGE",
     });
     const [target, topic, text] = positionals;
-    let address;
-    try {
-      address = parseHostPort(target);
-    } catch {
-      throw CliError.usage("pub", `"${target}" is not HOST, HOST:PORT or [IPv6]:PORT`);
-    }
+    const address = parseTarget("pub", target);
     let value: unknown = text;
     if (values.type === "json") {
       try {

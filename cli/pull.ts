@@ -1,5 +1,3 @@
-import { parseHostPort } from "../address.ts";
-import { encodeBase64 } from "../crypto/base64.ts";
 import type { OvtpMessage } from "../message.ts";
 import type { QueueItemInfo } from "../messaging/queue_worker.ts";
 import { checkTopic } from "../messaging/topic_pattern.ts";
@@ -9,6 +7,8 @@ import type { CliIo } from "./cli_io.ts";
 import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
 import { execShell } from "./exec_handler.ts";
 import { ExitCode } from "./exit_codes.ts";
+import { jsonLine, parseCount } from "./_json_line.ts";
+import { parseTarget } from "./_message_input.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
 
 const options = {
@@ -65,21 +65,13 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
       names: "HOST[:PORT] QUEUE",
     });
     const [target, queue] = positionals;
-    let address;
-    try {
-      address = parseHostPort(target);
-    } catch {
-      throw CliError.usage("pull", `"${target}" is not HOST, HOST:PORT or [IPv6]:PORT`);
-    }
+    const address = parseTarget("pull", target);
     try {
       checkTopic(queue);
     } catch (error) {
       throw CliError.usage("pull", (error as Error).message);
     }
-    const count = values.count === undefined ? Infinity : Number(values.count);
-    if (!Number.isSafeInteger(count) && count !== Infinity || count < 1) {
-      throw CliError.usage("pull", `--count takes a whole number above 0, not "${values.count}"`);
-    }
+    const count = parseCount("pull", values.count);
     if (values.exec !== undefined) checkRunPermission(values.exec);
     const work = values.exec === undefined ? printItem(io) : execItem(values.exec, io);
     const client = await connectClient("pull", address, values, io);
@@ -116,13 +108,7 @@ type ItemWork = (message: OvtpMessage, info: QueueItemInfo) => Promise<void>;
 function printItem(io: CliIo): ItemWork {
   return (message, { queue, attempts }) => {
     const value = message.type === "bytes" ? message.data : message.value();
-    if (value instanceof Uint8Array) {
-      io.print(
-        JSON.stringify({ queue, message: encodeBase64(value), encoding: "base64", attempts }),
-      );
-    } else {
-      io.print(JSON.stringify({ queue, message: value ?? null, attempts }));
-    }
+    io.print(jsonLine({ queue }, "message", value, { attempts }));
     return Promise.resolve();
   };
 }

@@ -1,9 +1,9 @@
-import { encodeBase64 } from "../crypto/base64.ts";
 import type { OvtpResult } from "../session/message_exchange.ts";
 import type { CliCommand } from "./cli_command.ts";
 import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { parseTarget, readMessageInput } from "./_message_input.ts";
+import { jsonLine } from "./_json_line.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
 
 const options = {
@@ -61,8 +61,5 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
 };
 
 function formatReply({ status, response }: OvtpResult): string {
-  if (response instanceof Uint8Array) {
-    return JSON.stringify({ status, response: encodeBase64(response), encoding: "base64" });
-  }
-  return JSON.stringify({ status, response: response ?? null });
+  return jsonLine({ status }, "response", response);
 }

@@ -1,11 +1,10 @@
-import { parseHostPort } from "../address.ts";
-import { encodeBase64 } from "../crypto/base64.ts";
 import { checkTopicPattern } from "../messaging/topic_pattern.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
-import type { CliIo } from "./cli_io.ts";
 import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
+import { jsonLine, parseCount } from "./_json_line.ts";
+import { parseTarget } from "./_message_input.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
 
 const options = {
@@ -52,12 +51,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
       names: "HOST[:PORT] PATTERN...",
     });
     const [target, ...patterns] = positionals;
-    let address;
-    try {
-      address = parseHostPort(target);
-    } catch {
-      throw CliError.usage("sub", `"${target}" is not HOST, HOST:PORT or [IPv6]:PORT`);
-    }
+    const address = parseTarget("sub", target);
     for (const pattern of patterns) {
       try {
         checkTopicPattern(pattern);
@@ -65,10 +59,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
         throw CliError.usage("sub", (error as Error).message);
       }
     }
-    const count = values.count === undefined ? Infinity : Number(values.count);
-    if (!Number.isSafeInteger(count) && count !== Infinity || count < 1) {
-      throw CliError.usage("sub", `--count takes a whole number above 0, not "${values.count}"`);
-    }
+    const count = parseCount("sub", values.count);
     const client = await connectClient("sub", address, values, io);
     let received = 0;
     let stop!: () => void;
@@ -79,7 +70,8 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
       const subscription = await client.subscribe(patterns, (message, topic) => {
         if (received >= count) return;
         received++;
-        printMessage(io, topic, message.type === "bytes" ? message.data : message.value());
+        const value = message.type === "bytes" ? message.data : message.value();
+        io.print(jsonLine({ topic }, "message", value));
         if (received >= count) stop();
       }, { onDropped: (dropped) => io.print(JSON.stringify({ dropped })) });
       if (!values.quiet) io.printError(`ovtp: subscribed to ${patterns.join(" ")}`);
@@ -93,11 +85,3 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
     return ExitCode.ok;
   },
 };
-
-function printMessage(io: CliIo, topic: string, value: unknown): void {
-  if (value instanceof Uint8Array) {
-    io.print(JSON.stringify({ topic, message: encodeBase64(value), encoding: "base64" }));
-  } else {
-    io.print(JSON.stringify({ topic, message: value ?? null }));
-  }
-}

@@ -1,0 +1,51 @@
+import { encodeBase64 } from "../crypto/base64.ts";
+import { CliError } from "./cli_error.ts";
+
+/**
+ * One JSON output line: `fields`, then `value` under `key`, then `after`. Bytes go as base64,
+ * marked `"encoding":"base64"`; `undefined` goes as `null`. Shared by `send`, `sub` and `pull`.
+ *
+ * @example
+ * ```ts
+ * import { jsonLine } from "./_json_line.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(jsonLine({ topic: "a" }, "message", "x"), '{"topic":"a","message":"x"}');
+ * assert.equal(
+ *   jsonLine({}, "message", new Uint8Array([1])),
+ *   '{"message":"AQ==","encoding":"base64"}',
+ * );
+ * ```
+ */
+export function jsonLine(
+  fields: Record<string, unknown>,
+  key: string,
+  value: unknown,
+  after: Record<string, unknown> = {},
+): string {
+  if (value instanceof Uint8Array) {
+    return JSON.stringify({ ...fields, [key]: encodeBase64(value), encoding: "base64", ...after });
+  }
+  return JSON.stringify({ ...fields, [key]: value ?? null, ...after });
+}
+
+/**
+ * Reads a `--count` option: a whole number above 0, or `Infinity` when absent.
+ *
+ * @example
+ * ```ts
+ * import { parseCount } from "./_json_line.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseCount("sub", "3"), 3);
+ * assert.equal(parseCount("sub", undefined), Infinity);
+ * assert.throws(() => parseCount("sub", "0"));
+ * ```
+ */
+export function parseCount(command: string, text: string | undefined): number {
+  const count = text === undefined ? Infinity : Number(text);
+  if (!Number.isSafeInteger(count) && count !== Infinity || count < 1) {
+    throw CliError.usage(command, `--count takes a whole number above 0, not "${text}"`);
+  }
+  return count;
+}
