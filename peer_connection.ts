@@ -1,5 +1,6 @@
 import { ConnectionError } from "./errors.ts";
 import { type MessageValue, OvtpMessage } from "./message.ts";
+import type { Allowance } from "./session/budget.ts";
 import type { Channel } from "./session/channel.ts";
 import {
   defaultMaxMessageBytes,
@@ -44,6 +45,12 @@ export class PeerConnection implements PeerInfo {
   readonly remoteAddr: TransportAddress;
   /** The options of the key's authorized_keys line. */
   readonly options: ReadonlyMap<string, string | true>;
+  /**
+   * What this connection may still take of the server's budgets (open files, buffered bytes,
+   * subscriptions, handler calls); every service takes from it before spending. `undefined` on
+   * connections the server did not make (tests).
+   */
+  readonly allowance: Allowance | undefined;
   #channel: Channel;
   #maxMessageBytes: number;
 
@@ -53,8 +60,15 @@ export class PeerConnection implements PeerInfo {
    * @param channel The connection's channel.
    * @param info Who the peer is.
    * @param maxMessageBytes Largest reply accepted.
+   * @param allowance The connection's share of the server's budgets.
    */
-  constructor(channel: Channel, info: PeerInfo, maxMessageBytes = defaultMaxMessageBytes) {
+  constructor(
+    channel: Channel,
+    info: PeerInfo,
+    maxMessageBytes: number = defaultMaxMessageBytes,
+    allowance?: Allowance,
+  ) {
+    this.allowance = allowance;
     this.#channel = channel;
     this.fingerprint = info.fingerprint;
     this.comment = info.comment;
