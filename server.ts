@@ -20,6 +20,7 @@ import {
 import { type Stream, StreamError, StreamKind } from "./session/stream.ts";
 import { FileService } from "./transfer/file_service.ts";
 import { fileErrorCodes } from "./transfer/file_protocol.ts";
+import { acceptLoop } from "./wire/accept_loop.ts";
 import { DenoTransport } from "./wire/deno_transport.ts";
 import { encodeFrame } from "./wire/frame.ts";
 import { encodeRefused, RefusalReason } from "./wire/handshake_codec.ts";
@@ -284,15 +285,21 @@ export class OvtpServer {
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
     const serving = new Set<Promise<void>>();
-    try {
-      for await (const conn of listener) {
-        const task = this.#serve(conn);
-        serving.add(task);
-        task.finally(() => serving.delete(task));
-      }
-    } catch (error) {
-      if (this.#closing === undefined) this.#options.onError?.(error);
-    }
+    await acceptLoop(listener, (conn) => {
+      const task = this.#serve(conn).catch((error) => this.#options.onError?.(error));
+      serving.add(task);
+      task.finally(() => serving.delete(task));
+    }, {
+      onError: (error) => {
+        if (this.#closing !== undefined) return;
+        this.#options.onError?.(error);
+        this.#log({
+          event: "accept_error",
+          time: now(),
+          error: error instanceof Error ? error.message : String(error),
+        });
+      },
+    });
     await Promise.all(serving);
   }
 

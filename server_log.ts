@@ -53,8 +53,38 @@ export interface ConnectionEvent {
   durationMs: number;
 }
 
+/**
+ * Accepting failed (a connection reset before it was accepted, or the process out of file
+ * descriptors); logged once per burst. The server goes on accepting.
+ */
+export interface AcceptErrorEvent {
+  /** What happened. */
+  event: "accept_error";
+  /** When, as an ISO 8601 timestamp. */
+  time: string;
+  /** The operating system's message. */
+  error: string;
+}
+
+/**
+ * A stream was refused or reset because its peer went over a budget or a timeout (the
+ * connection and every other peer go on).
+ */
+export interface LimitEvent {
+  /** What happened. */
+  event: "limit";
+  /** When, as an ISO 8601 timestamp. */
+  time: string;
+  /** The peer's `host:port`. */
+  remote: string;
+  /** The client key's fingerprint. */
+  fingerprint: string;
+  /** One line: which budget or timeout, and its figure. */
+  detail: string;
+}
+
 /** What a server reports through its `onLog` option: one event per connection outcome. */
-export type ServerLogEvent = RefusedEvent | ConnectionEvent;
+export type ServerLogEvent = RefusedEvent | ConnectionEvent | AcceptErrorEvent | LimitEvent;
 
 /**
  * Formats an event as one JSON line (no trailing newline), the format `ovtp serve` logs in.

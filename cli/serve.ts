@@ -127,7 +127,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
         root,
         forwardAllow,
         onLog: (event) => {
-          const failure = event.event === "refused" || event.result === "error";
+          const failure = event.event !== "connection" || event.result === "error";
           if (!values.quiet || failure) io.printError(formatLogLine(event));
         },
         onError: (error, peer) => {

@@ -1,3 +1,4 @@
+import { acceptLoop } from "../wire/accept_loop.ts";
 import type { HostPort } from "../address.ts";
 import type { Channel } from "../session/channel.ts";
 import { type Stream, StreamKind } from "../session/stream.ts";
@@ -90,20 +91,14 @@ export async function startLocalForward(
     if (failure !== undefined && !closed) options.onError?.(failure);
   };
 
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        conns.add(conn);
-        const task = carry(conn).finally(() => {
-          conns.delete(conn);
-          carrying.delete(task);
-        });
-        carrying.add(task);
-      }
-    } catch (error) {
-      if (!closed) options.onError?.(error);
-    }
-  })();
+  const accepting = acceptLoop(listener, (conn) => {
+    conns.add(conn);
+    const task = carry(conn).finally(() => {
+      conns.delete(conn);
+      carrying.delete(task);
+    });
+    carrying.add(task);
+  }, { onError: (error) => !closed && options.onError?.(error) });
 
   let closing: Promise<void> | undefined;
   let resolveFinished!: () => void;
