@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { acceptLoop } from "../../wire/accept_loop.ts";
 import { fixtureIdentity } from "../_fixtures.ts";
 import { startServer, withClient } from "../_helpers.ts";
