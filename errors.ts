@@ -15,7 +15,8 @@ export type OvtpErrorCode =
   | "REMOTE"
   | "CONNECTION"
   | "KEY_FILE"
-  | "FILE";
+  | "FILE"
+  | "LIMIT";
 
 /** Options accepted by every ovtp error constructor. */
 export interface OvtpErrorOptions {
@@ -373,5 +374,30 @@ export class FileError extends OvtpError {
     this.reason = options.reason;
     this.path = options.path;
     this.remote = options.remote ?? false;
+  }
+}
+
+/**
+ * A peer asked for more than its budget allows (buffered bytes, open files, requests running,
+ * subscriptions; SECURITY.md, "Budgets"). Its stream is refused; the connection goes on.
+ *
+ * @example Check the code
+ * ```ts
+ * import { LimitError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new LimitError("over the budget").code, "LIMIT");
+ * ```
+ */
+export class LimitError extends OvtpError {
+  /**
+   * Creates the object.
+   *
+   * @param message One line: what happened and what to do.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options?: OvtpErrorOptions) {
+    super("LIMIT", message, options);
+    this.name = "LimitError";
   }
 }

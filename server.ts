@@ -1,7 +1,17 @@
 import { defaultPort, formatHostPort, type HostPort } from "./address.ts";
-import { AuthenticationError, ConnectionError, TimeoutError } from "./errors.ts";
+import { AuthenticationError, ConnectionError, LimitError, TimeoutError } from "./errors.ts";
 import type { RefusalCause, ServerLogEvent } from "./server_log.ts";
 import { Admission, defaultAdmissionLimits } from "./session/admission.ts";
+import {
+  type Allowance,
+  Budget,
+  type BudgetLimits,
+  budgetLimits,
+  type BudgetRefusal,
+  isBudgetRefusal,
+  type Resource,
+  type ResourceLimits,
+} from "./session/budget.ts";
 import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
 import { allowsFrom } from "./crypto/key_permissions.ts";
 import { ForwardService } from "./forward/forward_service.ts";
@@ -29,6 +39,8 @@ import { encodeRefused, RefusalReason } from "./wire/handshake_codec.ts";
 export const defaultMaxRecordBytes: number = 1024 * 1024 + 1024;
 /** Default records per key before a key update (well below AES-GCM's 2^24.5 limit). */
 export const defaultRekeyRecords: number = 1 << 23;
+/** Default time a stream may wait for its peer's data or window credit before it is reset. */
+export const defaultStreamStallTimeoutMs: number = 30_000;
 /** Default number of connections served at once. */
 export const defaultMaxConnections: number = defaultAdmissionLimits.maxConnections;
 
@@ -54,6 +66,12 @@ export interface SessionOptions {
   maxStreams?: number;
   /** Largest message body accepted. Default 16 MiB. */
   maxMessageBytes?: number;
+  /**
+   * A stream whose peer stops half way (a message without its end, an upload that stops
+   * sending, a download that stops reading) is reset after this long without progress.
+   * Default 30 s.
+   */
+  streamStallTimeoutMs?: number;
 }
 
 /** Options of {@linkcode OvtpServer}. */
@@ -91,17 +109,32 @@ export interface OvtpServerOptions extends SessionOptions {
   messaging?: Omit<PubSubOptions & WorkQueueOptions, "onError" | "maxMessageBytes">;
   /** Connections served at once; more are refused as busy. Default 1024. */
   maxConnections?: number;
-  /** Connections from one address at once. Default 256. */
+  /** Connections from one address (an IPv4 address, an IPv6 /64) at once. Default 256. */
   maxConnectionsPerAddress?: number;
   /**
-   * Connections still in the handshake at once; more are refused before any cryptography, so
-   * a flood of silent connections cannot lock out good clients. Default 64.
+   * Connections of one client key at once; more are refused as busy once authenticated, so
+   * one key cannot take every slot. Default 256.
+   */
+  maxConnectionsPerKey?: number;
+  /**
+   * What one connection, all connections of one key, and the whole server may hold at once:
+   * buffered bytes, open files, handler calls running, subscriptions (SECURITY.md, "Budgets").
+   * A peer over a budget has its stream refused; nothing else is affected.
+   */
+  budgets?: { [S in keyof BudgetLimits]?: Partial<ResourceLimits> };
+  /**
+   * Connections still in the handshake at once. When full, a new connection pushes out the
+   * oldest startup that has cost no RSA decryption yet (from the address group holding the
+   * most), so a flood of silent connections cannot lock out good clients; only when every
+   * startup is already costly is the newcomer refused as busy. Default 64.
    */
   maxStartups?: number;
   /**
-   * Failed authentications from one address (or with one key) within a minute before it is
-   * held off: refused at once for 1 s, then twice as long after every further failure, up to
-   * 5 minutes. Default 5.
+   * Failed handshakes from one address group (an IPv4 address, an IPv6 /64) within a minute
+   * before it is held off: refused at once for 1 s, then twice as long after every further
+   * failure, up to 5 minutes. Every handshake that cost an RSA decryption and did not
+   * authenticate counts, however it ended. Never counted per key, which anyone can name.
+   * Default 5.
    */
   authFailureLimit?: number;
   /** The first hold-off after `authFailureLimit` failures. Default 1000 ms. */
@@ -152,6 +185,7 @@ export class OvtpServer {
   #pubsub: PubSub;
   #queues: WorkQueues;
   #admission: Admission;
+  #budget: Budget;
   #listener: Deno.Listener | undefined;
   #channels = new Set<Channel>();
   #peers = new Map<Channel, PeerConnection>();
@@ -181,6 +215,11 @@ export class OvtpServer {
       authFailureLimit: options.authFailureLimit,
       authBackoffMs: options.authBackoffMs,
     });
+    this.#budget = new Budget(budgetLimits({
+      ...options.budgets,
+      key: { connections: options.maxConnectionsPerKey, ...options.budgets?.key },
+      process: { connections: options.maxConnections, ...options.budgets?.process },
+    }));
     this.#files = options.root === undefined ? undefined : new FileService({
       root: options.root,
       partialMaxAgeMs: options.partialMaxAgeMs,
@@ -210,6 +249,14 @@ export class OvtpServer {
   /** Connections that finished the handshake and are open now. */
   get connectionCount(): number {
     return this.#channels.size;
+  }
+
+  /**
+   * What all connections together hold now of the budgets (buffered bytes, open files,
+   * handler calls, subscriptions, connections), for monitoring and tests.
+   */
+  get held(): Readonly<Record<Resource, number>> {
+    return this.#budget.held;
   }
 
   /** The authenticated connections open now, each of which can be called. */
@@ -316,16 +363,21 @@ export class OvtpServer {
       this.#log({ event: "refused", time: now(), remote, reason: limit });
       return;
     }
-    this.#admission.admit(address);
+    let shed = false;
+    const ticket = this.#admission.admit(address, () => {
+      shed = true;
+      transport.close();
+    });
     this.#pending.add(transport);
     let channel: Channel;
     let peer!: PeerConnection;
+    let allowance: Allowance | undefined;
     let refusedFrom: string | undefined;
+    let overBudget: BudgetRefusal | undefined;
     try {
       const result = await serverHandshake(transport, {
         identity: this.#options.identity,
         authorize: async (fingerprint) => {
-          if (this.#admission.keyBlocked(fingerprint)) return undefined;
           const key = await this.#authorizedKeys.find(fingerprint);
           // The key's from= option: refused like an unknown key, logged with its own reason.
           if (key !== undefined && !allowsFrom(key.options, address)) {
@@ -335,6 +387,16 @@ export class OvtpServer {
           }
           return key;
         },
+        admit: (fingerprint) => {
+          const opened = this.#budget.open(fingerprint);
+          if (isBudgetRefusal(opened)) {
+            overBudget = opened;
+            return false;
+          }
+          allowance = opened;
+          return true;
+        },
+        onDecrypt: () => ticket.decrypting(),
         maxRecordBytes: this.#options.maxRecordBytes ?? defaultMaxRecordBytes,
         rekeyRecords: this.#options.rekeyRecords ?? defaultRekeyRecords,
         maxStreams: this.#options.maxStreams ?? defaultMaxStreams,
@@ -343,25 +405,38 @@ export class OvtpServer {
       channel = new Channel(transport, result, {
         ...this.#channelOptions(),
         role: "server",
+        allowance,
+        onLimit: (detail) => this.#logLimit(peer, detail),
         onStream: (stream) => this.#onStream(stream, peer),
       });
-      peer = new PeerConnection(channel, {
-        fingerprint: result.peerKey.fingerprint,
-        comment: result.authorizedKey.publicKey.comment,
-        remoteAddr: transport.remoteAddr,
-        options: result.authorizedKey.options,
-      }, this.#options.maxMessageBytes);
-      this.#admission.authenticated(address, peer.fingerprint);
+      peer = new PeerConnection(
+        channel,
+        {
+          fingerprint: result.peerKey.fingerprint,
+          comment: result.authorizedKey.publicKey.comment,
+          remoteAddr: transport.remoteAddr,
+          options: result.authorizedKey.options,
+        },
+        this.#options.maxMessageBytes,
+        allowance,
+      );
+      ticket.authenticated();
     } catch (error) {
       transport.close();
-      this.#admission.release(address, true);
-      const cause = refusedFrom !== undefined && error instanceof AuthenticationError
+      allowance?.close();
+      const fingerprint = error instanceof AuthenticationError ? error.fingerprint : undefined;
+      const cause: RefusalCause = shed
+        ? "shed"
+        : overBudget !== undefined
+        ? "max_connections_per_key"
+        : refusedFrom !== undefined && error instanceof AuthenticationError
         ? "from"
         : handshakeFailure(error);
-      const fingerprint = error instanceof AuthenticationError ? error.fingerprint : undefined;
-      if (cause === "authentication" || cause === "from") {
-        this.#admission.failed(address, fingerprint);
-      }
+      // Every handshake that cost an RSA decryption and did not authenticate counts against
+      // its address group, whatever cut it short; one refused for its key's connection cap
+      // authenticated and does not.
+      if (overBudget !== undefined) ticket.authenticated();
+      ticket.release(cause === "authentication" || cause === "from");
       this.#log({
         event: "refused",
         time: now(),
@@ -370,6 +445,8 @@ export class OvtpServer {
         ...(fingerprint === undefined ? {} : { fingerprint }),
         detail: cause === "from"
           ? refusedFrom
+          : overBudget !== undefined
+          ? overBudget.message
           : error instanceof Error
           ? error.message
           : String(error),
@@ -384,7 +461,8 @@ export class OvtpServer {
     const error = await channel.closed;
     this.#channels.delete(channel);
     this.#peers.delete(channel);
-    this.#admission.release(address, false);
+    allowance?.close();
+    ticket.release();
     this.#log({
       event: "connection",
       time: now(),
@@ -436,10 +514,32 @@ export class OvtpServer {
       stream.reset(StreamError.unsupported, `Unknown stream kind ${stream.kind}`);
       return;
     }
+    // A message that stops half way is reset; handler calls running at once are budgeted.
+    stream.setStallTimeout(this.#options.streamStallTimeoutMs ?? defaultStreamStallTimeoutMs);
+    const overBudget = peer.allowance?.take("handlerCalls", 1);
+    if (overBudget !== undefined) {
+      this.#logLimit(peer, `stream ${stream.id} refused: ${overBudget.message}`);
+      stream.reset(StreamError.refused, overBudget.message);
+      return;
+    }
     answerMessage(stream, (message) => this.#handler(message, peer), {
       maxMessageBytes: this.#options.maxMessageBytes ?? defaultMaxMessageBytes,
       onError: (error) => this.#options.onError?.(error, peer),
-    }).catch((error) => this.#options.onError?.(error, peer));
+    }).catch((error) => {
+      if (!(error instanceof LimitError || error instanceof TimeoutError)) {
+        this.#options.onError?.(error, peer);
+      }
+    }).finally(() => peer.allowance?.give("handlerCalls", 1));
+  }
+
+  #logLimit(peer: PeerConnection, detail: string): void {
+    this.#log({
+      event: "limit",
+      time: now(),
+      remote: formatHostPort(peer.remoteAddr),
+      fingerprint: peer.fingerprint,
+      detail,
+    });
   }
 }
 

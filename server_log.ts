@@ -2,7 +2,9 @@ import type { AdmissionRefusal } from "./session/admission.ts";
 
 /**
  * Why a connection was refused: an admission limit, or a failed handshake (`from`: the key's
- * `from=` option in authorized_keys does not allow the client's address).
+ * `from=` option in authorized_keys does not allow the client's address; `shed`: pushed out of
+ * a full `maxStartups` by a newer connection before it cost anything;
+ * `max_connections_per_key`: its key holds its most connections).
  */
 export type RefusalCause =
   | AdmissionRefusal
@@ -11,7 +13,9 @@ export type RefusalCause =
   | "handshake_timeout"
   | "handshake_aborted"
   | "protocol"
-  | "from";
+  | "from"
+  | "shed"
+  | "max_connections_per_key";
 
 /** A connection was turned away, before or during its handshake. */
 export interface RefusedEvent {

@@ -1,12 +1,25 @@
+/**
+ * @module
+ * Who may start a handshake: the limits a server applies before any cryptography. Sits in
+ * `OvtpServer` between accept and the handshake; counts connections per address group and in
+ * the handshake, and remembers failed handshakes per address group.
+ *
+ * Two rules make it hard to game by strangers. Startups (connections still in the handshake)
+ * that have cost the server nothing yet can be shed: when `maxStartups` is full, a new
+ * connection pushes out the oldest cheap startup of the address group that holds the most, so
+ * a trickle of silent sockets cannot keep good clients out. And failures are counted per address
+ * group (an IPv4 address, an IPv6 /64), never per client key, which anyone can name.
+ */
+
 /** Limits a server applies before and during the handshake. */
 export interface AdmissionLimits {
   /** Connections served at once (handshaking or authenticated). */
   maxConnections: number;
-  /** Connections from one address at once. */
+  /** Connections from one address group (IPv4 address, IPv6 /64) at once. */
   maxConnectionsPerAddress: number;
   /** Connections still in the handshake at once (like sshd's MaxStartups). */
   maxStartups: number;
-  /** Failed authentications from one address (or with one key) before it is held off. */
+  /** Failed handshakes from one address group before it is held off. */
   authFailureLimit: number;
   /** Failures older than this are forgotten. */
   authFailureWindowMs: number;
@@ -40,14 +53,120 @@ interface Failures {
   blockedUntilMs: number;
 }
 
-/** Most addresses and keys whose failures are remembered; the oldest are forgotten first. */
+/** Most address groups whose failures are remembered; the oldest are forgotten first. */
 const maxTrackedFailures = 10_000;
 
 /**
- * Counts connections per address and in the handshake, and remembers authentication failures
- * per address and per key, so a server can refuse work it should not do: before any
- * cryptography for a connection over a limit, or from an address (or with a key) that keeps
- * failing. Memory stays bounded: at most 10,000 failure records.
+ * The address group that limits and failures are counted by: an IPv4 address (IPv4-mapped
+ * IPv6 addresses are read as IPv4), or the /64 prefix of an IPv6 address, which one host can
+ * fill with addresses of its own.
+ *
+ * @example
+ * ```ts
+ * import { addressGroup } from "./admission.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(addressGroup("::ffff:10.0.0.1"), "10.0.0.1");
+ * assert.equal(addressGroup("2001:db8:0:7::1"), addressGroup("2001:db8::7:ffff:1:2:3"));
+ * assert.equal(addressGroup("2001:db8:0:7::1"), "2001:db8:0:7::/64");
+ * ```
+ */
+export function addressGroup(address: string): string {
+  let text = address.toLowerCase();
+  if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
+  const zone = text.indexOf("%");
+  if (zone >= 0) text = text.slice(0, zone);
+  if (!text.includes(":")) return text;
+  const mapped = /^(?:(?:0{1,4}:){5}|::(?:0{1,4}:)?)ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
+  if (mapped !== null) return mapped[1];
+  const hextets = expandIpv6(text);
+  if (hextets === undefined) return text;
+  return `${hextets.slice(0, 4).map((h) => h.toString(16)).join(":")}::/64`;
+}
+
+function expandIpv6(text: string): number[] | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const parse = (part: string) => part === "" ? [] : part.split(":");
+  const head = parse(halves[0]);
+  const tail = halves.length === 2 ? parse(halves[1]) : [];
+  // An embedded IPv4 tail counts as two hextets.
+  const last = (tail.length > 0 ? tail : head).at(-1);
+  const v4 = last !== undefined && last.includes(".") ? 1 : 0;
+  const missing = 8 - head.length - tail.length - v4;
+  if (halves.length === 1 ? missing !== 0 : missing < 0) return undefined;
+  const words = [...head, ...Array(missing).fill("0"), ...tail];
+  const hextets = words.filter((word) => !word.includes(".")).map((word) => parseInt(word, 16));
+  return hextets.some((h) => !(h >= 0 && h <= 0xffff)) ? undefined : hextets;
+}
+
+/**
+ * One admitted connection, from accept to its end: tells the admission when it became costly
+ * (the server started its RSA decryption), when it authenticated, and when it ended.
+ */
+export class AdmissionTicket {
+  /** The address group it counts against. */
+  readonly group: string;
+  #admission: Admission;
+  #shed: () => void;
+  #startup = true;
+  #costly = false;
+  #released = false;
+
+  /** @internal Made by {@linkcode Admission.admit}. */
+  constructor(admission: Admission, group: string, shed: () => void) {
+    this.#admission = admission;
+    this.group = group;
+    this.#shed = shed;
+  }
+
+  /** True while the connection is in the handshake. */
+  get inStartup(): boolean {
+    return this.#startup && !this.#released;
+  }
+
+  /** True once the server spent an RSA decryption on it. */
+  get costly(): boolean {
+    return this.#costly;
+  }
+
+  /**
+   * The server is about to spend an RSA decryption on this connection: it can no longer be
+   * shed, and unless it authenticates it counts as a failure of its address group.
+   */
+  decrypting(): void {
+    this.#costly = true;
+  }
+
+  /** The handshake succeeded: no longer a startup, and its group's failures are forgotten. */
+  authenticated(): void {
+    if (!this.inStartup) return;
+    this.#startup = false;
+    this.#admission.ended(this, true);
+  }
+
+  /**
+   * The connection ended. A startup that cost an RSA decryption (or `failed`, for a refused
+   * key) counts as a failed handshake of its address group.
+   */
+  release(failed = false, nowMs: number = Date.now()): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#admission.ended(this, false);
+    if (this.#startup && (failed || this.#costly)) this.#admission.failed(this.group, nowMs);
+  }
+
+  /** @internal Pushed out to make room: the server closes it. */
+  shed(): void {
+    this.#shed();
+  }
+}
+
+/**
+ * Counts connections per address group and in the handshake, and remembers failed handshakes
+ * per address group, so a server can refuse work it should not do: before any cryptography for
+ * a connection over a limit, or from a group that keeps failing. Memory stays bounded: at most
+ * 10,000 failure records, and one ticket per connection.
  *
  * @example Hold off an address after repeated failures
  * ```ts
@@ -55,7 +174,7 @@ const maxTrackedFailures = 10_000;
  * import assert from "node:assert/strict";
  *
  * const admission = new Admission({ authFailureLimit: 2 });
- * for (let i = 0; i < 2; i++) admission.failed("10.0.0.9", undefined, 1000);
+ * for (let i = 0; i < 2; i++) admission.failed("10.0.0.9", 1000);
  * assert.equal(admission.check("10.0.0.9", 1001), "auth_backoff");
  * assert.equal(admission.check("10.0.0.8", 1001), undefined);
  * ```
@@ -63,8 +182,9 @@ const maxTrackedFailures = 10_000;
 export class Admission {
   readonly limits: AdmissionLimits;
   #total = 0;
-  #startups = 0;
-  #perAddress = new Map<string, number>();
+  #perGroup = new Map<string, number>();
+  /** Startups in the order they arrived (oldest first). */
+  #startups = new Set<AdmissionTicket>();
   #failures = new Map<string, Failures>();
 
   /** @param limits Overrides of {@linkcode defaultAdmissionLimits}. */
@@ -79,55 +199,49 @@ export class Admission {
 
   /** Connections in the handshake now. */
   get startups(): number {
-    return this.#startups;
+    return this.#startups.size;
   }
 
-  /** Why a new connection from `address` must be refused now, or `undefined` to admit it. */
-  check(address: string, nowMs = Date.now()): AdmissionRefusal | undefined {
+  /**
+   * Why a new connection from `address` must be refused now, or `undefined` to admit it. A
+   * full `maxStartups` refuses only when no startup can be shed (all have cost an RSA
+   * decryption already).
+   */
+  check(address: string, nowMs: number = Date.now()): AdmissionRefusal | undefined {
+    const group = addressGroup(address);
+    if (this.#blocked(group, nowMs)) return "auth_backoff";
     if (this.#total >= this.limits.maxConnections) return "max_connections";
-    if ((this.#perAddress.get(address) ?? 0) >= this.limits.maxConnectionsPerAddress) {
+    if ((this.#perGroup.get(group) ?? 0) >= this.limits.maxConnectionsPerAddress) {
       return "max_connections_per_address";
     }
-    if (this.#startups >= this.limits.maxStartups) return "max_startups";
-    if (this.#blocked(`address ${address}`, nowMs)) return "auth_backoff";
+    if (this.#startups.size >= this.limits.maxStartups && this.#sheddable() === undefined) {
+      return "max_startups";
+    }
     return undefined;
   }
 
-  /** True when `fingerprint` is held off after repeated failures. */
-  keyBlocked(fingerprint: string, nowMs = Date.now()): boolean {
-    return this.#blocked(`key ${fingerprint}`, nowMs);
-  }
-
-  /** Counts an admitted connection; it is in the handshake until `authenticated()`. */
-  admit(address: string): void {
+  /**
+   * Counts an admitted connection (call `check()` first); it is a startup until
+   * `ticket.authenticated()`. When `maxStartups` is full, the oldest cheap startup of the
+   * address group holding the most is shed first: its `shed` callback closes it.
+   */
+  admit(address: string, shed: () => void = () => {}): AdmissionTicket {
+    while (this.#startups.size >= this.limits.maxStartups) {
+      const victim = this.#sheddable();
+      if (victim === undefined) break;
+      this.#startups.delete(victim);
+      victim.shed();
+    }
+    const ticket = new AdmissionTicket(this, addressGroup(address), shed);
     this.#total++;
-    this.#startups++;
-    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    this.#perGroup.set(ticket.group, (this.#perGroup.get(ticket.group) ?? 0) + 1);
+    this.#startups.add(ticket);
+    return ticket;
   }
 
-  /** The connection finished its handshake: it no longer counts as a startup. */
-  authenticated(address: string, fingerprint: string): void {
-    this.#startups--;
-    this.#failures.delete(`address ${address}`);
-    this.#failures.delete(`key ${fingerprint}`);
-  }
-
-  /** The connection ended; `inHandshake` when it never finished the handshake. */
-  release(address: string, inHandshake: boolean): void {
-    this.#total--;
-    if (inHandshake) this.#startups--;
-    const count = (this.#perAddress.get(address) ?? 1) - 1;
-    if (count === 0) this.#perAddress.delete(address);
-    else this.#perAddress.set(address, count);
-  }
-
-  /** Records an authentication failure from `address` (and with `fingerprint`, if known). */
-  failed(address: string, fingerprint: string | undefined, nowMs = Date.now()): void {
-    this.#record(`address ${address}`, nowMs);
-    if (fingerprint !== undefined) this.#record(`key ${fingerprint}`, nowMs);
-  }
-
-  #record(key: string, nowMs: number): void {
+  /** Records a failed handshake from `address` (or from its address group). */
+  failed(address: string, nowMs: number = Date.now()): void {
+    const key = addressGroup(address);
     let entry = this.#failures.get(key);
     if (entry === undefined || nowMs - entry.lastMs > this.limits.authFailureWindowMs) {
       entry = { count: 0, lastMs: nowMs, blockedUntilMs: 0 };
@@ -148,6 +262,35 @@ export class Admission {
     if (this.#failures.size > maxTrackedFailures) {
       this.#failures.delete(this.#failures.keys().next().value!);
     }
+  }
+
+  /** @internal A ticket authenticated (`authenticated`) or ended. */
+  ended(ticket: AdmissionTicket, authenticated: boolean): void {
+    this.#startups.delete(ticket);
+    if (authenticated) {
+      this.#failures.delete(ticket.group);
+      return;
+    }
+    this.#total--;
+    const count = (this.#perGroup.get(ticket.group) ?? 1) - 1;
+    if (count === 0) this.#perGroup.delete(ticket.group);
+    else this.#perGroup.set(ticket.group, count);
+  }
+
+  /** The oldest cheap startup of the group that holds the most cheap startups. */
+  #sheddable(): AdmissionTicket | undefined {
+    const counts = new Map<string, number>();
+    let most = 0;
+    for (const ticket of this.#startups) {
+      if (ticket.costly) continue;
+      const count = (counts.get(ticket.group) ?? 0) + 1;
+      counts.set(ticket.group, count);
+      most = Math.max(most, count);
+    }
+    for (const ticket of this.#startups) {
+      if (!ticket.costly && counts.get(ticket.group) === most) return ticket;
+    }
+    return undefined;
   }
 
   #blocked(key: string, nowMs: number): boolean {

@@ -16,6 +16,7 @@ import {
   RecordType,
 } from "../wire/record_codec.ts";
 import type { Transport } from "../wire/transport.ts";
+import type { Allowance, BudgetRefusal } from "./budget.ts";
 import type { HandshakeResult } from "./handshake.ts";
 import { RecordReceiver } from "./record_receiver.ts";
 import { RecordSender } from "./record_sender.ts";
@@ -23,6 +24,7 @@ import {
   decodeHead,
   encodeHead,
   type Head,
+  initialWindowBytes,
   Stream,
   StreamError,
   type StreamHost,
@@ -38,6 +40,11 @@ export const defaultMaxStreams = 256;
 export const defaultCloseTimeoutMs = 10_000;
 /** Control records (pongs, window updates) queued beyond this mean the peer does not read. */
 const maxControlQueueBytes = 1024 * 1024;
+/**
+ * Default bytes of stream records queued for sending on one connection: writers wait beyond
+ * it, however large the peer's record limit and windows are.
+ */
+export const defaultMaxQueuedBytes = 8 * 1024 * 1024;
 
 /** Options of {@linkcode Channel}. */
 export interface ChannelOptions {
@@ -55,6 +62,16 @@ export interface ChannelOptions {
   sealsInFlight?: number;
   /** AES-GCM opens in flight. Default 4. */
   opensInFlight?: number;
+  /**
+   * The connection's share of the server's budgets: each stream the peer opens takes its
+   * receive window from `bufferedBytes` (or is refused), window raises and message bodies
+   * being read take more. Without it (clients), nothing is counted.
+   */
+  allowance?: Allowance;
+  /** Bytes of stream records queued for sending before writers wait. Default 8 MiB. */
+  maxQueuedBytes?: number;
+  /** Called with one line when a stream is refused or reset for a budget or a timeout. */
+  onLimit?: (detail: string) => void;
 }
 
 /**
@@ -87,7 +104,6 @@ interface Lane {
   stream: Stream;
   records: ChannelRecord[];
   bytes: number;
-  roomWaiters: (() => void)[];
 }
 
 /**
@@ -130,6 +146,9 @@ export class Channel implements StreamHost {
   #control: ChannelRecord[] = [];
   #controlBytes = 0;
   #lanes = new Map<number, Lane>();
+  #queuedBytes = 0;
+  #maxQueuedBytes: number;
+  #roomWaiters: { stream: Stream; wake: () => void }[] = [];
   #ring: number[] = [];
   #pumpScheduled = false;
   #localClosing = false;
@@ -153,7 +172,9 @@ export class Channel implements StreamHost {
     this.#options = options;
     this.peerKey = handshake.peerKey;
     this.#reader = handshake.reader;
-    this.#maxRecordBytes = handshake.peer.maxRecordBytes;
+    // Records we build are bounded by our own limit too, never only by what the peer announced.
+    this.#maxRecordBytes = Math.min(handshake.peer.maxRecordBytes, handshake.local.maxRecordBytes);
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? defaultMaxQueuedBytes;
     this.#maxIncomingStreams = handshake.local.maxStreams;
     this.#maxOutgoingStreams = handshake.peer.maxStreams;
     this.maxDataBytes = this.#maxRecordBytes - recordHeaderBytes;
@@ -285,12 +306,14 @@ export class Channel implements StreamHost {
     if (this.#ended) return;
     let lane = this.#lanes.get(stream.id);
     if (lane === undefined) {
-      lane = { stream, records: [], bytes: 0, roomWaiters: [] };
+      lane = { stream, records: [], bytes: 0 };
       this.#lanes.set(stream.id, lane);
     }
     if (lane.records.length === 0) this.#ring.push(stream.id);
     lane.records.push(record);
-    lane.bytes += recordHeaderBytes + record.payload.length;
+    const bytes = recordHeaderBytes + record.payload.length;
+    lane.bytes += bytes;
+    this.#queuedBytes += bytes;
     this.#schedulePump();
   }
 
@@ -306,9 +329,28 @@ export class Channel implements StreamHost {
 
   /** @internal */
   waitQueueRoom(stream: Stream): Promise<void> {
-    const lane = this.#lanes.get(stream.id);
-    if (lane === undefined || lane.bytes < 2 * this.#maxRecordBytes) return Promise.resolve();
-    return new Promise((resolve) => lane.roomWaiters.push(resolve));
+    if (this.#hasRoom(stream)) return Promise.resolve();
+    return new Promise((wake) => this.#roomWaiters.push({ stream, wake }));
+  }
+
+  /** @internal */
+  take(bytes: number): BudgetRefusal | undefined {
+    return this.#options.allowance?.take("bufferedBytes", bytes);
+  }
+
+  /** @internal */
+  takeUpTo(bytes: number): number {
+    const allowance = this.#options.allowance;
+    return allowance === undefined ? bytes : allowance.takeUpTo("bufferedBytes", bytes);
+  }
+
+  /** @internal */
+  limitReached(detail: string): void {
+    try {
+      this.#options.onLimit?.(detail);
+    } catch {
+      // A failing logger must not break the channel.
+    }
   }
 
   /** @internal */
@@ -317,10 +359,11 @@ export class Channel implements StreamHost {
     if (lane !== undefined) {
       const unsentOpen = lane.records[0]?.type === RecordType.open;
       lane.records = [];
+      this.#queuedBytes -= lane.bytes;
       lane.bytes = 0;
       this.#lanes.delete(stream.id);
       this.#ring = this.#ring.filter((id) => id !== stream.id);
-      for (const wake of lane.roomWaiters) wake();
+      this.#wakeRoom();
       // The peer never heard of the stream: nothing to reset.
       if (unsentOpen) return;
     }
@@ -335,6 +378,7 @@ export class Channel implements StreamHost {
 
   /** @internal */
   finished(stream: Stream): void {
+    this.#options.allowance?.give("bufferedBytes", stream.reservedBytes);
     if (this.#streams.get(stream.id) === stream) {
       this.#streams.delete(stream.id);
       if (stream.incoming) {
@@ -413,10 +457,11 @@ export class Channel implements StreamHost {
         if (size + next > limit) break;
         batch.push(lane.records.shift()!);
         lane.bytes -= next;
+        this.#queuedBytes -= next;
         size += next;
         took = true;
       }
-      if (took) this.#wakeRoom(lane);
+      if (took) this.#wakeRoom();
       if (lane.records.length === 0) {
         this.#lanes.delete(id);
       } else if (took) {
@@ -430,11 +475,23 @@ export class Channel implements StreamHost {
     return batch;
   }
 
-  #wakeRoom(lane: Lane): void {
-    if (lane.bytes >= 2 * this.#maxRecordBytes) return;
-    const waiters = lane.roomWaiters;
-    lane.roomWaiters = [];
-    for (const wake of waiters) wake();
+  /**
+   * A stream may queue more while its own queue holds less than two records and the whole
+   * connection's less than `maxQueuedBytes`.
+   */
+  #hasRoom(stream: Stream): boolean {
+    if (this.#queuedBytes >= this.#maxQueuedBytes) return false;
+    return (this.#lanes.get(stream.id)?.bytes ?? 0) < 2 * this.#maxRecordBytes;
+  }
+
+  #wakeRoom(): void {
+    if (this.#roomWaiters.length === 0 || this.#queuedBytes >= this.#maxQueuedBytes) return;
+    const waiting = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const waiter of waiting) {
+      if (this.#ended || this.#hasRoom(waiter.stream)) waiter.wake();
+      else this.#roomWaiters.push(waiter);
+    }
   }
 
   // ---- Receiving -------------------------------------------------------------------------
@@ -534,7 +591,13 @@ export class Channel implements StreamHost {
     if (this.#options.onStream === undefined) {
       return refuse(StreamError.unsupported, "this side accepts no streams");
     }
-    const stream = new Stream(this, id, record.payload[0], head, true);
+    // The window the peer may fill at once is memory we may have to hold: take it first.
+    const overBudget = this.take(initialWindowBytes);
+    if (overBudget !== undefined) {
+      this.limitReached(`stream ${id} refused: ${overBudget.message}`);
+      return refuse(StreamError.refused, overBudget.message);
+    }
+    const stream = new Stream(this, id, record.payload[0], head, true, initialWindowBytes);
     if ((record.flags & endFlag) !== 0) stream.openedWithEnd();
     this.#streams.set(id, stream);
     this.#incoming++;
@@ -579,7 +642,8 @@ export class Channel implements StreamHost {
     this.#streams.clear();
     for (const wake of this.#slotWaiters) wake();
     this.#slotWaiters = [];
-    for (const lane of this.#lanes.values()) for (const wake of lane.roomWaiters) wake();
+    for (const waiter of this.#roomWaiters) waiter.wake();
+    this.#roomWaiters = [];
     this.#lanes.clear();
     for (const wake of this.#pings.values()) wake();
     this.#pings.clear();

@@ -105,6 +105,13 @@ export interface ServerHandshakeOptions extends HelloParameters {
   identity: Identity;
   /** Looks up a client key fingerprint in authorized_keys. */
   authorize: (fingerprint: string) => Promise<AuthorizedKey | undefined>;
+  /**
+   * Called once the client is authenticated, before ServerFinished: returning `false` refuses
+   * it as busy (Refused `busy`), for a key that holds its most connections.
+   */
+  admit?: (fingerprint: string) => boolean;
+  /** Called right before the RSA decryption starts: from here on the connection cost us. */
+  onDecrypt?: () => void;
   /** Deadline for the whole handshake. Default {@linkcode defaultHandshakeTimeoutMs}. */
   timeoutMs?: number;
 }
@@ -279,6 +286,7 @@ async function runServer(
   //    authentication failure.
   const clientSecretBytes = await readHandshakeFrame(reader, "ClientSecret");
   const { wrappedSecret } = decodeClientSecret(clientSecretBytes);
+  options.onDecrypt?.();
   const unwrapping = oaepDecrypt(options.identity.decryptKey, wrappedSecret);
 
   // 4. ClientAuth: open the sealed part, check the key against authorized_keys and the
@@ -295,6 +303,14 @@ async function runServer(
     throw new AuthenticationError(`Refused client at ${addressOf(transport)}: ${verdict.why}`, {
       fingerprint: verdict.fingerprint,
     });
+  }
+  if (options.admit !== undefined && !options.admit(verdict.key.fingerprint)) {
+    await refuse(transport, RefusalReason.busy);
+    throw new ConnectionError(
+      `Refused client at ${
+        addressOf(transport)
+      }: key ${verdict.key.fingerprint} holds its most connections`,
+    );
   }
 
   // 5. ServerFinished: proof that we unwrapped the secret, bound to the whole transcript.

@@ -1,4 +1,11 @@
-import { ConnectionError, ProtocolError, RemoteError } from "../errors.ts";
+import {
+  ConnectionError,
+  LimitError,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+} from "../errors.ts";
+import type { BudgetRefusal } from "./budget.ts";
 import { concatBytes, freeBuffer, utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
 import { type ChannelRecord, decodeReason, endFlag, RecordType } from "../wire/record_codec.ts";
 
@@ -66,8 +73,14 @@ export interface StreamHost {
   waitQueueRoom(stream: Stream): Promise<void>;
   /** Drops the stream's queued records and tells the peer the stream is reset. */
   sendReset(stream: Stream, code: number, message: string): void;
-  /** The stream is finished in both directions; forget it. */
+  /** The stream is finished in both directions; forget it (and give back its reservation). */
   finished(stream: Stream): void;
+  /** Takes `bytes` of the connection's buffer budget; the refusal when over it. */
+  take(bytes: number): BudgetRefusal | undefined;
+  /** Takes as much of `bytes` of the buffer budget as there is room for; returns it. */
+  takeUpTo(bytes: number): number;
+  /** Reports a budget or timeout that ended a stream (for the server's log). */
+  limitReached(detail: string): void;
 }
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
@@ -108,14 +121,24 @@ export class Stream {
   #resolveReply!: (head: Head) => void;
   #rejectReply!: (error: unknown) => void;
   #done = false;
+  #reservedBytes: number;
+  #stallTimeoutMs: number | undefined;
   /** Bytes of data received on this stream. */
   bytesReceived = 0;
   /** Bytes of data sent on this stream. */
   bytesSent = 0;
 
-  /** @internal Made by the channel. */
-  constructor(host: StreamHost, id: number, kind: number, head: Head, incoming: boolean) {
+  /** @internal Made by the channel, which may have taken `reservedBytes` of its budget for it. */
+  constructor(
+    host: StreamHost,
+    id: number,
+    kind: number,
+    head: Head,
+    incoming: boolean,
+    reservedBytes = 0,
+  ) {
     this.#host = host;
+    this.#reservedBytes = reservedBytes;
     this.id = id;
     this.kind = kind;
     this.head = head;
@@ -135,6 +158,23 @@ export class Stream {
   /** The error that ended the stream, if one did. */
   get error(): unknown {
     return this.#error;
+  }
+
+  /** @internal Bytes of the connection's buffer budget this stream holds. */
+  get reservedBytes(): number {
+    return this.#reservedBytes;
+  }
+
+  /**
+   * Resets the stream (code `cancel`) when a read waits for the peer's data, or a write for its
+   * window credit, longer than `ms`: a peer that stops half way cannot hold the stream, and what
+   * it holds, for ever. `undefined` turns it off (the default).
+   */
+  setStallTimeout(ms: number | undefined): void {
+    if (ms !== undefined && !(Number.isSafeInteger(ms) && ms > 0)) {
+      throw new RangeError(`Stall timeout must be a positive number of ms, got ${ms}`);
+    }
+    this.#stallTimeoutMs = ms;
   }
 
   // ---- Sending --------------------------------------------------------------------------
@@ -218,8 +258,11 @@ export class Stream {
       throw new RangeError(`Window must be 1..${maxWindowBytes} bytes, got ${bytes}`);
     }
     if (bytes <= this.#windowTarget || this.#remoteEnded || this.#done) return;
-    const increment = bytes - this.#windowTarget;
-    this.#windowTarget = bytes;
+    // A larger window is more the peer may make us hold: only as much as the budget allows.
+    const increment = this.#host.takeUpTo(bytes - this.#windowTarget);
+    if (increment === 0) return;
+    this.#reservedBytes += increment;
+    this.#windowTarget += increment;
     this.#receiveCredit += increment;
     this.#host.enqueueWindow(this, increment);
   }
@@ -231,7 +274,10 @@ export class Stream {
     while (this.#chunks.length === 0) {
       if (this.#error !== undefined) throw this.#error;
       if (this.#remoteEnded) return null;
-      await new Promise<void>((resolve, reject) => this.#readWaiter = { resolve, reject });
+      await this.#stalling(
+        new Promise<void>((resolve, reject) => this.#readWaiter = { resolve, reject }),
+        "data",
+      );
     }
     const chunk = this.#chunks.shift()!;
     this.#consumed += chunk.length;
@@ -245,7 +291,9 @@ export class Stream {
 
   /**
    * Reads the peer's data to its end, refusing more than `maxBytes`: past the limit the stream
-   * is reset and a {@linkcode ProtocolError} thrown.
+   * is reset and a {@linkcode ProtocolError} thrown. What it gathers is taken from the
+   * connection's buffer budget (on a server) until the stream ends; over the budget the stream
+   * is reset with code `refused` and a {@linkcode LimitError} thrown.
    */
   async readAll(maxBytes: number): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
@@ -258,6 +306,13 @@ export class Stream {
           `Stream ${this.id}: the peer sent more than the ${maxBytes}-byte limit`,
         );
       }
+      const overBudget = this.#host.take(chunk.length);
+      if (overBudget !== undefined) {
+        this.#host.limitReached(`stream ${this.id} reset: ${overBudget.message}`);
+        this.reset(StreamError.refused, overBudget.message);
+        throw new LimitError(`Stream ${this.id}: ${overBudget.message}`);
+      }
+      this.#reservedBytes += chunk.length;
       chunks.push(chunk);
     }
     return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
@@ -364,7 +419,31 @@ export class Stream {
   async #waitCredit(): Promise<void> {
     while (this.#sendCredit === 0) {
       if (this.#error !== undefined) throw this.#error;
-      await new Promise<void>((resolve, reject) => this.#creditWaiters.push({ resolve, reject }));
+      await this.#stalling(
+        new Promise<void>((resolve, reject) => this.#creditWaiters.push({ resolve, reject })),
+        "window credit",
+      );
+    }
+  }
+
+  /** Waits for `waiting`, resetting the stream if that takes longer than the stall timeout. */
+  async #stalling(waiting: Promise<void>, what: string): Promise<void> {
+    const ms = this.#stallTimeoutMs;
+    if (ms === undefined) return await waiting;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<void>((_, reject) => {
+      timer = setTimeout(() => {
+        const message = `no progress for ${ms} ms (waiting for the peer's ${what})`;
+        // Settled first, so the caller sees the timeout rather than the reset it causes.
+        reject(new TimeoutError(`Stream ${this.id}: ${message}`));
+        this.#host.limitReached(`stream ${this.id} reset: ${message}`);
+        this.reset(StreamError.cancel, message);
+      }, ms);
+    });
+    try {
+      await Promise.race([waiting, stalled]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -19,6 +19,7 @@ import {
 } from "../session/handshake.ts";
 import { memoryTransportPair } from "../wire/memory_transport.ts";
 import type { Transport } from "../wire/transport.ts";
+import { DenoTransport } from "../wire/deno_transport.ts";
 import { fixtureIdentity } from "./_fixtures.ts";
 
 /** Hello parameters used by tests unless they say otherwise. */
@@ -166,4 +167,28 @@ export async function withClient<T>(
   } finally {
     await client.close();
   }
+}
+
+/**
+ * A client channel to `address` made by hand (handshake and channel, no OvtpClient), for tests
+ * that must open streams the client API would never open: an attacker's. Close it with
+ * `channel.abort()` or `channel.close()`.
+ */
+export async function rawClientChannel(
+  address: { hostname: string; port: number },
+  identity: Identity,
+  serverFingerprint: string,
+): Promise<Channel> {
+  const transport = new DenoTransport(await Deno.connect(address));
+  const handshake = await clientHandshake(transport, {
+    identity,
+    verifyServerKey: (key) => {
+      if (key.fingerprint !== serverFingerprint) throw new Error("not the test server");
+      return Promise.resolve();
+    },
+    maxRecordBytes: 1024 * 1024 + 1024,
+    rekeyRecords: 1 << 20,
+    maxStreams: 64,
+  });
+  return new Channel(transport, handshake, { role: "client" });
 }

@@ -4,8 +4,17 @@ import { AuthenticationError, ConnectionError } from "../errors.ts";
 import type { RefusedEvent } from "../server_log.ts";
 import { FrameReader } from "../wire/frame_reader.ts";
 import { DenoTransport } from "../wire/deno_transport.ts";
+import { encodeFrame } from "../wire/frame.ts";
+import {
+  decodeServerHello,
+  encodeClientHello,
+  encodeClientSecret,
+  protocolVersion,
+} from "../wire/handshake_codec.ts";
+import { generateX25519 } from "../crypto/x25519.ts";
+import { importPublicKey } from "../crypto/public_key.ts";
 import { fixtureIdentity } from "./_fixtures.ts";
-import { startServer, withClient } from "./_helpers.ts";
+import { startServer, testParameters, withClient } from "./_helpers.ts";
 
 function refusals(events: readonly { event: string }[], reason: string): RefusedEvent[] {
   return events.filter((e): e is RefusedEvent =>
@@ -13,37 +22,111 @@ function refusals(events: readonly { event: string }[], reason: string): Refused
   );
 }
 
-Deno.test("OvtpServer caps connections still in the handshake (maxStartups)", async () => {
-  const server = await startServer(undefined, { maxStartups: 2, handshakeTimeoutMs: 400 });
+Deno.test("OvtpServer sheds silent startups so good clients get in during a flood", async () => {
+  // The attack: silent sockets renewed before the handshake deadline, always filling
+  // maxStartups. Scaled down to 2 startups; the mechanism is the same.
+  const server = await startServer(undefined, { maxStartups: 2, handshakeTimeoutMs: 5000 });
   const alice = await fixtureIdentity("alice");
   const silent: Deno.Conn[] = [];
-  const authenticated = new OvtpClient(server.address, server.clientOptions(alice));
   try {
-    await authenticated.connect();
-    for (let i = 0; i < 2; i++) silent.push(await Deno.connect(server.address));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    // A third connection is turned away at once, with the busy refusal, before any crypto.
-    const third = new DenoTransport(await Deno.connect(server.address));
-    try {
-      assert.deepEqual(await new FrameReader(third).read(), new Uint8Array([6, 3]));
-    } finally {
-      third.close();
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2; i++) silent.push(await Deno.connect(server.address));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // A good client is admitted at once, pushing out the oldest silent socket.
+      await withClient(server.address, server.clientOptions(alice), async (client) => {
+        assert.equal((await client.sendMessage("in")).response, "in");
+      });
     }
-    // The client that was already in keeps being served during the flood.
-    assert.equal((await authenticated.sendMessage("still here")).response, "still here");
-    // Once the silent ones hit the handshake deadline, new clients get in again.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await withClient(server.address, server.clientOptions(alice), async (client) => {
-      assert.equal((await client.sendMessage("in")).response, "in");
-    });
-    assert.ok(refusals(server.events, "max_startups").length >= 1);
-    assert.equal(refusals(server.events, "handshake_timeout").length, 2);
+    assert.ok(refusals(server.events, "shed").length >= 3);
+    assert.equal(refusals(server.events, "max_startups").length, 0);
+    // A shed socket was closed by the server: reading it ends.
+    assert.equal(await silent[0].read(new Uint8Array(1)), null);
   } finally {
     for (const conn of silent) conn.close();
-    await authenticated.close();
     await server.close();
   }
 });
+
+/**
+ * Starts a handshake and stops right after ClientSecret: the server has done its RSA
+ * decryption by then, and nothing authenticated.
+ */
+async function cutAfterClientSecret(address: { hostname: string; port: number }): Promise<void> {
+  const transport = new DenoTransport(await Deno.connect(address));
+  try {
+    const ephemeral = await generateX25519();
+    await transport.write(encodeFrame(encodeClientHello({
+      version: protocolVersion,
+      nonce: crypto.getRandomValues(new Uint8Array(32)),
+      ephemeralKey: ephemeral.publicKey,
+      ...testParameters,
+    })));
+    const reader = new FrameReader(transport);
+    const serverHello = decodeServerHello((await reader.read())!);
+    const rsaBytes = (await importPublicKey(serverHello.spki)).bits / 8;
+    await transport.write(encodeFrame(encodeClientSecret({
+      wrappedSecret: crypto.getRandomValues(new Uint8Array(rsaBytes)),
+    })));
+    // Give the server time to start its decryption, then vanish.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    transport.close();
+  }
+}
+
+Deno.test("OvtpServer counts handshakes cut off after its RSA decryption as failures", async () => {
+  const server = await startServer(undefined, { authFailureLimit: 3, authBackoffMs: 60_000 });
+  const alice = await fixtureIdentity("alice");
+  try {
+    for (let i = 0; i < 3; i++) await cutAfterClientSecret(server.address);
+    await waitUntil(() => refusals(server.events, "handshake_aborted").length === 3);
+    await withClient(server.address, server.clientOptions(alice), async (client) => {
+      await assert.rejects(client.connect(), /busy/);
+    });
+    assert.equal(refusals(server.events, "auth_backoff").length, 1);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("OvtpServer caps the connections of one key", async () => {
+  const server = await startServer(undefined, { maxConnectionsPerKey: 2 });
+  const alice = await fixtureIdentity("alice");
+  const clients: OvtpClient[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const client = new OvtpClient(server.address, server.clientOptions(alice));
+      clients.push(client);
+      await client.connect();
+    }
+    const third = new OvtpClient(server.address, server.clientOptions(alice));
+    clients.push(third);
+    await assert.rejects(third.connect(), /busy/);
+    const refused = refusals(server.events, "max_connections_per_key");
+    assert.equal(refused.length, 1);
+    assert.match(refused[0].detail ?? "", /this client key: at most 2 connections/);
+    // Not an authentication failure: the address is not held off.
+    assert.equal(refusals(server.events, "authentication").length, 0);
+    // The first two keep working; one closing frees a slot.
+    assert.equal((await clients[0].sendMessage("still")).response, "still");
+    await clients[0].close();
+    await waitUntil(() => server.server.connectionCount === 1);
+    const again = new OvtpClient(server.address, server.clientOptions(alice));
+    clients.push(again);
+    assert.equal((await again.sendMessage("back")).response, "back");
+  } finally {
+    for (const client of clients) await client.close();
+    await server.close();
+  }
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("Timed out waiting for a condition");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 Deno.test("OvtpServer caps connections per address", async () => {
   const server = await startServer(undefined, { maxConnectionsPerAddress: 2 });

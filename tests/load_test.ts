@@ -15,6 +15,8 @@ Deno.test("OvtpServer holds 1,000 authenticated connections while messages and a
       root,
       maxConnections: 2 * connections,
       maxConnectionsPerAddress: 2 * connections,
+      // One fixture key plays a thousand clients here.
+      maxConnectionsPerKey: 2 * connections,
     });
     const alice = await fixtureIdentity("alice");
     const idle: OvtpClient[] = [];

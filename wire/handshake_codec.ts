@@ -39,6 +39,11 @@ export const minRecordBytes = 16384;
 export const maxRecordBytesLimit = 16 * 1024 * 1024;
 /** Largest number of records under one key a peer may announce. */
 export const maxRekeyRecords = 1 << 24;
+/**
+ * Smallest key update interval a hello may announce: the receiver derives a key every that
+ * many records, which must stay a negligible cost next to opening them (SPEC 4.1).
+ */
+export const minRekeyRecords = 1024;
 /** Largest number of concurrent streams a peer may announce. */
 export const maxStreamsLimit = 65536;
 
@@ -115,9 +120,9 @@ function checkParameters(what: string, p: HelloParameters): void {
       `Cannot decode ${what}: record limit ${p.maxRecordBytes} is outside ${minRecordBytes}..${maxRecordBytesLimit}`,
     );
   }
-  if (p.rekeyRecords < 1 || p.rekeyRecords > maxRekeyRecords) {
+  if (p.rekeyRecords < minRekeyRecords || p.rekeyRecords > maxRekeyRecords) {
     throw new ProtocolError(
-      `Cannot decode ${what}: rekey interval ${p.rekeyRecords} is outside 1..${maxRekeyRecords}`,
+      `Cannot decode ${what}: rekey interval ${p.rekeyRecords} is outside ${minRekeyRecords}..${maxRekeyRecords}`,
     );
   }
   if (p.maxStreams < 1 || p.maxStreams > maxStreamsLimit) {

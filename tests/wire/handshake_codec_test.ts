@@ -40,6 +40,8 @@ Deno.test("decodeClientHello() caps the announced parameters", () => {
     { maxRecordBytes: 100 },
     { maxRecordBytes: 2 ** 32 - 1 },
     { rekeyRecords: 0 },
+    { rekeyRecords: 1 },
+    { rekeyRecords: 1023 },
     { rekeyRecords: 2 ** 25 },
     { maxStreams: 0 },
     { maxStreams: 100000 },

@@ -1,0 +1,124 @@
+/**
+ * Attacks on the server's budgets (session/budget.ts) by one authorized key, with the budgets at
+ * their defaults: what the server holds stays within them, the stream over a budget is refused,
+ * and other clients go on being served.
+ */
+import assert from "node:assert/strict";
+import { OvtpClient } from "../client.ts";
+import { RemoteError } from "../errors.ts";
+import { defaultBudgetLimits } from "../session/budget.ts";
+import type { Stream } from "../session/stream.ts";
+import { StreamError, StreamKind } from "../session/stream.ts";
+import { fixtureIdentity } from "./_fixtures.ts";
+import { rawClientChannel, startServer, withClient } from "./_helpers.ts";
+
+const MiB = 1024 * 1024;
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("Timed out waiting for a condition");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("OvtpServer bounds the bytes unfinished messages hold, per connection", async () => {
+  const server = await startServer(undefined, { streamStallTimeoutMs: 2000 });
+  const alice = await fixtureIdentity("alice");
+  const fingerprint = server.identity.publicKey.fingerprint;
+  const attacker = await rawClientChannel(server.address, alice, fingerprint);
+  const budget = defaultBudgetLimits.connection.bufferedBytes;
+  try {
+    const rssBefore = Deno.memoryUsage().rss;
+    // 96 messages of 1 MiB each, none ever ended: 96 MiB asked for, 64 MiB allowed.
+    const streams: Stream[] = [];
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 96; i++) {
+      const stream = await attacker.openStream(StreamKind.message, { type: "bytes" });
+      streams.push(stream);
+      writes.push(stream.write(new Uint8Array(MiB)));
+    }
+    const results = await Promise.allSettled(writes);
+    // Everything the server took stays within the connection's budget...
+    await waitUntil(() => streams.filter((stream) => stream.done).length > 0);
+    assert.ok(server.server.held.bufferedBytes <= budget, `${server.server.held.bufferedBytes}`);
+    const refused = streams.filter((stream) =>
+      stream.error instanceof RemoteError && stream.error.remoteCode === StreamError.refused
+    );
+    assert.ok(refused.length >= 96 - budget / MiB, `${refused.length} refused`);
+    assert.ok(results.length === 96);
+    // ...the process did not grow by what was sent, only by about the budget...
+    const grownBytes = Deno.memoryUsage().rss - rssBefore;
+    assert.ok(grownBytes < budget + 48 * MiB, `rss grew ${Math.round(grownBytes / MiB)} MiB`);
+    // ...another connection is served meanwhile...
+    await withClient(server.address, server.clientOptions(alice), async (client) => {
+      assert.equal((await client.sendMessage("still served")).response, "still served");
+    });
+    // ...and the unfinished ones are reset once they stall, giving everything back.
+    await waitUntil(() => streams.every((stream) => stream.done));
+    await waitUntil(() => server.server.held.bufferedBytes === 0);
+    assert.ok(server.events.some((event) => event.event === "limit"));
+  } finally {
+    attacker.abort(new Error("test over"));
+    await server.close();
+  }
+});
+
+Deno.test("OvtpServer refuses a key's connection a stream over the key's budget", async () => {
+  const server = await startServer(undefined, {
+    budgets: { key: { bufferedBytes: 4 * MiB } },
+    streamStallTimeoutMs: 2000,
+  });
+  const alice = await fixtureIdentity("alice");
+  const fingerprint = server.identity.publicKey.fingerprint;
+  const channels = await Promise.all(
+    [0, 1].map(() => rawClientChannel(server.address, alice, fingerprint)),
+  );
+  try {
+    // Two connections of one key, 3 MiB each: together over the key's 4 MiB.
+    const streams = await Promise.all(
+      channels.map((channel) => channel.openStream(StreamKind.message, { type: "bytes" })),
+    );
+    await Promise.allSettled(streams.map((stream) => stream.write(new Uint8Array(3 * MiB))));
+    await waitUntil(() => streams.some((stream) => stream.done));
+    assert.ok(server.server.held.bufferedBytes <= 4 * MiB);
+    const failed = streams.find((stream) => stream.done)!;
+    assert.match(String(failed.error), /this client key: at most 4194304 bytes/);
+  } finally {
+    for (const channel of channels) channel.abort(new Error("test over"));
+    await server.close();
+  }
+});
+
+Deno.test("OvtpServer resets a message stream that stops half way", async () => {
+  const server = await startServer(undefined, { streamStallTimeoutMs: 300 });
+  const alice = await fixtureIdentity("alice");
+  const channel = await rawClientChannel(
+    server.address,
+    alice,
+    server.identity.publicKey.fingerprint,
+  );
+  try {
+    const stream = await channel.openStream(StreamKind.message, { type: "text" });
+    await stream.write(new TextEncoder().encode("half a mess"));
+    await assert.rejects(stream.replyHead(), /no progress for 300 ms/);
+    await waitUntil(() => server.server.held.bufferedBytes === 0);
+  } finally {
+    channel.abort(new Error("test over"));
+    await server.close();
+  }
+});
+
+Deno.test("OvtpClient against a server: a normal 16 MiB message still fits the budgets", async () => {
+  const server = await startServer();
+  const alice = await fixtureIdentity("alice");
+  const client = new OvtpClient(server.address, server.clientOptions(alice));
+  try {
+    const big = new Uint8Array(16 * MiB).fill(7);
+    const reply = await client.sendData(big);
+    assert.equal((reply.response as Uint8Array).length, 16 * MiB);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
