@@ -357,8 +357,11 @@ export class Stream {
         this.#receiveCredit -= record.payload.length;
         this.bytesReceived += record.payload.length;
         if (record.payload.length > 0) {
-          this.#chunks.push(record.payload);
-          if (exclusive) this.#exclusive.add(record.payload);
+          // A payload that shares its decrypted record with others is copied out, so what a
+          // stream keeps is what it is charged for, never a whole record pinned by a few bytes.
+          const chunk = exclusive ? record.payload : record.payload.slice();
+          this.#chunks.push(chunk);
+          if (exclusive) this.#exclusive.add(chunk);
         }
         break;
       }
