@@ -208,6 +208,11 @@ export class Channel implements StreamHost {
     return this.#reader.bytesRead;
   }
 
+  /** Bytes of stream records queued for sending now (bounded by `maxQueuedBytes`). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   /** Streams open now. */
   get streamCount(): number {
     return this.#streams.size;
@@ -331,6 +336,11 @@ export class Channel implements StreamHost {
   waitQueueRoom(stream: Stream): Promise<void> {
     if (this.#hasRoom(stream)) return Promise.resolve();
     return new Promise((wake) => this.#roomWaiters.push({ stream, wake }));
+  }
+
+  /** @internal */
+  hasQueueRoom(stream: Stream): boolean {
+    return this.#hasRoom(stream);
   }
 
   /** @internal */

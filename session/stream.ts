@@ -71,6 +71,8 @@ export interface StreamHost {
   enqueueWindow(stream: Stream, increment: number): void;
   /** Resolves when the stream's queued bytes are low enough to queue more. */
   waitQueueRoom(stream: Stream): Promise<void>;
+  /** True when the stream may queue more now. */
+  hasQueueRoom(stream: Stream): boolean;
   /** Drops the stream's queued records and tells the peer the stream is reset. */
   sendReset(stream: Stream, code: number, message: string): void;
   /** The stream is finished in both directions; forget it (and give back its reservation). */
@@ -218,9 +220,13 @@ export class Stream {
     const end = options.end === true;
     let offset = 0;
     do {
-      await this.#host.waitQueueRoom(this);
-      if (data.length > offset) await this.#waitCredit();
-      this.#checkWritable();
+      // Room is checked again after the last wait, in the same turn as the enqueue: many
+      // writers woken together must not all pass one check.
+      do {
+        await this.#host.waitQueueRoom(this);
+        if (data.length > offset) await this.#waitCredit();
+        this.#checkWritable();
+      } while (!this.#host.hasQueueRoom(this));
       const size = Math.min(data.length - offset, this.#sendCredit, this.#host.maxDataBytes);
       const last = offset + size === data.length;
       this.#sendCredit -= size;

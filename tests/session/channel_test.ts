@@ -265,3 +265,32 @@ Deno.test("Channel frees the stream slot of a stream opened with end", async () 
     await pair.close();
   }
 });
+
+Deno.test("Channel bounds what it queues for a peer that does not read, whatever the peer announced", async () => {
+  // The client announces the largest record limit and then never reads its transport.
+  const pair = await handshakePair({
+    client: { maxRecordBytes: 16 * 1024 * 1024 },
+    server: { maxRecordBytes: 1024 * 1024 + 1024 },
+  });
+  const maxQueuedBytes = 2 * 1024 * 1024;
+  const server = new Channel(pair.serverTransport, pair.server, { role: "server", maxQueuedBytes });
+  try {
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 64; i++) {
+      const stream = await server.openStream(9, {});
+      // Each within the stream's initial window: only the queue bound can hold it back.
+      writes.push(stream.write(new Uint8Array(256 * 1024)).catch(() => {}));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // 16 MiB were written; what sits queued stays within the bound (plus one record).
+    assert.ok(
+      server.queuedBytes <= maxQueuedBytes + 1024 * 1024 + 1024,
+      `${server.queuedBytes} bytes queued`,
+    );
+    assert.ok(server.queuedBytes > 0);
+  } finally {
+    server.abort(new Error("test over"));
+    pair.close();
+    await server.closed;
+  }
+});
