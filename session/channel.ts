@@ -24,7 +24,6 @@ import {
   decodeHead,
   encodeHead,
   type Head,
-  initialWindowBytes,
   Stream,
   StreamError,
   type StreamHost,
@@ -355,6 +354,11 @@ export class Channel implements StreamHost {
   }
 
   /** @internal */
+  give(bytes: number): void {
+    this.#options.allowance?.give("bufferedBytes", bytes);
+  }
+
+  /** @internal */
   limitReached(detail: string): void {
     try {
       this.#options.onLimit?.(detail);
@@ -388,7 +392,7 @@ export class Channel implements StreamHost {
 
   /** @internal */
   finished(stream: Stream): void {
-    this.#options.allowance?.give("bufferedBytes", stream.reservedBytes);
+    this.#options.allowance?.give("bufferedBytes", stream.releaseReserved());
     if (this.#streams.get(stream.id) === stream) {
       this.#streams.delete(stream.id);
       if (stream.incoming) {
@@ -601,13 +605,7 @@ export class Channel implements StreamHost {
     if (this.#options.onStream === undefined) {
       return refuse(StreamError.unsupported, "this side accepts no streams");
     }
-    // The window the peer may fill at once is memory we may have to hold: take it first.
-    const overBudget = this.take(initialWindowBytes);
-    if (overBudget !== undefined) {
-      this.limitReached(`stream ${id} refused: ${overBudget.message}`);
-      return refuse(StreamError.refused, overBudget.message);
-    }
-    const stream = new Stream(this, id, record.payload[0], head, true, initialWindowBytes);
+    const stream = new Stream(this, id, record.payload[0], head, true);
     if ((record.flags & endFlag) !== 0) stream.openedWithEnd();
     this.#streams.set(id, stream);
     this.#incoming++;

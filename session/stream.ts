@@ -81,6 +81,8 @@ export interface StreamHost {
   take(bytes: number): BudgetRefusal | undefined;
   /** Takes as much of `bytes` of the buffer budget as there is room for; returns it. */
   takeUpTo(bytes: number): number;
+  /** Gives back `bytes` of the buffer budget. */
+  give(bytes: number): void;
   /** Reports a budget or timeout that ended a stream (for the server's log). */
   limitReached(detail: string): void;
 }
@@ -123,24 +125,24 @@ export class Stream {
   #resolveReply!: (head: Head) => void;
   #rejectReply!: (error: unknown) => void;
   #done = false;
+  /**
+   * Bytes of the connection's buffer budget this stream holds: its raised window (taken whole
+   * when raised), or else each chunk held until it is read; plus what readAll() gathered.
+   */
   #reservedBytes: number;
+  #windowRaised = false;
+  #budgetReleased = false;
+  #chargedChunks = new WeakSet<Uint8Array>();
   #stallTimeoutMs: number | undefined;
   /** Bytes of data received on this stream. */
   bytesReceived = 0;
   /** Bytes of data sent on this stream. */
   bytesSent = 0;
 
-  /** @internal Made by the channel, which may have taken `reservedBytes` of its budget for it. */
-  constructor(
-    host: StreamHost,
-    id: number,
-    kind: number,
-    head: Head,
-    incoming: boolean,
-    reservedBytes = 0,
-  ) {
+  /** @internal Made by the channel. */
+  constructor(host: StreamHost, id: number, kind: number, head: Head, incoming: boolean) {
     this.#host = host;
-    this.#reservedBytes = reservedBytes;
+    this.#reservedBytes = 0;
     this.id = id;
     this.kind = kind;
     this.head = head;
@@ -162,9 +164,15 @@ export class Stream {
     return this.#error;
   }
 
-  /** @internal Bytes of the connection's buffer budget this stream holds. */
-  get reservedBytes(): number {
-    return this.#reservedBytes;
+  /**
+   * @internal The stream is over: returns the bytes of the connection's buffer budget it
+   * holds, for the channel to give back, and takes or gives nothing more.
+   */
+  releaseReserved(): number {
+    const bytes = this.#reservedBytes;
+    this.#reservedBytes = 0;
+    this.#budgetReleased = true;
+    return bytes;
   }
 
   /**
@@ -264,10 +272,23 @@ export class Stream {
       throw new RangeError(`Window must be 1..${maxWindowBytes} bytes, got ${bytes}`);
     }
     if (bytes <= this.#windowTarget || this.#remoteEnded || this.#done) return;
-    // A larger window is more the peer may make us hold: only as much as the budget allows.
-    const increment = this.#host.takeUpTo(bytes - this.#windowTarget);
-    if (increment === 0) return;
-    this.#reservedBytes += increment;
+    // A larger window is more the peer may make us hold: only as much as the budget allows,
+    // taken whole (the chunks it brings are then not charged one by one).
+    let increment: number;
+    if (this.#windowRaised) {
+      increment = this.#host.takeUpTo(bytes - this.#windowTarget);
+      if (increment === 0) return;
+      this.#reservedBytes += increment;
+    } else {
+      const granted = this.#host.takeUpTo(bytes);
+      if (granted <= this.#windowTarget) {
+        this.#host.give(granted);
+        return;
+      }
+      this.#windowRaised = true;
+      this.#reservedBytes += granted;
+      increment = granted - this.#windowTarget;
+    }
     this.#windowTarget += increment;
     this.#receiveCredit += increment;
     this.#host.enqueueWindow(this, increment);
@@ -286,6 +307,10 @@ export class Stream {
       );
     }
     const chunk = this.#chunks.shift()!;
+    if (this.#chargedChunks.delete(chunk) && !this.#budgetReleased) {
+      this.#reservedBytes -= chunk.length;
+      this.#host.give(chunk.length);
+    }
     this.#consumed += chunk.length;
     if (!this.#remoteEnded && this.#consumed >= this.#windowTarget / 2) {
       this.#receiveCredit += this.#consumed;
@@ -312,13 +337,13 @@ export class Stream {
           `Stream ${this.id}: the peer sent more than the ${maxBytes}-byte limit`,
         );
       }
-      const overBudget = this.#host.take(chunk.length);
+      const overBudget = this.#budgetReleased ? undefined : this.#host.take(chunk.length);
       if (overBudget !== undefined) {
         this.#host.limitReached(`stream ${this.id} reset: ${overBudget.message}`);
         this.reset(StreamError.refused, overBudget.message);
         throw new LimitError(`Stream ${this.id}: ${overBudget.message}`);
       }
-      this.#reservedBytes += chunk.length;
+      if (!this.#budgetReleased) this.#reservedBytes += chunk.length;
       chunks.push(chunk);
     }
     return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
@@ -366,6 +391,17 @@ export class Stream {
           // A payload that shares its decrypted record with others is copied out, so what a
           // stream keeps is what it is charged for, never a whole record pinned by a few bytes.
           const chunk = exclusive ? record.payload : record.payload.slice();
+          if (!this.#windowRaised) {
+            // Held until read: charged to the connection's budget, or the stream is refused.
+            const overBudget = this.#host.take(chunk.length);
+            if (overBudget !== undefined) {
+              this.#host.limitReached(`stream ${this.id} reset: ${overBudget.message}`);
+              this.reset(StreamError.refused, overBudget.message);
+              return;
+            }
+            this.#reservedBytes += chunk.length;
+            this.#chargedChunks.add(chunk);
+          }
           this.#chunks.push(chunk);
           if (exclusive) this.#exclusive.add(chunk);
         }
