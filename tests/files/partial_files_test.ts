@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import {
   isPartialName,
+  isRandomPartialName,
+  isReservedName,
   partialNames,
   type PartialState,
   partialSuffix,
+  randomPartialPath,
   readPartialState,
   removeStalePartials,
   resumableBytes,
@@ -261,4 +264,19 @@ Deno.test("resumableBytes() rounds down to whole chunks", async () => {
     await Deno.mkdir(path);
     assert.equal(await resumableBytes(path), 0);
   });
+});
+
+Deno.test("randomPartialPath() gives fresh unguessable names that isReservedName() hides", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 100; i++) {
+    const path = randomPartialPath("/srv/in");
+    const name = basename(path);
+    assert.match(name, /^\.[0-9a-f]{32}\.ovtp-part$/);
+    assert.ok(isRandomPartialName(name) && isReservedName(name) && isPartialName(name));
+    seen.add(path);
+  }
+  assert.equal(seen.size, 100);
+  assert.ok(isReservedName("report.ovtp-part") && isReservedName(".a.b.ovtp-part.json"));
+  assert.ok(!isReservedName("report.csv") && !isReservedName("a.ovtp-part.bak"));
+  assert.ok(!isRandomPartialName(".a.csv.tag.ovtp-part"));
 });
