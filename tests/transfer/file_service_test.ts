@@ -4,7 +4,7 @@ import { AuthorizedKeys } from "../../crypto/authorized_keys.ts";
 import { FileError, RemoteError, TimeoutError } from "../../errors.ts";
 import { Channel } from "../../session/channel.ts";
 import { clientHandshake, serverHandshake } from "../../session/handshake.ts";
-import { type Head, type Stream, StreamKind } from "../../session/stream.ts";
+import { type Head, StreamKind } from "../../session/stream.ts";
 import { FileService, type FileServiceOptions } from "../../transfer/file_service.ts";
 import { remoteFileError } from "../../transfer/file_protocol.ts";
 import { DenoTransport } from "../../wire/deno_transport.ts";
