@@ -223,6 +223,9 @@ export class OvtpServer {
     this.#files = options.root === undefined ? undefined : new FileService({
       root: options.root,
       partialMaxAgeMs: options.partialMaxAgeMs,
+      stallTimeoutMs: options.streamStallTimeoutMs ?? defaultStreamStallTimeoutMs,
+      // The budgets count open files per connection, key and process; this is the same cap.
+      maxOpenFilesPerConnection: this.#budget.limits.connection.fileHandles,
     });
     this.#forwards = new ForwardService({
       allow: options.forwardAllow ?? [],

@@ -1,3 +1,12 @@
+/**
+ * The one place where an error of the file system becomes a message a peer may see: the path
+ * named is the one the caller gives (for a peer, the path it sent), and the system's text is
+ * kept only up to its error number, so no local path (the served folder, a partial file)
+ * leaves the server. The full error stays the `cause`, for the server's own log.
+ *
+ * @module
+ */
+
 import { FileError, type FileErrorReason } from "../errors.ts";
 
 /** The longest part of a path that an error message quotes, in characters. */
@@ -40,7 +49,9 @@ const adviceByReason: Partial<Record<FileErrorReason, string>> = {
  * becomes `exists`, `IsADirectory` becomes `unsupported_type`, a name that is too long becomes
  * `bad_path`, and everything else (disk full, read-only file system, I/O error) becomes `io`.
  * The message keeps the system's description but not the local paths Deno appends to it, so it
- * can be shown to a peer. A `FileError` is returned unchanged.
+ * can be shown to a peer: name the path as the peer gave it. A `FileError` is returned
+ * unchanged. Every place that turns a file system error into a {@linkcode FileError} calls
+ * this function.
  *
  * @param error What was thrown.
  * @param path The path to name in the error, as the caller gave it.
@@ -60,16 +71,35 @@ const adviceByReason: Partial<Record<FileErrorReason, string>> = {
 export function fileErrorFromOs(error: unknown, path: string, action: string): FileError {
   if (error instanceof FileError) return error;
   const reason = reasonOf(error);
-  const detail = osDetail(error);
+  const detail = osDetail(error, reason);
   const advice = adviceByReason[reason];
   const message = `${action} ${quotePath(path)}: ${detail}${advice ? `; ${advice}` : ""}`;
   return new FileError(message, { reason, path, cause: error });
 }
 
-/** Deno's message up to "(os error N)": the local paths after it are left out. */
-function osDetail(error: unknown): string {
+/** What is said when the system's text cannot be shown, by reason. */
+const plainDetailByReason: Record<FileErrorReason, string> = {
+  not_found: "it does not exist",
+  exists: "it already exists",
+  outside_root: "it is outside the served folder",
+  permission: "permission denied",
+  unsupported_type: "it is not a regular file",
+  io: "the file system failed",
+  digest_mismatch: "the content does not match its digest",
+  changed: "it changed meanwhile",
+  bad_path: "the name is not valid",
+};
+
+/**
+ * Deno's message up to "(os error N)": the local paths after it are left out. A message
+ * without an error number (a permission check of the runtime, which quotes the path) is
+ * replaced by a plain description.
+ */
+function osDetail(error: unknown, reason: FileErrorReason): string {
   const message = error instanceof Error ? error.message : String(error);
-  return /^.*?\(os error \d+\)/s.exec(message)?.[0] ?? message;
+  const system = /^[^\n]*?\(os error \d+\)/.exec(message)?.[0];
+  if (system !== undefined && !/[/\\]/.test(system)) return system;
+  return plainDetailByReason[reason];
 }
 
 function reasonOf(error: unknown): FileErrorReason {

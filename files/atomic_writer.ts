@@ -1,7 +1,8 @@
 /**
  * Writes a file so that it appears whole or not at all: the bytes go to a partial file in the
  * destination's folder, and only once they are verified and synced is the partial file moved
- * into place.
+ * into place; and only the very file that was written (checked by inode right before the move),
+ * never whatever someone put at the partial file's path meanwhile.
  *
  * @module
  */
@@ -27,8 +28,11 @@ export const defaultWriteBufferBytes = 1048576;
 /** Largest write buffer accepted, in bytes. */
 const maxWriteBufferBytes = 64 * 1048576;
 
-/** Mode of a partial file when it is created. */
+/** Mode of a partial file when it is created; it keeps it until the commit. */
 const partialFileMode = 0o600;
+
+/** The permission bits a commit applies: never set-user-ID, set-group-ID or sticky. */
+const permissionBitsMask = 0o777;
 
 /** Options for {@linkcode AtomicFileWriter.open}. */
 export interface AtomicWriterOptions {
@@ -46,13 +50,22 @@ export interface AtomicWriterOptions {
   keepBytes?: number;
   /** Size of the write buffer, in bytes. Default {@linkcode defaultWriteBufferBytes}. */
   bufferBytes?: number;
+  /**
+   * The path to name in error messages, e.g. the path a peer gave: the partial file's and the
+   * destination's real paths never appear in them. Default: `partialPath`.
+   */
+  displayPath?: string;
 }
 
 /** Options for {@linkcode AtomicFileWriter.commit}. */
 export interface CommitOptions {
   /** Replace an existing destination (rename); otherwise fail with `exists` (hard link). */
   overwrite: boolean;
-  /** Permission bits to give the file, e.g. `0o644`. Ignored on Windows. */
+  /**
+   * Permission bits to give the file, e.g. `0o644`. Only `mode & 0o777` is applied: the
+   * set-user-ID, set-group-ID and sticky bits never are. Ignored on Windows. Without it the file
+   * keeps mode 0600.
+   */
   mode?: number;
   /** Modification time to give the file. */
   mtime?: Date;
@@ -101,6 +114,7 @@ type WriterState = "open" | "committing" | "committed" | "failed" | "aborted";
  */
 export class AtomicFileWriter {
   readonly #partialPath: string;
+  readonly #displayPath: string;
   #file: Deno.FsFile | undefined;
   readonly #bufferBytes: number;
   #buffer: Uint8Array | undefined;
@@ -111,11 +125,13 @@ export class AtomicFileWriter {
 
   private constructor(
     partialPath: string,
+    displayPath: string,
     file: Deno.FsFile,
     keepBytes: number,
     bufferBytes: number,
   ) {
     this.#partialPath = partialPath;
+    this.#displayPath = displayPath;
     this.#file = file;
     this.#bytesWritten = keepBytes;
     this.#bufferBytes = bufferBytes;
@@ -153,6 +169,7 @@ export class AtomicFileWriter {
    */
   static async open(options: AtomicWriterOptions): Promise<AtomicFileWriter> {
     const { partialPath, keepBytes = 0, bufferBytes = defaultWriteBufferBytes } = options;
+    const displayPath = options.displayPath ?? partialPath;
     if (typeof partialPath !== "string" || partialPath === "") {
       throw new TypeError("AtomicFileWriter.open() needs a partialPath");
     }
@@ -168,9 +185,9 @@ export class AtomicFileWriter {
       );
     }
     const file = keepBytes === 0
-      ? await createFresh(partialPath)
-      : await openToResume(partialPath, keepBytes);
-    return new AtomicFileWriter(partialPath, file, keepBytes, bufferBytes);
+      ? await createFresh(partialPath, displayPath)
+      : await openToResume(partialPath, keepBytes, displayPath);
+    return new AtomicFileWriter(partialPath, displayPath, file, keepBytes, bufferBytes);
   }
 
   /**
@@ -215,10 +232,12 @@ export class AtomicFileWriter {
   }
 
   /**
-   * Flushes, applies `mode` and `mtime` to the partial file, closes it, calls `beforeCommit()`,
-   * then moves it to `destination`: with `overwrite: false` a hard link (which fails if the
-   * destination exists) and the partial file's removal, with `overwrite: true` a rename. The
-   * folder is then synced where the platform allows it.
+   * Flushes, calls `beforeCommit()`, applies `mtime` and `mode & 0o777` to the partial file,
+   * checks that the partial file's path still names the file this writer wrote (the open
+   * handle's inode and device against an `lstat` of the path), then moves it to `destination`:
+   * with `overwrite: false` a hard link (which fails if the destination exists) and the partial
+   * file's removal, with `overwrite: true` a rename. The file is closed after the move (so its
+   * inode cannot be reused before the check), and the folder synced where the platform allows.
    *
    * On a file system without hard links, a check that the destination does not exist followed
    * by a rename is used instead (not atomic against a local process creating it meanwhile).
@@ -227,7 +246,8 @@ export class AtomicFileWriter {
    * @param options Whether to replace, the mode, the mtime and the last-moment check.
    * @returns A promise that settles once the file is in place.
    * @throws {FileError} (rejected) `exists` if the destination exists without `overwrite` (it
-   * is left unchanged), `unsupported_type` if it is a folder, whatever `beforeCommit` throws,
+   * is left unchanged), `unsupported_type` if it is a folder, `changed` if something else now
+   * sits at the partial file's path (nothing is moved), whatever `beforeCommit` throws,
    * `permission` or `io`. The partial file is kept: call {@linkcode AtomicFileWriter.abort}.
    *
    * @example Replace an existing file
@@ -265,11 +285,12 @@ export class AtomicFileWriter {
     return this.#enqueue(async () => {
       try {
         await this.#flush();
-        await this.#applyAttributes(mode, mtime);
-        this.#closeFile();
         await beforeCommit?.();
+        await this.#applyAttributes(mode, mtime);
+        await this.#checkIdentity();
         await (overwrite ? this.#rename(destination) : this.#link(destination));
         this.#state = "committed";
+        this.#closeFile();
       } catch (error) {
         this.#state = "failed";
         throw error;
@@ -364,7 +385,7 @@ export class AtomicFileWriter {
     try {
       await this.#file!.syncData();
     } catch (error) {
-      throw fileErrorFromOs(error, this.#partialPath, "Cannot write");
+      throw fileErrorFromOs(error, this.#displayPath, "Cannot write");
     }
   }
 
@@ -374,18 +395,41 @@ export class AtomicFileWriter {
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
     } catch (error) {
-      throw fileErrorFromOs(error, this.#partialPath, "Cannot write");
+      throw fileErrorFromOs(error, this.#displayPath, "Cannot write");
     }
   }
 
   async #applyAttributes(mode: number | undefined, mtime: Date | undefined): Promise<void> {
     try {
-      if (mode !== undefined && Deno.build.os !== "windows") {
-        await Deno.chmod(this.#partialPath, mode);
-      }
       if (mtime !== undefined) await this.#file!.utime(new Date(), mtime);
+      // Deno has no fchmod(): by path, and checkIdentity() follows before the move.
+      if (mode !== undefined && Deno.build.os !== "windows") {
+        await Deno.chmod(this.#partialPath, mode & permissionBitsMask);
+      }
     } catch (error) {
-      throw fileErrorFromOs(error, this.#partialPath, "Cannot set the mode or time of");
+      throw fileErrorFromOs(error, this.#displayPath, "Cannot set the mode or time of");
+    }
+  }
+
+  /** Refuses to move anything but the file this writer wrote (same inode and device). */
+  async #checkIdentity(): Promise<void> {
+    let written: Deno.FileInfo;
+    let atPath: Deno.FileInfo;
+    try {
+      [written, atPath] = await Promise.all([this.#file!.stat(), Deno.lstat(this.#partialPath)]);
+    } catch (error) {
+      throw new FileError(
+        `Cannot save ${quotePath(this.#displayPath)}: its partial file is gone; send it again`,
+        { reason: "changed", path: this.#displayPath, cause: error },
+      );
+    }
+    if (written.ino === null || written.dev === null) return; // Windows: nothing to compare.
+    if (!atPath.isFile || atPath.ino !== written.ino || atPath.dev !== written.dev) {
+      throw new FileError(
+        `Cannot save ${quotePath(this.#displayPath)}: its partial file was replaced while it ` +
+          "was written; nothing was saved, send it again",
+        { reason: "changed", path: this.#displayPath },
+      );
     }
   }
 
@@ -393,7 +437,7 @@ export class AtomicFileWriter {
     try {
       await Deno.rename(this.#partialPath, destination);
     } catch (error) {
-      throw fileErrorFromOs(error, destination, "Cannot save");
+      throw fileErrorFromOs(error, this.#displayPath, "Cannot save");
     }
   }
 
@@ -401,12 +445,12 @@ export class AtomicFileWriter {
     try {
       await Deno.link(this.#partialPath, destination);
     } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) throw existsError(destination, error);
+      if (error instanceof Deno.errors.AlreadyExists) throw existsError(this.#displayPath, error);
       if (error instanceof Deno.errors.NotFound) {
-        throw fileErrorFromOs(error, destination, "Cannot save");
+        throw fileErrorFromOs(error, this.#displayPath, "Cannot save");
       }
       // Perhaps no hard links here (FAT, some network file systems): check, then rename.
-      if (await pathExists(destination)) throw existsError(destination, error);
+      if (await pathExists(destination)) throw existsError(this.#displayPath, error);
       await this.#rename(destination);
       return;
     }
@@ -435,7 +479,7 @@ export class AtomicFileWriter {
   }
 }
 
-async function createFresh(partialPath: string): Promise<Deno.FsFile> {
+async function createFresh(partialPath: string, displayPath: string): Promise<Deno.FsFile> {
   const create = () =>
     Deno.open(partialPath, { write: true, createNew: true, mode: partialFileMode });
   try {
@@ -444,40 +488,44 @@ async function createFresh(partialPath: string): Promise<Deno.FsFile> {
     return await create();
   } catch (error) {
     if (!(error instanceof Deno.errors.AlreadyExists)) {
-      throw fileErrorFromOs(error, partialPath, "Cannot create");
+      throw fileErrorFromOs(error, displayPath, "Cannot create the partial file of");
     }
   }
   try {
     const info = await lstatOrNull(partialPath);
-    if (info?.isDirectory) throw inTheWay(partialPath, "a folder");
+    if (info?.isDirectory) throw inTheWay(displayPath, "a folder");
     if (info !== null) await Deno.remove(partialPath);
     return await create();
   } catch (error) {
-    throw fileErrorFromOs(error, partialPath, "Cannot create");
+    throw fileErrorFromOs(error, displayPath, "Cannot create the partial file of");
   }
 }
 
-async function openToResume(partialPath: string, keepBytes: number): Promise<Deno.FsFile> {
+async function openToResume(
+  partialPath: string,
+  keepBytes: number,
+  displayPath: string,
+): Promise<Deno.FsFile> {
   let file: Deno.FsFile | undefined;
   try {
     const before = await lstatOrNull(partialPath);
-    if (before === null) throw changed(partialPath, "it is gone");
-    if (!before.isFile) throw inTheWay(partialPath, "not a regular file");
+    if (before === null) throw changed(displayPath, "it is gone");
+    if (!before.isFile) throw inTheWay(displayPath, "not a regular file");
     file = await Deno.open(partialPath, { write: true });
     const info = await file.stat();
     if (info.ino !== before.ino || info.dev !== before.dev) {
-      throw changed(partialPath, "it was replaced while being opened");
+      throw changed(displayPath, "it was replaced while being opened");
     }
-    if ((info.nlink ?? 1) > 1) throw changed(partialPath, "it has another hard link");
+    if ((info.nlink ?? 1) > 1) throw changed(displayPath, "it has another hard link");
     if (info.size < keepBytes) {
-      throw changed(partialPath, `it has ${info.size} bytes, fewer than the ${keepBytes} to keep`);
+      throw changed(displayPath, `it has ${info.size} bytes, fewer than the ${keepBytes} to keep`);
     }
     await file.truncate(keepBytes);
     await file.seek(keepBytes, Deno.SeekMode.Start);
     return file;
   } catch (error) {
     file?.close();
-    throw fileErrorFromOs(error, partialPath, "Cannot resume");
+    throw fileErrorFromOs(error, displayPath, "Cannot resume");
   }
 }
 
@@ -546,16 +594,17 @@ function existsError(destination: string, cause: unknown): FileError {
   );
 }
 
-function changed(partialPath: string, why: string): FileError {
+function changed(displayPath: string, why: string): FileError {
   return new FileError(
-    `Cannot resume ${quotePath(partialPath)}: ${why}; start the transfer afresh`,
-    { reason: "changed", path: partialPath },
+    `Cannot resume ${quotePath(displayPath)}: its partial file changed (${why}); start the ` +
+      "transfer afresh",
+    { reason: "changed", path: displayPath },
   );
 }
 
-function inTheWay(partialPath: string, what: string): FileError {
+function inTheWay(displayPath: string, what: string): FileError {
   return new FileError(
-    `Cannot use ${quotePath(partialPath)} as a partial file: it is ${what}; remove it`,
-    { reason: "unsupported_type", path: partialPath },
+    `Cannot write ${quotePath(displayPath)}: its partial file is ${what}; remove it`,
+    { reason: "unsupported_type", path: displayPath },
   );
 }

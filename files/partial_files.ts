@@ -1,6 +1,8 @@
 /**
- * Bookkeeping for interrupted uploads: where a partial file and its state live, how much of
- * it can be trusted, and removing the ones nobody came back for.
+ * Bookkeeping for uploads in progress: the random name of each transfer's own partial file, the
+ * state file through which an interrupted upload finds its partial file again, the names that
+ * are reserved for both, how much of a partial file can be trusted, and removing the ones
+ * nobody came back for.
  *
  * @module
  */
@@ -29,6 +31,9 @@ const stateSuffix = `${partialSuffix}.json`;
 /** Largest state file read, in bytes. */
 const maxStateFileBytes = 4096;
 
+/** Longest owner recorded in a state file, in characters. */
+const maxOwnerChars = 256;
+
 /** Mode of state files. */
 const stateFileMode = 0o600;
 
@@ -40,6 +45,15 @@ const tagPattern = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** Names that {@linkcode partialNames} produces (and `writePartialState`'s temporary files). */
 const partialNamePattern = /^\..*\.ovtp-part(?:\.json(?:\.[0-9a-f]{16}\.tmp)?)?$/s;
+
+/** Names reserved for partial files: any name that ends like one, with or without the dot. */
+const reservedNamePattern = /\.ovtp-part(?:\.json(?:\.[0-9a-f]{16}\.tmp)?)?$/;
+
+/** Names that {@linkcode randomPartialPath} produces: a dot, 32 hex digits, the suffix. */
+const randomPartialNamePattern = /^\.[0-9a-f]{32}\.ovtp-part$/;
+
+/** Random bytes in a partial file's name: 128 bits, not guessable. */
+const randomNameBytes = 16;
 
 /** What writePartialState() appends to a state file's name for its temporary file. */
 const temporarySuffixExample = ".0123456789abcdef.tmp";
@@ -60,6 +74,10 @@ export interface PartialNames {
  * example 12 characters derived from the peer's key fingerprint) keeps two peers uploading the
  * same name apart. If the result would be longer than 255 bytes, `name` is shortened and a hash
  * of it added, so the names stay distinct and valid.
+ *
+ * A server uses only the state file's name: the data of each upload goes to a file of its own
+ * from {@linkcode randomPartialPath}, which the state file names. The predictable `data` name
+ * suits a client's own downloads, in a folder no one else writes to.
  *
  * @param dir The destination's folder.
  * @param name The destination's file name (no `/`).
@@ -117,10 +135,87 @@ export function isPartialName(name: string): boolean {
   return partialNamePattern.test(name);
 }
 
-/** The identity of the source being received, saved next to its partial file. */
+/**
+ * Whether a file name is reserved for partial files: it ends in `.ovtp-part`,
+ * `.ovtp-part.json` or `.ovtp-part.json.<16 hex>.tmp`, with or without a leading dot. A server
+ * hides such names from listings and refuses them in every path a peer names, so no peer can
+ * read, write, replace or block another transfer's partial file.
+ *
+ * @param name A file name, without folder.
+ * @returns True if the name is reserved.
+ *
+ * @example Reserved names
+ * ```ts
+ * import { isReservedName } from "./partial_files.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isReservedName(".0123456789abcdef0123456789abcdef.ovtp-part"), true);
+ * assert.equal(isReservedName("notes.ovtp-part"), true);
+ * assert.equal(isReservedName("notes.ovtp-part.txt"), false);
+ * ```
+ */
+export function isReservedName(name: string): boolean {
+  return reservedNamePattern.test(name);
+}
+
+/**
+ * A fresh, unguessable partial file path in `dir`: `<dir>/.<32 hex digits>.ovtp-part`, 128
+ * random bits. Each transfer writes its own partial file (create it with `createNew`), so two
+ * transfers never share one and nobody can predict where a transfer writes.
+ *
+ * @param dir The destination's folder.
+ * @returns The path.
+ *
+ * @example Two calls never collide
+ * ```ts
+ * import { isRandomPartialName, randomPartialPath } from "./partial_files.ts";
+ * import { basename } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const path = randomPartialPath("/srv/in");
+ * assert.ok(path.startsWith("/srv/in/."));
+ * assert.ok(isRandomPartialName(basename(path)));
+ * assert.notEqual(path, randomPartialPath("/srv/in"));
+ * ```
+ */
+export function randomPartialPath(dir: string): string {
+  const random = crypto.getRandomValues(new Uint8Array(randomNameBytes)).toHex();
+  return join(dir, `.${random}${partialSuffix}`);
+}
+
+/**
+ * Whether a file name is one that {@linkcode randomPartialPath} produces: what a state file
+ * may point at.
+ *
+ * @param name A file name, without folder.
+ * @returns True for `.<32 hex digits>.ovtp-part`.
+ *
+ * @example Check a name read from a state file
+ * ```ts
+ * import { isRandomPartialName } from "./partial_files.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isRandomPartialName(".0123456789abcdef0123456789abcdef.ovtp-part"), true);
+ * assert.equal(isRandomPartialName("../x.ovtp-part"), false);
+ * ```
+ */
+export function isRandomPartialName(name: string): boolean {
+  return randomPartialNamePattern.test(name);
+}
+
+/**
+ * What a state file records about an upload in progress, so that the same owner resuming the
+ * same source finds its partial file again (and nobody else does).
+ */
 export interface PartialState {
   /** Format version. */
-  version: 1;
+  version: 2;
+  /** The partial data file's name, in the state file's folder (a partial name). */
+  data: string;
+  /** Who is uploading: the peer's key fingerprint (`""` for a local download). */
+  owner: string;
+  /** The destination's file name. */
+  name: string;
   /** The source's size, in bytes. */
   size: number;
   /** The source's modification time, in ms since the epoch, if known. */
@@ -171,12 +266,18 @@ export async function readPartialState(statePath: string): Promise<PartialState 
 
 function toPartialState(value: unknown): PartialState | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const { version, size, mtimeMs, createdMs } = value as Record<string, unknown>;
-  if (version !== 1) return undefined;
+  const { version, data, owner, name, size, mtimeMs, createdMs } = value as Record<
+    string,
+    unknown
+  >;
+  if (version !== 2) return undefined;
+  if (typeof data !== "string" || /[/\\\0]/.test(data) || !isPartialName(data)) return undefined;
+  if (typeof owner !== "string" || owner.length > maxOwnerChars) return undefined;
+  if (typeof name !== "string" || name === "" || /[/\0]/.test(name)) return undefined;
   if (!isCount(size)) return undefined;
   if (mtimeMs !== null && !isFiniteNumber(mtimeMs)) return undefined;
   if (!isFiniteNumber(createdMs)) return undefined;
-  return { version, size, mtimeMs, createdMs };
+  return { version, data, owner, name, size, mtimeMs, createdMs };
 }
 
 function isCount(value: unknown): value is number {
@@ -193,6 +294,8 @@ function isFiniteNumber(value: unknown): value is number {
  *
  * @param statePath The state file.
  * @param state The state to save.
+ * @param displayPath The path to name in errors (for a peer: the path it gave). Default
+ * `statePath`.
  * @throws {RangeError} If `state` is malformed.
  * @throws {FileError} `permission` or `io` if the file system refuses.
  *
@@ -204,7 +307,15 @@ function isFiniteNumber(value: unknown): value is number {
  *
  * const dir = await Deno.makeTempDir();
  * try {
- *   const state = { version: 1, size: 10, mtimeMs: null, createdMs: Date.now() } as const;
+ *   const state = {
+ *     version: 2,
+ *     data: ".0123456789abcdef0123456789abcdef.ovtp-part",
+ *     owner: "SHA256:abc",
+ *     name: "a.txt",
+ *     size: 10,
+ *     mtimeMs: null,
+ *     createdMs: Date.now(),
+ *   } as const;
  *   await writePartialState(join(dir, ".a.x.ovtp-part.json"), state);
  *   assert.deepEqual(await readPartialState(join(dir, ".a.x.ovtp-part.json")), state);
  * } finally {
@@ -212,11 +323,16 @@ function isFiniteNumber(value: unknown): value is number {
  * }
  * ```
  */
-export async function writePartialState(statePath: string, state: PartialState): Promise<void> {
+export async function writePartialState(
+  statePath: string,
+  state: PartialState,
+  displayPath: string = statePath,
+): Promise<void> {
   const checked = toPartialState(state);
   if (checked === undefined) {
     throw new RangeError(
-      "writePartialState(): state needs version 1, a size, an mtimeMs (or null) and a createdMs",
+      "writePartialState(): state needs version 2, a partial data name, an owner, a name, a size, " +
+        "an mtimeMs (or null) and a createdMs",
     );
   }
   const bytes = encoder.encode(JSON.stringify(checked));
@@ -234,7 +350,7 @@ export async function writePartialState(statePath: string, state: PartialState):
     await Deno.rename(temporary, statePath);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
-    throw fileErrorFromOs(error, statePath, "Cannot save the transfer state");
+    throw fileErrorFromOs(error, displayPath, "Cannot save the transfer state of");
   }
 }
 
@@ -245,6 +361,8 @@ export async function writePartialState(statePath: string, state: PartialState):
  *
  * @param dir The folder to clean.
  * @param maxAgeMs The age above which a file is stale, in ms.
+ * @param inUse Files for which this returns true (given the full path) are kept: partial files
+ * of transfers still running.
  * @returns How many files were removed.
  * @throws {RangeError} If `maxAgeMs` is negative or not finite.
  * @throws {FileError} `not_found`, `permission` or `io` if the folder cannot be listed.
@@ -265,7 +383,11 @@ export async function writePartialState(statePath: string, state: PartialState):
  * }
  * ```
  */
-export async function removeStalePartials(dir: string, maxAgeMs: number): Promise<number> {
+export async function removeStalePartials(
+  dir: string,
+  maxAgeMs: number,
+  inUse: (path: string) => boolean = () => false,
+): Promise<number> {
   if (typeof maxAgeMs !== "number" || !(maxAgeMs >= 0) || !Number.isFinite(maxAgeMs)) {
     throw new RangeError(`removeStalePartials(): maxAgeMs ${maxAgeMs} is out of range`);
   }
@@ -286,6 +408,7 @@ export async function removeStalePartials(dir: string, maxAgeMs: number): Promis
     try {
       const info = await Deno.lstat(path);
       if (!info.isFile || info.mtime === null || info.mtime.getTime() >= oldestKeptMs) continue;
+      if (inUse(path)) continue;
       await Deno.remove(path);
       removed++;
     } catch {
@@ -301,6 +424,7 @@ export async function removeStalePartials(dir: string, maxAgeMs: number): Promis
  * The bytes must still be verified (see `hashFile()` with `length`) before they are trusted.
  *
  * @param dataPath The partial data file.
+ * @param displayPath The path to name in errors. Default `dataPath`.
  * @returns The resumable length, in bytes.
  * @throws {FileError} `permission` or `io` if the file cannot be inspected.
  *
@@ -322,13 +446,16 @@ export async function removeStalePartials(dir: string, maxAgeMs: number): Promis
  * }
  * ```
  */
-export async function resumableBytes(dataPath: string): Promise<number> {
+export async function resumableBytes(
+  dataPath: string,
+  displayPath: string = dataPath,
+): Promise<number> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(dataPath);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return 0;
-    throw fileErrorFromOs(error, dataPath, "Cannot inspect the partial file");
+    throw fileErrorFromOs(error, displayPath, "Cannot inspect the partial file of");
   }
   if (!info.isFile) return 0;
   return info.size - (info.size % fileChunkBytes);

@@ -10,9 +10,10 @@
  * @module
  */
 
-import { isAbsolute, join, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { FileError, type FileErrorReason } from "../errors.ts";
 import { fileErrorFromOs, quotePath } from "./_os_error.ts";
+import { isReservedName } from "./partial_files.ts";
 
 /**
  * Longest remote path accepted, in UTF-8 bytes.
@@ -42,6 +43,9 @@ export const maxRemoteNameBytes = 255;
 
 /** Mode of the folders that {@linkcode Sandbox.resolveForWrite} creates. */
 const createdDirectoryMode = 0o755;
+
+/** Most symlinks {@linkcode Sandbox.checkLinkTarget} expands for one target (as Linux's ELOOP). */
+const maxLinkHops = 40;
 
 const encoder = new TextEncoder();
 
@@ -84,10 +88,11 @@ type Action = "read" | "write" | "use";
  * refused, absolute paths must name something under the root, and symlinks are followed only
  * while they stay inside.
  *
- * Path rules: the empty path, a NUL byte, more than {@linkcode maxRemotePathBytes} bytes or a
- * component over {@linkcode maxRemoteNameBytes} bytes are `bad_path`; any `..` component is
- * `outside_root`; `.` components and repeated slashes are ignored; relative paths start at the
- * root.
+ * Path rules: the empty path, a NUL byte, more than {@linkcode maxRemotePathBytes} bytes, a
+ * component over {@linkcode maxRemoteNameBytes} bytes or a component reserved for partial files
+ * (`isReservedName()`: ending in `.ovtp-part` and the like) are `bad_path`; any `..` component
+ * is `outside_root`; `.` components and repeated slashes are ignored; relative paths start at
+ * the root.
  *
  * @example Resolve a file for reading
  * ```ts
@@ -324,6 +329,7 @@ export class Sandbox {
    * (no component was swapped for a symlink) and lies inside the root.
    *
    * @param dir A real folder path, as {@linkcode Sandbox.resolveForWrite} returned it.
+   * @param displayPath The path to name in errors (the path the peer gave). Default `dir`.
    * @throws {FileError} `outside_root` if it no longer resolves to itself inside the root,
    * `not_found` if it is gone, `permission` or `io` if it cannot be inspected.
    *
@@ -340,22 +346,139 @@ export class Sandbox {
    * }
    * ```
    */
-  async recheckDirectory(dir: string): Promise<void> {
+  async recheckDirectory(dir: string, displayPath: string = dir): Promise<void> {
     let real: string;
     let info: Deno.FileInfo;
     try {
       real = await Deno.realPath(dir);
       info = await Deno.lstat(real);
     } catch (error) {
-      throw fileErrorFromOs(error, dir, "Cannot write into");
+      throw fileErrorFromOs(error, displayPath, "Cannot write");
     }
     if (real !== dir || !this.#contains(real) || !info.isDirectory) {
       throw new FileError(
-        `Cannot write into ${quotePath(dir)}: it no longer resolves to itself inside the ` +
-          "served folder (a component was replaced); try again",
-        { reason: "outside_root", path: dir },
+        `Cannot write ${quotePath(displayPath)}: its folder no longer resolves to itself inside ` +
+          "the served folder (a component was replaced); try again",
+        { reason: "outside_root", path: displayPath },
       );
     }
+  }
+
+  /**
+   * Checks where a symbolic link would lead before it is made: its `target` is resolved from
+   * `dir` (the real folder the link will live in) through the real file system, the way reads
+   * resolve paths: one component at a time, expanding every existing symlink on the way (up to
+   * 40), and `..` taken from the folder reached so far. It is refused if it would leave the
+   * root at any point, if it is absolute, or if a `..` follows a component that does not exist
+   * (yet) or is not a folder (such a component could later become a link that changes where
+   * `..` leads). A target that ends in a missing file is fine (a dangling link inside).
+   *
+   * @param dir The real path of the link's folder, as {@linkcode Sandbox.resolveForWrite}
+   * returned it.
+   * @param target The link's target text.
+   * @param displayPath The link's path as the peer gave it, for errors.
+   * @throws {FileError} `outside_root` if the target leaves the root (or loops, or is
+   * absolute), `bad_path` if it is empty or has a NUL byte, `permission` or `io` if a component
+   * cannot be inspected.
+   *
+   * @example Refuse a target that leaves through a link
+   * ```ts
+   * import { Sandbox } from "./sandbox.ts";
+   * import { FileError } from "../errors.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   const sandbox = await Sandbox.open(dir);
+   *   await Deno.mkdir(join(dir, "sub"));
+   *   await Deno.symlink("..", join(dir, "sub", "up")); // sub/up is the root itself: inside
+   *   await sandbox.checkLinkTarget(sandbox.root, "sub/up/sub", "x");
+   *   await assert.rejects(
+   *     sandbox.checkLinkTarget(sandbox.root, "sub/up/..", "x"),
+   *     (error) => error instanceof FileError && error.reason === "outside_root",
+   *   );
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
+   * ```
+   */
+  async checkLinkTarget(dir: string, target: string, displayPath: string): Promise<void> {
+    const refuse = (why: string) =>
+      new FileError(
+        `Cannot link ${quotePath(displayPath)} to ${quotePath(target)}: ${why}; links must be ` +
+          "relative and stay inside the served folder",
+        { reason: "outside_root", path: displayPath },
+      );
+    if (typeof target !== "string" || target === "" || target.includes("\0")) {
+      throw badPath(displayPath, "use", "the link target is empty or has a NUL byte");
+    }
+    if (isAbsolute(target)) throw refuse("the target is absolute");
+    if (!this.#contains(dir)) throw refuse("its folder is outside the served folder");
+    // Components still to walk, the next one last.
+    const pending = target.split("/").reverse();
+    let path = dir;
+    let missing = false;
+    let hops = 0;
+    while (pending.length > 0) {
+      const component = pending.pop()!;
+      if (component === "" || component === ".") continue;
+      if (component === "..") {
+        if (missing) throw refuse('a ".." follows a component that is not an existing folder');
+        if (path === this.root) throw refuse("it leads above the served folder");
+        path = dirname(path);
+        continue;
+      }
+      if (isReservedName(component)) {
+        throw badPath(
+          displayPath,
+          "use",
+          "the link target names a partial upload, which is reserved",
+        );
+      }
+      const candidate = join(path, component);
+      if (missing) {
+        path = candidate;
+        continue;
+      }
+      let info: Deno.FileInfo | undefined;
+      try {
+        info = await Deno.lstat(candidate);
+      } catch (error) {
+        if (
+          !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)
+        ) {
+          throw fileErrorFromOs(error, displayPath, "Cannot link");
+        }
+      }
+      if (info?.isSymlink) {
+        if (++hops > maxLinkHops) throw refuse("it passes through too many links (a loop?)");
+        let text: string;
+        try {
+          text = await Deno.readLink(candidate);
+        } catch (error) {
+          throw fileErrorFromOs(error, displayPath, "Cannot link");
+        }
+        if (isAbsolute(text)) {
+          // Only a local user makes absolute links: follow it only where it really leads.
+          let real: string;
+          try {
+            real = await Deno.realPath(candidate);
+          } catch {
+            throw refuse("a link on the way leads nowhere");
+          }
+          if (!this.#contains(real)) throw refuse("a link on the way leads outside");
+          path = real;
+        } else {
+          // Expand the link in place: its components come next, from its own folder.
+          pending.push(...text.split("/").reverse());
+        }
+        continue;
+      }
+      path = candidate;
+      if (info === undefined || !info.isDirectory) missing = true;
+    }
+    if (!this.#contains(path)) throw refuse("it leads outside");
   }
 
   /**
@@ -495,6 +618,13 @@ export class Sandbox {
         { reason: "outside_root", path: remotePath },
       );
     }
+    if (real !== this.root && this.relative(real).split("/").some(isReservedName)) {
+      throw badPath(
+        remotePath,
+        action,
+        "a symlink on the way leads to a partial upload, which is reserved; choose another path",
+      );
+    }
     return real;
   }
 
@@ -532,6 +662,13 @@ export class Sandbox {
           remotePath,
           action,
           `a component is longer than ${maxRemoteNameBytes} bytes; shorten it`,
+        );
+      }
+      if (isReservedName(component)) {
+        throw badPath(
+          remotePath,
+          action,
+          'names ending in ".ovtp-part" are reserved for partial uploads; choose another name',
         );
       }
       if (Deno.build.os === "windows" && /[\\:]/.test(component)) {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { basename } from "node:path";
 import { FileError } from "../errors.ts";
 import { ChunkTreeHasher, fileChunkBytes } from "../files/chunk_tree.ts";
 import { AtomicFileWriter } from "../files/atomic_writer.ts";
@@ -32,6 +33,70 @@ export interface TransferProgress {
 /** What the content functions report as they go. */
 export type BytesCallback = (bytes: number) => void;
 
+/**
+ * Wraps every wait on the peer (a read of its data, a write waiting for its window): a server
+ * uses it to reset a stream that makes no progress (see `FileService`'s `stallTimeoutMs`).
+ */
+export type PeerWait = <T>(waiting: Promise<T>) => Promise<T>;
+
+const noWait: PeerWait = (waiting) => waiting;
+
+/** The umask assumed when the process's cannot be read (Windows, or no permission). */
+const fallbackUmask = 0o022;
+/** Permission bits a received file may get: never set-user-ID, set-group-ID or sticky. */
+const permissionBitsMask = 0o777;
+/** Mode of a new file whose source mode is unknown, before the umask. */
+const unknownSourceMode = 0o666;
+
+let cachedUmask: number | undefined;
+
+/**
+ * The process's umask, read once: with `Deno.umask()` when the `sys` permission for it is
+ * granted, else from `/proc/self/status` when readable, else {@linkcode fallbackUmask}. Never
+ * asks for a permission (a prompt would stop a CLI transfer).
+ */
+function receiverUmask(): number {
+  if (cachedUmask !== undefined) return cachedUmask;
+  cachedUmask = fallbackUmask;
+  try {
+    if (Deno.permissions.querySync({ name: "sys", kind: "umask" }).state === "granted") {
+      cachedUmask = Deno.umask();
+    } else if (
+      Deno.build.os === "linux" &&
+      Deno.permissions.querySync({ name: "read", path: "/proc/self/status" }).state === "granted"
+    ) {
+      const line = /^Umask:\s*([0-7]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
+      if (line !== null) cachedUmask = parseInt(line[1], 8) & permissionBitsMask;
+    }
+  } catch {
+    // Not available here: keep the fallback.
+  }
+  return cachedUmask;
+}
+
+/**
+ * The mode a received file gets, as `scp` gives it: with `preserve`, the source's permission
+ * bits; without, the source's bits (0666 when unknown) less the receiver's umask. Set-user-ID,
+ * set-group-ID and sticky bits are never given, whatever the sender announced.
+ *
+ * @param sourceMode The mode the sender announced, if any.
+ * @param preserve Whether the copy keeps the source's mode.
+ * @returns Permission bits, at most `0o777`.
+ *
+ * @example Set-id bits are dropped
+ * ```ts
+ * import { receivedFileMode } from "./content_transfer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(receivedFileMode(0o6755, true), 0o755);
+ * assert.equal(receivedFileMode(0o4777, false) & 0o7000, 0);
+ * ```
+ */
+export function receivedFileMode(sourceMode: number | undefined, preserve: boolean): number {
+  if (preserve && sourceMode !== undefined) return sourceMode & permissionBitsMask;
+  return (sourceMode ?? unknownSourceMode) & permissionBitsMask & ~receiverUmask();
+}
+
 /** Options of {@linkcode sendContent}. */
 export interface SendContentOptions {
   /** First byte to send. */
@@ -46,6 +111,8 @@ export interface SendContentOptions {
   onBytes?: BytesCallback;
   /** Stops between chunks when aborted. */
   signal?: AbortSignal;
+  /** Wraps each write, which waits for the peer's window. Default: no wrapper. */
+  waitForPeer?: PeerWait;
 }
 
 /**
@@ -60,6 +127,7 @@ export async function sendContent(
   options: SendContentOptions,
 ): Promise<Uint8Array> {
   const { start, size } = options;
+  const waitForPeer = options.waitForPeer ?? noWait;
   const hasher = options.prefixLeaves.length > 0
     ? ChunkTreeHasher.resume(options.prefixLeaves)
     : new ChunkTreeHasher();
@@ -76,11 +144,11 @@ export async function sendContent(
     // The hasher has its copy once update() settles; then the stream may seal the chunk in
     // place and free it.
     await hasher.update(chunk);
-    await stream.write(chunk, { headroom: true, transfer: true });
+    await waitForPeer(stream.write(chunk, { headroom: true, transfer: true }));
     options.onBytes?.(chunk.length);
   }
   const root = await hasher.digest();
-  await stream.write(root, { end: true });
+  await waitForPeer(stream.write(root, { end: true }));
   return root;
 }
 
@@ -111,6 +179,8 @@ export interface ReceiveContentOptions {
   path: string;
   /** Called with each amount of bytes written. */
   onBytes?: BytesCallback;
+  /** Wraps each read, which waits for the peer's data. Default: no wrapper. */
+  waitForPeer?: PeerWait;
 }
 
 /**
@@ -126,8 +196,9 @@ export async function receiveContent(
   options: ReceiveContentOptions,
 ): Promise<Uint8Array> {
   let remaining = options.remaining;
+  const waitForPeer = options.waitForPeer ?? noWait;
   while (remaining > 0) {
-    const chunk = await reader.read(Math.min(remaining, fileChunkBytes));
+    const chunk = await waitForPeer(reader.read(Math.min(remaining, fileChunkBytes)));
     if (chunk === null) {
       throw new ProtocolError(
         `The content of ${options.path} ended ${remaining} bytes early; the transfer was cut`,
@@ -137,8 +208,8 @@ export async function receiveContent(
     remaining -= chunk.length;
     options.onBytes?.(chunk.length);
   }
-  const claimed = await reader.readExact(digestBytes);
-  await reader.expectEnd();
+  const claimed = await waitForPeer(reader.readExact(digestBytes));
+  await waitForPeer(reader.expectEnd());
   const root = await options.hasher.digest();
   if (!root.every((byte, i) => byte === claimed[i])) {
     throw new FileError(
@@ -173,8 +244,13 @@ export async function hashPrefix(
 
 /** Options of {@linkcode receiveFile}. */
 export interface ReceiveFileOptions {
-  /** The partial data file and its state file beside the destination. */
+  /**
+   * The partial data file and its state file beside the destination. A server gives each
+   * upload its own data file (`randomPartialPath()`); the state file records it for a resume.
+   */
   partial: { data: string; state: string };
+  /** Who the partial file belongs to, recorded in its state file. Default `""`. */
+  owner?: string;
   /** Where the file goes once verified. */
   destination: string;
   /** Announced size of the whole content. */
@@ -185,14 +261,24 @@ export interface ReceiveFileOptions {
   prefixLeaves: Uint8Array[];
   /** The source's modification time, if known. */
   mtimeMs?: number;
-  /** The source's permission bits, if known. */
+  /** The source's mode, if known (only `mode & 0o777` is ever applied). */
   mode?: number;
   /** Replace an existing destination. */
   overwrite: boolean;
-  /** Apply `mode` and `mtimeMs` to the copy. */
+  /**
+   * Give the copy the source's permission bits and `mtimeMs`; without it, the copy gets the
+   * source's bits less the receiver's umask (see {@linkcode receivedFileMode}).
+   */
   preserve: boolean;
-  /** Path for error messages. */
+  /** Path for the messages of the content's own errors (digest, cut transfer). */
   path: string;
+  /**
+   * Path for the messages of file system errors: a server gives the path the peer named, so
+   * that its own paths never reach the peer. Default `destination`.
+   */
+  displayPath?: string;
+  /** Wraps each wait on the peer. Default: no wrapper. */
+  waitForPeer?: PeerWait;
   /** Called with each amount of bytes written. */
   onBytes?: BytesCallback;
   /** Called right before the rename (the sandbox's re-check). */
@@ -201,8 +287,9 @@ export interface ReceiveFileOptions {
 
 /**
  * Receives a file's content into its partial file, checks the digest, flushes and renames it
- * into place. A transfer that is cut keeps its partial file and state for a resume (files of
- * more than one chunk); damaged content is deleted.
+ * into place (the file written, checked by inode, with {@linkcode receivedFileMode}). A
+ * transfer that is cut keeps its partial file and state for a resume (files of more than one
+ * chunk); damaged content is deleted.
  *
  * @returns The root of the content.
  */
@@ -211,21 +298,28 @@ export async function receiveFile(
   options: ReceiveFileOptions,
 ): Promise<Uint8Array> {
   const { partial, size, start } = options;
+  const displayPath = options.displayPath ?? options.destination;
   const writer = await AtomicFileWriter.open({
     partialPath: partial.data,
     keepBytes: start,
     bufferBytes: writeBufferBytes(size - start),
+    displayPath,
   });
   const resumable = size > fileChunkBytes;
+  const dataName = basename(partial.data);
   let keepPartial = resumable;
   try {
     if (resumable) {
+      const earlier = await readPartialState(partial.state);
       await writePartialState(partial.state, {
-        version: 1,
+        version: 2,
+        data: dataName,
+        owner: options.owner ?? "",
+        name: basename(options.destination),
         size,
         mtimeMs: options.mtimeMs ?? null,
-        createdMs: (await readPartialState(partial.state))?.createdMs ?? Date.now(),
-      });
+        createdMs: earlier?.data === dataName ? earlier.createdMs : Date.now(),
+      }, displayPath);
     }
     const hasher = start > 0 ? ChunkTreeHasher.resume(options.prefixLeaves) : new ChunkTreeHasher();
     const root = await receiveContent(reader, writer, {
@@ -233,6 +327,7 @@ export async function receiveFile(
       hasher,
       path: options.path,
       onBytes: options.onBytes,
+      waitForPeer: options.waitForPeer,
     }).catch((error) => {
       // Damaged data is worthless; a cut transfer keeps its partial file for a resume.
       if (error instanceof FileError) keepPartial = false;
@@ -241,7 +336,7 @@ export async function receiveFile(
     keepPartial = false;
     await writer.commit(options.destination, {
       overwrite: options.overwrite,
-      mode: options.preserve ? options.mode : undefined,
+      mode: receivedFileMode(options.mode, options.preserve),
       mtime: options.preserve && options.mtimeMs !== undefined
         ? new Date(options.mtimeMs)
         : undefined,
@@ -250,6 +345,10 @@ export async function receiveFile(
     return root;
   } finally {
     await writer.abort({ keepPartial });
-    if (!keepPartial && resumable) await Deno.remove(partial.state).catch(() => {});
+    // Remove the state file only while it still names this transfer's partial file: another
+    // upload of the same name may have written it since.
+    if (!keepPartial && resumable && (await readPartialState(partial.state))?.data === dataName) {
+      await Deno.remove(partial.state).catch(() => {});
+    }
   }
 }

@@ -1,9 +1,23 @@
-import { isAbsolute, join, normalize } from "node:path";
+/**
+ * The server side of the file operations (SPEC.md section 11): every path resolved inside the
+ * served folder, key options enforced, uploads written to a partial file of their own and
+ * committed whole or not at all, streams that stop making progress reset, and every error a
+ * peer sees naming only the path it gave.
+ *
+ * @module
+ */
+
+import type { Allowance } from "../session/budget.ts";
+import { join, resolve } from "node:path";
 import { allowsRead, allowsWrite } from "../crypto/key_permissions.ts";
-import { FileError, OvtpError, ProtocolError } from "../errors.ts";
+import { FileError, OvtpError, ProtocolError, TimeoutError } from "../errors.ts";
+import { fileErrorFromOs, quotePath } from "../files/_os_error.ts";
 import { fileChunkBytes, formatDigest, parseDigest } from "../files/chunk_tree.ts";
 import {
+  isRandomPartialName,
+  isReservedName,
   partialNames,
+  randomPartialPath,
   readPartialState,
   removeStalePartials,
   resumableBytes,
@@ -11,7 +25,7 @@ import {
 import { Sandbox } from "../files/sandbox.ts";
 import { initialWindowBytes, type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { utf8Encoder } from "../wire/_bytes.ts";
-import { hashPrefix, receiveFile, sendContent } from "./content_transfer.ts";
+import { hashPrefix, type PeerWait, receiveFile, sendContent } from "./content_transfer.ts";
 import {
   fileErrorCode,
   fileWindowBytes,
@@ -25,12 +39,25 @@ import { StreamReader } from "./stream_reader.ts";
 
 /** Default age after which a partial upload is removed. */
 export const defaultPartialMaxAgeMs = 24 * 60 * 60 * 1000;
+/**
+ * Default time a file stream may wait on its peer (for data of an upload, for window of a
+ * download or listing) before it is reset: 60 s.
+ */
+export const defaultStallTimeoutMs = 60_000;
+/** Default number of files and folders one connection may hold open at once. */
+export const defaultMaxOpenFilesPerConnection = 64;
 /** A folder is swept for stale partial files at most this often. */
 const staleSweepIntervalMs = 60 * 60 * 1000;
 /** Largest number of entries one listing returns. */
 export const maxListEntries = 1_000_000;
 /** Listing entries are sent in writes of about this size. */
 const listBatchBytes = 65536;
+/** Permission bits a folder made for a peer may get: never set-group-ID or sticky. */
+const permissionBitsMask = 0o777;
+/** Mode of a folder made without one, before the umask. */
+const defaultFolderMode = 0o755;
+/** The stall watch looks this many times per timeout. */
+const stallChecksPerTimeout = 4;
 
 /** Options of {@linkcode FileService}. */
 export interface FileServiceOptions {
@@ -38,14 +65,30 @@ export interface FileServiceOptions {
   root: string;
   /** Remove partial uploads older than this. Default 24 hours. */
   partialMaxAgeMs?: number;
+  /**
+   * Reset a file stream that has waited this long on its peer: an upload whose sender stopped
+   * sending, a download or listing whose reader stopped granting window. Its file is closed.
+   * Default {@linkcode defaultStallTimeoutMs}.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * Files (and listed folders) one connection may hold open at once; a file stream over it is
+   * refused with RESET code 3. Default {@linkcode defaultMaxOpenFilesPerConnection}.
+   */
+  maxOpenFilesPerConnection?: number;
 }
 
-/** The authenticated peer a file operation runs for. */
+/** The authenticated peer a file operation runs for (one object per connection). */
 export interface FilePeer {
   /** `SHA256:…` of the peer's key. */
   fingerprint: string;
   /** authorized_keys options: `read-only`, `write-only`, `restrict` (no writes), `root=…`. */
   options: ReadonlyMap<string, string | true>;
+  /**
+   * The connection's share of the server's budgets: when present, each open file is taken from
+   * its `fileHandles` (per connection, per key and per process) as well.
+   */
+  readonly allowance?: Allowance;
 }
 
 /** One entry of a folder listing (SPEC.md, "LIST"). */
@@ -66,25 +109,49 @@ export interface ListEntry {
 
 /**
  * The server side of the file operations: every path is resolved in the served folder (or the
- * narrower `root=` of the key), `read-only` and `write-only` keys are enforced, uploads land in
- * a partial file next to the destination and are renamed into place only after their digest
- * matched and the data was flushed.
+ * narrower `root=` of the key), `read-only` and `write-only` keys are enforced, names reserved
+ * for partial files are refused and never listed, each upload lands in a partial file of its
+ * own (random name, mode 0600) and only that file is moved into place, after its digest
+ * matched and the data was flushed. A stream that waits on its peer longer than
+ * `stallTimeoutMs` is reset, and a connection holds at most `maxOpenFilesPerConnection` files
+ * open.
  *
  * @example See tests/transfer/file_transfer_test.ts; in short:
  * ```ts ignore
- * const files = new FileService({ root: "/srv/files" });
- * onStream: (stream) => files.handle(stream, { fingerprint, options });
+ * const files = new FileService({ root: "/srv/files", stallTimeoutMs: 30_000 });
+ * onStream: (stream) => files.handle(stream, peer); // peer: one object per connection
  * ```
  */
 export class FileService {
   #options: FileServiceOptions;
+  #stallTimeoutMs: number;
+  #maxOpenFiles: number;
   #sandbox: Promise<Sandbox> | undefined;
   #narrowed = new Map<string, Promise<Sandbox>>();
   #swept = new Map<string, number>();
+  /** Partial files in use by a transfer of this process: never offered to another. */
+  #claimed = new Set<string>();
+  /** Files open per connection. */
+  #openFiles = new WeakMap<FilePeer, number>();
 
-  /** @param options The served folder and the partial file policy. */
+  /**
+   * @param options The served folder, the partial file policy, the stall timeout and the cap
+   * on open files.
+   * @throws {RangeError} If `stallTimeoutMs` or `maxOpenFilesPerConnection` is not a positive
+   * integer.
+   */
   constructor(options: FileServiceOptions) {
     this.#options = options;
+    this.#stallTimeoutMs = options.stallTimeoutMs ?? defaultStallTimeoutMs;
+    this.#maxOpenFiles = options.maxOpenFilesPerConnection ?? defaultMaxOpenFilesPerConnection;
+    if (!Number.isSafeInteger(this.#stallTimeoutMs) || this.#stallTimeoutMs < 1) {
+      throw new RangeError(`FileService: stallTimeoutMs ${this.#stallTimeoutMs} is not >= 1`);
+    }
+    if (!Number.isSafeInteger(this.#maxOpenFiles) || this.#maxOpenFiles < 1) {
+      throw new RangeError(
+        `FileService: maxOpenFilesPerConnection ${this.#maxOpenFiles} is not >= 1`,
+      );
+    }
   }
 
   /** True for the stream kinds this service answers. */
@@ -93,20 +160,26 @@ export class FileService {
   }
 
   /**
-   * Answers one file stream. Refusals and failures reset the stream with their file error code;
-   * the returned promise rejects with the same error, for logging.
+   * Answers one file stream. Refusals and failures reset the stream with their file error code
+   * and a message that names only the path the peer gave; the returned promise rejects with
+   * the full error (its `cause` holds the system's), for logging.
+   *
+   * @param stream The stream the peer opened.
+   * @param peer Who it is; the same object for every stream of one connection (open files are
+   * counted per object).
    */
   async handle(stream: Stream, peer: FilePeer): Promise<void> {
+    const watch = new StallWatch(stream, this.#stallTimeoutMs);
     try {
       switch (stream.kind) {
         case StreamKind.put:
-          return await this.#put(stream, peer);
+          return await this.#withOpenFile(stream, peer, () => this.#put(stream, peer, watch));
         case StreamKind.get:
-          return await this.#get(stream, peer);
+          return await this.#withOpenFile(stream, peer, () => this.#get(stream, peer, watch));
         case StreamKind.stat:
           return await this.#stat(stream, peer);
         case StreamKind.list:
-          return await this.#list(stream, peer);
+          return await this.#withOpenFile(stream, peer, () => this.#list(stream, peer, watch));
         case StreamKind.mkdir:
           return await this.#mkdir(stream, peer);
         case StreamKind.symlink:
@@ -115,9 +188,10 @@ export class FileService {
           stream.reset(StreamError.unsupported, `Unknown stream kind ${stream.kind}`);
       }
     } catch (error) {
+      if (watch.timedOut !== undefined) throw watch.timedOut;
       if (!stream.done) {
         if (error instanceof FileError) {
-          stream.reset(fileErrorCode(error), error.message);
+          stream.reset(fileErrorCode(error), await this.#peerMessage(error, stream));
         } else if (error instanceof ProtocolError) {
           stream.reset(StreamError.protocol, error.message);
         } else if (!(error instanceof OvtpError)) {
@@ -125,12 +199,14 @@ export class FileService {
         }
       }
       throw error;
+    } finally {
+      watch.stop();
     }
   }
 
   // ---- Operations ------------------------------------------------------------------------
 
-  async #put(stream: Stream, peer: FilePeer): Promise<void> {
+  async #put(stream: Stream, peer: FilePeer, watch: StallWatch): Promise<void> {
     const head = stream.head;
     const path = headString(head, "path");
     const size = headInteger(head, "size", maxFileBytes);
@@ -150,58 +226,84 @@ export class FileService {
       });
     }
     this.#sweep(target.dir);
-    const names = partialNames(target.dir, target.name, partialTag(peer.fingerprint));
-    const resumable = size > fileChunkBytes;
-
-    // Offer the verified prefix of an earlier partial upload of the same source.
-    let offer = 0;
-    let offerLeaves: Uint8Array[] = [];
-    let offerRoot: Uint8Array | undefined;
-    if (headFlag(head, "resume") && resumable) {
-      const state = await readPartialState(names.state);
-      if (state?.size === size && state.mtimeMs === (mtimeMs ?? null)) {
-        const kept = Math.min(
-          await resumableBytes(names.data),
-          Math.floor(size / fileChunkBytes) * fileChunkBytes,
-        );
-        if (kept > 0) {
-          const file = await Deno.open(names.data, { read: true });
-          try {
-            ({ leaves: offerLeaves, root: offerRoot } = await hashPrefix(file, kept, path));
-            offer = kept;
-          } finally {
-            file.close();
+    // The state file's name is per key and destination; the data file's is random, per upload.
+    const { state: statePath } = partialNames(
+      target.dir,
+      target.name,
+      partialTag(peer.fingerprint),
+    );
+    let dataPath: string | undefined;
+    try {
+      // Offer the verified prefix of an earlier partial upload of the same source by this key,
+      // unless another transfer of this process is using it right now.
+      let offer = 0;
+      let offerLeaves: Uint8Array[] = [];
+      let offerRoot: Uint8Array | undefined;
+      if (headFlag(head, "resume") && size > fileChunkBytes) {
+        const state = await readPartialState(statePath);
+        const candidate = state === undefined ? undefined : join(target.dir, state.data);
+        if (
+          state !== undefined && candidate !== undefined && isRandomPartialName(state.data) &&
+          state.owner === peer.fingerprint && state.name === target.name &&
+          state.size === size && state.mtimeMs === (mtimeMs ?? null) &&
+          !this.#claimed.has(candidate)
+        ) {
+          this.#claimed.add(candidate);
+          dataPath = candidate;
+          const kept = Math.min(
+            await resumableBytes(candidate, path),
+            Math.floor(size / fileChunkBytes) * fileChunkBytes,
+          );
+          if (kept > 0) {
+            const file = await openForRead(candidate, path);
+            try {
+              ({ leaves: offerLeaves, root: offerRoot } = await hashPrefix(file, kept, path));
+              offer = kept;
+            } finally {
+              file.close();
+            }
           }
         }
       }
-    }
-    stream.reply({ offset: offer, ...(offerRoot ? { prefix: formatDigest(offerRoot) } : {}) });
-    // Small files fit the initial window: no window update needed.
-    if (size - offer > initialWindowBytes) stream.setWindow(fileWindowBytes);
+      if (dataPath === undefined) {
+        dataPath = randomPartialPath(target.dir);
+        this.#claimed.add(dataPath);
+      }
+      stream.reply({ offset: offer, ...(offerRoot ? { prefix: formatDigest(offerRoot) } : {}) });
+      // Small files fit the initial window: no window update needed.
+      if (size - offer > initialWindowBytes) stream.setWindow(fileWindowBytes);
 
-    const reader = new StreamReader(stream);
-    const startBytes = await reader.readExact(startOffsetBytes);
-    const start = Number(new DataView(startBytes.buffer).getBigUint64(0));
-    if (start !== 0 && start !== offer) {
-      throw new ProtocolError(`Upload of ${path} starts at ${start}, but ${offer} was offered`);
+      const reader = new StreamReader(stream);
+      const startBytes = await watch.wait(reader.readExact(startOffsetBytes));
+      const start = Number(new DataView(startBytes.buffer).getBigUint64(0));
+      if (start !== 0 && start !== offer) {
+        throw new ProtocolError(`Upload of ${path} starts at ${start}, but ${offer} was offered`);
+      }
+      const root = await receiveFile(reader, {
+        partial: { data: dataPath, state: statePath },
+        owner: peer.fingerprint,
+        destination: target.path,
+        size,
+        start,
+        prefixLeaves: start > 0 ? offerLeaves : [],
+        mtimeMs,
+        mode,
+        overwrite,
+        preserve,
+        path,
+        displayPath: path,
+        waitForPeer: watch.wait,
+        beforeCommit: () => sandbox.recheckDirectory(target.dir, path),
+      });
+      await watch.wait(
+        stream.write(encodeJson({ size, digest: formatDigest(root) }), { end: true }),
+      );
+    } finally {
+      if (dataPath !== undefined) this.#claimed.delete(dataPath);
     }
-    const root = await receiveFile(reader, {
-      partial: names,
-      destination: target.path,
-      size,
-      start,
-      prefixLeaves: start > 0 ? offerLeaves : [],
-      mtimeMs,
-      mode,
-      overwrite,
-      preserve,
-      path,
-      beforeCommit: () => sandbox.recheckDirectory(target.dir),
-    });
-    await stream.write(encodeJson({ size, digest: formatDigest(root) }), { end: true });
   }
 
-  async #get(stream: Stream, peer: FilePeer): Promise<void> {
+  async #get(stream: Stream, peer: FilePeer, watch: StallWatch): Promise<void> {
     const head = stream.head;
     const path = headString(head, "path");
     const offset = headInteger(head, "offset", maxFileBytes, true) ?? 0;
@@ -228,7 +330,13 @@ export class FileService {
         mode: info.mode === null ? null : info.mode & 0o7777,
         offset: start,
       });
-      await sendContent(stream, file, { start, size, prefixLeaves: leaves, path });
+      await sendContent(stream, file, {
+        start,
+        size,
+        prefixLeaves: leaves,
+        path,
+        waitForPeer: watch.wait,
+      });
     } finally {
       file.close();
     }
@@ -243,13 +351,16 @@ export class FileService {
     const info = resolved.info;
     let digest: string | undefined;
     if (withDigest && info.isFile) {
-      const file = await openForRead(resolved.path, path);
-      try {
-        const size = (await file.stat()).size;
-        digest = formatDigest((await hashPrefix(file, size, path)).root);
-      } finally {
-        file.close();
-      }
+      digest = await this.#withOpenFile(stream, peer, async () => {
+        const file = await openForRead(resolved.path, path);
+        try {
+          const size = (await file.stat()).size;
+          return formatDigest((await hashPrefix(file, size, path)).root);
+        } finally {
+          file.close();
+        }
+      });
+      if (digest === undefined) return; // refused: too many open files
     }
     stream.reply({
       type: info.isDirectory ? "directory" : "file",
@@ -260,7 +371,7 @@ export class FileService {
     }, { end: true });
   }
 
-  async #list(stream: Stream, peer: FilePeer): Promise<void> {
+  async #list(stream: Stream, peer: FilePeer, watch: StallWatch): Promise<void> {
     const path = headString(stream.head, "path");
     checkReadable(peer, path);
     const sandbox = await this.#sandboxFor(peer);
@@ -280,36 +391,40 @@ export class FileService {
       const batch = encodeText(pending.join(""));
       pending.length = 0;
       pendingBytes = 0;
-      await stream.write(batch);
+      await watch.wait(stream.write(batch));
     };
     const folders = [""];
     while (folders.length > 0) {
       const relative = folders.pop()!;
       const real = relative === "" ? resolved.path : join(resolved.path, relative);
-      for await (const item of Deno.readDir(real)) {
-        const itemPath = relative === "" ? item.name : `${relative}/${item.name}`;
-        const info = await Deno.lstat(join(real, item.name)).catch(() => undefined);
-        if (info === undefined) continue;
-        const entry = await listEntry(itemPath, join(real, item.name), info);
-        if (entry === undefined) continue;
-        if (++count > maxListEntries) {
-          throw new FileError(
-            `${path} has more than ${maxListEntries} entries; list a sub-folder`,
-            {
-              reason: "unsupported_type",
-              path,
-            },
-          );
+      try {
+        for await (const item of Deno.readDir(real)) {
+          // Partial files and their state are no one's business but the server's.
+          if (isReservedName(item.name)) continue;
+          const itemPath = relative === "" ? item.name : `${relative}/${item.name}`;
+          const info = await Deno.lstat(join(real, item.name)).catch(() => undefined);
+          if (info === undefined) continue;
+          const entry = await listEntry(itemPath, join(real, item.name), info);
+          if (entry === undefined) continue;
+          if (++count > maxListEntries) {
+            throw new FileError(
+              `${path} has more than ${maxListEntries} entries; list a sub-folder`,
+              { reason: "unsupported_type", path },
+            );
+          }
+          if (entry.type === "directory") folders.push(itemPath);
+          const line = JSON.stringify(entry) + "\n";
+          pending.push(line);
+          pendingBytes += line.length;
+          if (pendingBytes >= listBatchBytes) await flush();
         }
-        if (entry.type === "directory") folders.push(itemPath);
-        const line = JSON.stringify(entry) + "\n";
-        pending.push(line);
-        pendingBytes += line.length;
-        if (pendingBytes >= listBatchBytes) await flush();
+      } catch (error) {
+        if (error instanceof OvtpError) throw error;
+        throw fileErrorFromOs(error, relative === "" ? path : `${path}/${relative}`, "Cannot list");
       }
     }
     await flush();
-    await stream.end();
+    await watch.wait(stream.end());
   }
 
   async #mkdir(stream: Stream, peer: FilePeer): Promise<void> {
@@ -328,7 +443,11 @@ export class FileService {
     if (target.existing !== null) {
       throw new FileError(`${path} exists and is not a folder`, { reason: "exists", path });
     }
-    await mapFsError(path, () => Deno.mkdir(target.path, { mode: mode ?? 0o755 }));
+    try {
+      await Deno.mkdir(target.path, { mode: (mode ?? defaultFolderMode) & permissionBitsMask });
+    } catch (error) {
+      throw fileErrorFromOs(error, path, "Cannot make the folder");
+    }
     stream.reply({ created: true }, { end: true });
   }
 
@@ -340,24 +459,66 @@ export class FileService {
     const target = await sandbox.resolveForWrite(path, {
       createParents: headFlag(stream.head, "parents"),
     });
-    const resolvedTarget = normalize(join(target.dir, linkTarget));
-    if (
-      linkTarget === "" || linkTarget.includes("\0") || isAbsolute(linkTarget) ||
-      !isInside(sandbox.root, resolvedTarget)
-    ) {
-      throw new FileError(
-        `The link ${path} -> ${linkTarget} would point outside the served folder; links must be relative and stay inside`,
-        { reason: "outside_root", path },
-      );
-    }
     if (target.existing !== null) {
       throw new FileError(`${path} exists on the server`, { reason: "exists", path });
     }
-    await mapFsError(path, () => Deno.symlink(linkTarget, target.path));
+    // Resolved through the real file system, the way reads will follow it.
+    await sandbox.checkLinkTarget(target.dir, linkTarget, path);
+    try {
+      await Deno.symlink(linkTarget, target.path);
+    } catch (error) {
+      throw fileErrorFromOs(error, path, "Cannot make the link");
+    }
     stream.reply({}, { end: true });
   }
 
   // ---- Helpers ---------------------------------------------------------------------------
+
+  /**
+   * Runs `work` counting one open file for the connection, or refuses the stream with RESET
+   * code 3 (and gives `undefined`) when the connection is at its cap.
+   */
+  async #withOpenFile<T>(
+    stream: Stream,
+    peer: FilePeer,
+    work: () => Promise<T>,
+  ): Promise<T | undefined> {
+    const open = this.#openFiles.get(peer) ?? 0;
+    if (open >= this.#maxOpenFiles) {
+      stream.reset(
+        StreamError.refused,
+        `This connection already has ${open} files open, the server's limit; wait for some ` +
+          "transfers to finish, or move fewer files at once",
+      );
+      return undefined;
+    }
+    const overBudget = peer.allowance?.take("fileHandles", 1);
+    if (overBudget !== undefined) {
+      stream.reset(StreamError.refused, overBudget.message);
+      return undefined;
+    }
+    this.#openFiles.set(peer, open + 1);
+    try {
+      return await work();
+    } finally {
+      this.#openFiles.set(peer, (this.#openFiles.get(peer) ?? 1) - 1);
+      peer.allowance?.give("fileHandles", 1);
+    }
+  }
+
+  /**
+   * The message a peer sees for a file error. Every error is built to name only the peer's
+   * path (`fileErrorFromOs()`); should one still mention the served folder's real path, the
+   * peer gets a plain message instead (the log keeps the full error).
+   */
+  async #peerMessage(error: FileError, stream: Stream): Promise<string> {
+    const roots = [resolve(this.#options.root)];
+    const sandbox = await this.#sandbox?.catch(() => undefined);
+    if (sandbox !== undefined) roots.push(sandbox.root);
+    if (!roots.some((root) => error.message.includes(root))) return error.message;
+    const path = typeof stream.head.path === "string" ? stream.head.path : "";
+    return `The server could not handle ${quotePath(path)} (${error.reason}); see its log`;
+  }
 
   #sandboxFor(peer: FilePeer): Promise<Sandbox> {
     this.#sandbox ??= Sandbox.open(this.#options.root);
@@ -377,9 +538,57 @@ export class FileService {
     const now = Date.now();
     if ((this.#swept.get(dir) ?? 0) > now - staleSweepIntervalMs) return;
     this.#swept.set(dir, now);
-    removeStalePartials(dir, this.#options.partialMaxAgeMs ?? defaultPartialMaxAgeMs).catch(
-      () => {},
+    removeStalePartials(
+      dir,
+      this.#options.partialMaxAgeMs ?? defaultPartialMaxAgeMs,
+      (path) => this.#claimed.has(path),
+    ).catch(() => {});
+  }
+}
+
+/**
+ * Resets a stream that waits on its peer for longer than a timeout. Only the time spent in
+ * {@linkcode StallWatch.wait} counts: hashing or writing on the server's side never does.
+ */
+class StallWatch {
+  #stream: Stream;
+  #timeoutMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #waiting = 0;
+  #since = 0;
+  /** The error for the log, once the stream was reset for stalling. */
+  timedOut: TimeoutError | undefined;
+
+  constructor(stream: Stream, timeoutMs: number) {
+    this.#stream = stream;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Waits for `waiting`, resetting the stream if that takes longer than the timeout. */
+  wait: PeerWait = async (waiting) => {
+    if (this.#waiting++ === 0) this.#since = performance.now();
+    this.#timer ??= setInterval(
+      () => this.#check(),
+      Math.max(1, Math.floor(this.#timeoutMs / stallChecksPerTimeout)),
     );
+    try {
+      return await waiting;
+    } finally {
+      this.#waiting--;
+    }
+  };
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #check(): void {
+    if (this.#waiting === 0 || performance.now() - this.#since < this.#timeoutMs) return;
+    this.stop();
+    const message = `no progress for ${this.#timeoutMs} ms: the peer stopped sending or ` +
+      "reading, so the transfer was stopped; try again";
+    this.timedOut = new TimeoutError(`File stream ${this.#stream.id}: ${message}`);
+    this.#stream.reset(StreamError.cancel, message);
   }
 }
 
@@ -402,21 +611,27 @@ function checkReadable(peer: FilePeer, path: string): void {
   }
 }
 
-/** A short tag of the peer's key for partial file names, so peers never share partial files. */
+/** A short tag of the peer's key for state file names, so peers never share state files. */
 function partialTag(fingerprint: string): string {
   return fingerprint.replace(/^SHA256:/, "").replaceAll("+", "-").replaceAll("/", "_").slice(0, 12);
 }
 
 async function openForRead(realPath: string, path: string): Promise<Deno.FsFile> {
-  return await mapFsError(path, async () => {
-    const file = await Deno.open(realPath, { read: true });
-    const info = await file.stat();
-    if (!info.isFile) {
-      file.close();
-      throw new FileError(`${path} is not a regular file`, { reason: "unsupported_type", path });
-    }
-    return file;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(realPath, { read: true });
+  } catch (error) {
+    throw fileErrorFromOs(error, path, "Cannot read");
+  }
+  const info = await file.stat().catch((error) => {
+    file.close();
+    throw fileErrorFromOs(error, path, "Cannot read");
   });
+  if (!info.isFile) {
+    file.close();
+    throw new FileError(`${path} is not a regular file`, { reason: "unsupported_type", path });
+  }
+  return file;
 }
 
 async function listEntry(
@@ -437,32 +652,6 @@ async function listEntry(
     return target === undefined ? undefined : { ...common, type: "symlink", target };
   }
   return undefined; // devices, FIFOs and sockets are not listed
-}
-
-function isInside(root: string, path: string): boolean {
-  return path === root || path.startsWith(root.endsWith("/") ? root : `${root}/`);
-}
-
-async function mapFsError<T>(path: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof OvtpError) throw error;
-    if (error instanceof Deno.errors.NotFound) {
-      throw new FileError(`${path} does not exist on the server`, { reason: "not_found", path });
-    }
-    if (error instanceof Deno.errors.AlreadyExists) {
-      throw new FileError(`${path} exists on the server`, { reason: "exists", path });
-    }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      throw new FileError(`The server may not access ${path}`, { reason: "permission", path });
-    }
-    throw new FileError(`The server could not access ${path}: ${(error as Error).message}`, {
-      reason: "io",
-      path,
-      cause: error,
-    });
-  }
 }
 
 function encodeJson(value: unknown): Uint8Array {

@@ -396,3 +396,68 @@ Deno.test("AtomicFileWriter.commit() reports a folder made read-only before the 
     assert.deepEqual(names(folder), []);
   });
 });
+
+Deno.test("AtomicFileWriter.commit() refuses a partial file swapped after writing", async () => {
+  await withTempDir(async (dir) => {
+    const partialPath = join(dir, ".a.part");
+    for (const overwrite of [false, true]) {
+      const writer = await AtomicFileWriter.open({ partialPath, displayPath: "in/a.txt" });
+      try {
+        await writer.write(encoder.encode("verified bytes"));
+        await writer.flush();
+        // Someone replaces the partial file by its path between the write and the commit.
+        await Deno.writeTextFile(join(dir, "planted"), "planted bytes");
+        await Deno.rename(join(dir, "planted"), partialPath);
+        await assert.rejects(
+          writer.commit(join(dir, "a.txt"), { overwrite }),
+          (error: unknown) => {
+            assert.ok(isFileError("changed")(error));
+            assert.equal((error as FileError).message.includes(dir), false);
+            assert.match((error as FileError).message, /"in\/a\.txt"/);
+            return true;
+          },
+        );
+      } finally {
+        await writer.abort();
+      }
+      await assert.rejects(Deno.lstat(join(dir, "a.txt")), Deno.errors.NotFound);
+    }
+  });
+});
+
+Deno.test("AtomicFileWriter.commit() refuses a partial file removed before the move", async () => {
+  await withTempDir(async (dir) => {
+    const partialPath = join(dir, ".a.part");
+    const writer = await AtomicFileWriter.open({ partialPath });
+    try {
+      await writer.write(encoder.encode("x"));
+      await assert.rejects(
+        writer.commit(join(dir, "a.txt"), {
+          overwrite: false,
+          beforeCommit: () => Deno.remove(partialPath),
+        }),
+        isFileError("changed", "not_found"),
+      );
+    } finally {
+      await writer.abort();
+    }
+    assert.deepEqual(names(dir), []);
+  });
+});
+
+Deno.test({
+  name: "AtomicFileWriter.commit() never applies set-id or sticky bits",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const writer = await AtomicFileWriter.open({ partialPath: join(dir, ".a.part") });
+      try {
+        await writer.write(encoder.encode("#!/bin/sh\n"));
+        await writer.commit(join(dir, "a.sh"), { overwrite: false, mode: 0o7755 });
+      } finally {
+        await writer.abort();
+      }
+      assert.equal((await Deno.stat(join(dir, "a.sh"))).mode! & 0o7777, 0o755);
+    });
+  },
+});

@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import {
   isPartialName,
+  isRandomPartialName,
+  isReservedName,
   partialNames,
   type PartialState,
   partialSuffix,
+  randomPartialPath,
   readPartialState,
   removeStalePartials,
   resumableBytes,
@@ -28,7 +31,15 @@ function names(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
 }
 
-const state: PartialState = { version: 1, size: 12345, mtimeMs: 1_700_000_000_000, createdMs: 17 };
+const state: PartialState = {
+  version: 2,
+  data: ".0123456789abcdef0123456789abcdef.ovtp-part",
+  owner: "SHA256:abcdef",
+  name: "a.csv",
+  size: 12345,
+  mtimeMs: 1_700_000_000_000,
+  createdMs: 17,
+};
 
 Deno.test("partialNames() names hidden data and state files with the owner tag", () => {
   assert.equal(partialSuffix, ".ovtp-part");
@@ -98,7 +109,11 @@ Deno.test("writePartialState() refuses a malformed state", async () => {
     const statePath = join(dir, ".a.t.ovtp-part.json");
     for (
       const bad of [
-        { ...state, version: 2 },
+        { ...state, version: 1 },
+        { ...state, data: "../x.ovtp-part" },
+        { ...state, data: "a.txt" },
+        { ...state, owner: 5 },
+        { ...state, name: "a/b" },
         { ...state, size: -1 },
         { ...state, size: 1.5 },
         { ...state, mtimeMs: Number.NaN },
@@ -130,7 +145,10 @@ Deno.test("readPartialState() gives undefined for missing or malformed content",
       "null",
       "[]",
       "42",
-      JSON.stringify({ ...state, version: 2 }),
+      JSON.stringify({ ...state, version: 1 }),
+      JSON.stringify({ ...state, data: "sub/.x.ovtp-part" }),
+      JSON.stringify({ ...state, data: "report.csv" }),
+      JSON.stringify({ ...state, name: "" }),
       JSON.stringify({ ...state, size: "12" }),
       JSON.stringify({ ...state, size: -3 }),
       JSON.stringify({ ...state, size: 2 ** 60 }),
@@ -246,4 +264,19 @@ Deno.test("resumableBytes() rounds down to whole chunks", async () => {
     await Deno.mkdir(path);
     assert.equal(await resumableBytes(path), 0);
   });
+});
+
+Deno.test("randomPartialPath() gives fresh unguessable names that isReservedName() hides", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 100; i++) {
+    const path = randomPartialPath("/srv/in");
+    const name = basename(path);
+    assert.match(name, /^\.[0-9a-f]{32}\.ovtp-part$/);
+    assert.ok(isRandomPartialName(name) && isReservedName(name) && isPartialName(name));
+    seen.add(path);
+  }
+  assert.equal(seen.size, 100);
+  assert.ok(isReservedName("report.ovtp-part") && isReservedName(".a.b.ovtp-part.json"));
+  assert.ok(!isReservedName("report.csv") && !isReservedName("a.ovtp-part.bak"));
+  assert.ok(!isRandomPartialName(".a.csv.tag.ovtp-part"));
 });

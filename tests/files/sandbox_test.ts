@@ -370,3 +370,61 @@ Deno.test("Sandbox errors name the path as given and say what to do", async () =
     assert.match(error.message, /give a path inside/);
   });
 });
+
+Deno.test("Sandbox.checkLinkTarget() resolves targets through the links on the way", async () => {
+  await withDirs(async ({ root, sandbox }) => {
+    await Deno.mkdir(join(root, "sub", "deep"), { recursive: true });
+    await Deno.symlink("..", join(root, "sub", "d")); // sub/d is the root: inside
+    await Deno.symlink("deep", join(root, "sub", "down"));
+    await Deno.symlink("loop", join(root, "loop"));
+    // Inside: through links that stay inside, and a target that does not exist yet.
+    for (const target of ["sub/d/sub", "sub/down/..", "sub/deep/../down", "missing", "sub/x/y"]) {
+      await sandbox.checkLinkTarget(sandbox.root, target, "x");
+    }
+    await sandbox.checkLinkTarget(join(sandbox.root, "sub"), "d/sub", "sub/x");
+    // Outside: the text looks inside, the real path does not.
+    for (
+      const [dir, target] of [
+        [sandbox.root, "sub/d/.."],
+        [sandbox.root, "sub/d/sub/d/.."],
+        [join(sandbox.root, "sub"), "d/.."],
+        [join(sandbox.root, "sub", "deep"), "../d/../.."],
+        [sandbox.root, ".."],
+        [sandbox.root, "missing/../.."],
+        [sandbox.root, "missing/.."], // missing could later become a link
+        [sandbox.root, "loop"],
+        [sandbox.root, "/etc/passwd"],
+      ]
+    ) {
+      await assert.rejects(
+        sandbox.checkLinkTarget(dir, target, "x"),
+        isFileError("outside_root"),
+        target,
+      );
+    }
+    await assert.rejects(sandbox.checkLinkTarget(sandbox.root, "", "x"), isFileError("bad_path"));
+    await assert.rejects(
+      sandbox.checkLinkTarget(sandbox.root, "sub/.0123.ovtp-part", "x"),
+      isFileError("bad_path"),
+    );
+  });
+});
+
+Deno.test("Sandbox refuses names reserved for partial files, directly and through links", async () => {
+  await withDirs(async ({ root, sandbox }) => {
+    const partial = ".0123456789abcdef0123456789abcdef.ovtp-part";
+    await Deno.writeTextFile(join(root, partial), "someone's upload");
+    await Deno.symlink(partial, join(root, "alias"));
+    for (const path of [partial, `${partial}.json`, "x.ovtp-part", `sub/${partial}/a`]) {
+      await assert.rejects(sandbox.resolveForRead(path), isFileError("bad_path"), path);
+      await assert.rejects(
+        sandbox.resolveForWrite(path, { createParents: true }),
+        isFileError("bad_path"),
+        path,
+      );
+    }
+    await assert.rejects(sandbox.resolveForRead("alias"), isFileError("bad_path"));
+    // Nothing was created on the way.
+    await assert.rejects(Deno.lstat(join(root, "sub")), Deno.errors.NotFound);
+  });
+});

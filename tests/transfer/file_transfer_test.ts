@@ -514,3 +514,162 @@ Deno.test("OvtpServer removes stale partial uploads when a folder is written to"
     }
   });
 });
+
+Deno.test("FileService keeps concurrent uploads of one path by one key whole", async () => {
+  await withFileServer(async ({ root, local, client }) => {
+    const size = 6 * fileChunkBytes + 11;
+    const sources = ["one.bin", "two.bin"].map((name) => join(local, name));
+    for (const source of sources) await Deno.writeFile(source, randomBytes(size));
+    const digests = await Promise.all(
+      sources.map(async (source) => formatDigest((await hashFile(source)).root)),
+    );
+    for (const overwrite of [false, true]) {
+      await Deno.remove(join(root, "same.bin")).catch(() => {});
+      const results = await Promise.allSettled(
+        sources.map((source) => client.sendFile(source, "same.bin", { overwrite })),
+      );
+      const there = formatDigest((await hashFile(join(root, "same.bin"))).root);
+      assert.ok(digests.includes(there), "the destination matches neither upload");
+      const won = results.flatMap((result) =>
+        result.status === "fulfilled" ? [result.value.digest] : []
+      );
+      if (overwrite) {
+        assert.equal(won.length, 2, String(results.map((r) => r.status)));
+      } else {
+        // One wins; the other fails cleanly because the destination now exists.
+        assert.deepEqual(won, [there]);
+        const lost = results.find((result) => result.status === "rejected");
+        assert.ok(lost?.status === "rejected");
+        assert.ok(lost.reason instanceof FileError && lost.reason.reason === "exists");
+      }
+      assert.deepEqual(
+        [...Deno.readDirSync(root)].map((entry) => entry.name),
+        ["same.bin"],
+        "a partial file was left behind",
+      );
+    }
+  });
+});
+
+/** A server with alice and bob authorized, a client for each. */
+async function withTwoClients(
+  fn: (setup: { root: string; local: string; alice: OvtpClient; bob: OvtpClient }) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    const root = join(dir, "root");
+    const local = join(dir, "local");
+    await Deno.mkdir(root);
+    await Deno.mkdir(local);
+    const [aliceId, bobId] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("bob")]);
+    const server = await startServer(undefined, {
+      root,
+      authorizedKeys: AuthorizedKeys.fromKeys([aliceId.publicKey, bobId.publicKey]),
+    });
+    const alice = new OvtpClient(server.address, server.clientOptions(aliceId));
+    const bob = new OvtpClient(server.address, server.clientOptions(bobId));
+    try {
+      await fn({ root, local, alice, bob });
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+      await server.close();
+    }
+  });
+}
+
+Deno.test("FileService refuses another key's access to a partial upload in every operation", async () => {
+  await withTwoClients(async ({ root, local, alice, bob }) => {
+    const size = 24 * fileChunkBytes;
+    const source = join(local, "big.bin");
+    await Deno.writeFile(source, randomBytes(size));
+    await Deno.writeTextFile(join(local, "evil.bin"), "evil");
+    let partial: string | undefined;
+    const probes: Promise<void>[] = [];
+    const refused = (promise: Promise<unknown>) =>
+      assert.rejects(promise, (error: unknown) => {
+        assert.ok(error instanceof FileError, String(error));
+        assert.equal(error.reason, "bad_path", error.message);
+        return true;
+      });
+    const upload = alice.sendFile(source, "big.bin", {
+      onProgress: (progress) => {
+        if (partial !== undefined || progress.bytesDone < 4 * fileChunkBytes) return;
+        partial = [...Deno.readDirSync(root)].map((entry) => entry.name).find((name) =>
+          name.endsWith(".ovtp-part")
+        );
+        assert.ok(partial !== undefined, "no partial file during the upload");
+        // The name is not derived from the key, the destination or anything predictable.
+        assert.match(partial, /^\.[0-9a-f]{32}\.ovtp-part$/);
+        const name = partial;
+        probes.push((async () => {
+          await refused(bob.sendFile(join(local, "evil.bin"), name, { overwrite: true }));
+          await Deno.mkdir(join(local, "empty"), { recursive: true });
+          await refused(bob.sendDirectory(join(local, "empty"), name));
+          await refused(bob.getFile(name, join(local, "stolen")));
+          await refused(bob.stat(name));
+          await refused(bob.list(name));
+          await Deno.symlink(name, join(local, "link-to-partial")).catch(() => {});
+          await refused(bob.sendFile(join(local, "link-to-partial"), "l", { keepSymlinks: true }));
+          assert.ok(!(await bob.list(".")).some((entry) => entry.path.includes("ovtp-part")));
+        })());
+      },
+    });
+    const result = await upload;
+    await Promise.all(probes);
+    assert.ok(partial !== undefined);
+    assert.equal(result.digest, formatDigest((await hashFile(source)).root));
+    await sameContent(source, join(root, "big.bin"));
+  });
+});
+
+Deno.test("FileService hides partial and state files from LIST", async () => {
+  await withFileServer(async ({ root, client }) => {
+    await Deno.mkdir(join(root, "in"));
+    await Deno.writeTextFile(join(root, "in", "a.txt"), "a");
+    await Deno.writeTextFile(join(root, "in", ".0123456789abcdef0123456789abcdef.ovtp-part"), "p");
+    await Deno.writeTextFile(join(root, "in", ".a.txt.k3Yf1ngErpr1.ovtp-part.json"), "{}");
+    await Deno.mkdir(join(root, "in", "folder.ovtp-part"));
+    const entries = await client.list(".");
+    assert.deepEqual(entries.map((entry) => entry.path).sort(), ["in", "in/a.txt"]);
+  });
+});
+
+Deno.test({
+  name: "OvtpClient with preserve never applies set-id or sticky bits, either way",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await withFileServer(async ({ root, local, client }) => {
+      const source = join(local, "tool");
+      await Deno.writeTextFile(source, "#!/bin/sh\n");
+      await Deno.chmod(source, 0o6755);
+      assert.equal((await Deno.stat(source)).mode! & 0o7777, 0o6755, "cannot set up the test");
+      await client.sendFile(source, "tool", { preserve: true });
+      assert.equal((await Deno.stat(join(root, "tool"))).mode! & 0o7777, 0o755);
+
+      await Deno.writeTextFile(join(root, "server-tool"), "#!/bin/sh\n");
+      await Deno.chmod(join(root, "server-tool"), 0o7755);
+      await client.getFile("server-tool", join(local, "got"), { preserve: true });
+      assert.equal((await Deno.stat(join(local, "got"))).mode! & 0o7777, 0o755);
+    });
+  },
+});
+
+Deno.test({
+  name: "OvtpClient gives new files the source's mode less the receiver's umask",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    const umask = Deno.umask();
+    await withFileServer(async ({ root, local, client }) => {
+      const source = join(local, "open.txt");
+      await Deno.writeTextFile(source, "x");
+      await Deno.chmod(source, 0o777);
+      await client.sendFile(source, "open.txt");
+      assert.equal((await Deno.stat(join(root, "open.txt"))).mode! & 0o7777, 0o777 & ~umask);
+      await client.getFile("open.txt", join(local, "back.txt"));
+      assert.equal((await Deno.stat(join(local, "back.txt"))).mode! & 0o7777, 0o777 & ~umask);
+      // A private source stays private.
+      await Deno.chmod(source, 0o600);
+      await client.sendFile(source, "private.txt");
+      assert.equal((await Deno.stat(join(root, "private.txt"))).mode! & 0o7777, 0o600);
+    });
+  },
+});
