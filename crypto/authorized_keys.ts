@@ -230,6 +230,55 @@ export class AuthorizedKeys {
   }
 
   /**
+   * How many keys the set holds (for a file, as of its last read).
+   *
+   * @returns The number of keys.
+   *
+   * @example Count keys
+   * ```ts
+   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(AuthorizedKeys.fromKeys([]).size, 0);
+   * ```
+   */
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  /**
+   * Reads the file now if it changed, as {@linkcode AuthorizedKeys.find} does, so that
+   * {@linkcode AuthorizedKeys.warnings} and {@linkcode AuthorizedKeys.size} are current: a server
+   * calls it at start to report problems before the first client comes.
+   *
+   * @throws {KeyFileError} If the file exists but cannot be read.
+   *
+   * @example Read a file at start
+   * ```ts
+   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   await Deno.writeTextFile(join(dir, "authorized_keys"), "readonly ovtp-rsa AAAA\n");
+   *   const reported: string[] = [];
+   *   const authorized = AuthorizedKeys.fromFile(join(dir, "authorized_keys"), {
+   *     onWarning: (warning) => reported.push(warning),
+   *   });
+   *   await authorized.refresh();
+   *   assert.equal(authorized.size, 0);
+   *   assert.equal(reported.length, 1);
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
+   * ```
+   */
+  async refresh(): Promise<void> {
+    if (this.#path !== undefined) await this.#refresh(this.#path);
+  }
+
+  /**
    * Looks up a key by fingerprint, reading the file again first if it changed.
    *
    * @param fingerprint The fingerprint of the key a client presented (`SHA256:...`).
