@@ -8,7 +8,7 @@
  * @module
  */
 
-import { parseAddressPatterns } from "./address_patterns.ts";
+import { type AddressPatterns, parseAddressPatterns } from "./address_patterns.ts";
 
 /** The options of one `authorized_keys` line, by lower-cased name. */
 export type KeyOptions = ReadonlyMap<string, string | true>;
@@ -44,7 +44,7 @@ const knownOptions: ReadonlyMap<string, "flag" | "value"> = new Map([
  * import { checkKeyOptions } from "./key_permissions.ts";
  * import assert from "node:assert/strict";
  *
- * checkKeyOptions(new Map([["read-only", true], ["from", "10.0.0.0/8"]]));
+ * checkKeyOptions(new Map<string, string | true>([["read-only", true], ["from", "10.0.0.0/8"]]));
  * assert.throws(() => checkKeyOptions(new Map([["command", "date"]])), /unknown option "command"/);
  * assert.throws(() => checkKeyOptions(new Map([["root", true]])), /needs a value/);
  * ```
@@ -102,12 +102,20 @@ export function allowsFrom(options: KeyOptions, address: string): boolean {
   const from = options.get("from");
   if (from === undefined) return true;
   if (from === true || from === "") return false;
-  try {
-    return parseAddressPatterns(from).allows(address);
-  } catch {
-    return false;
+  let patterns = parsedFrom.get(options);
+  if (patterns === undefined || patterns.text !== from) {
+    try {
+      patterns = { text: from, parsed: parseAddressPatterns(from) };
+    } catch {
+      patterns = { text: from, parsed: undefined };
+    }
+    parsedFrom.set(options, patterns);
   }
+  return patterns.parsed?.allows(address) ?? false;
 }
+
+/** Each key's `from=` read once, not at every handshake (a list may be long). */
+const parsedFrom = new WeakMap<KeyOptions, { text: string; parsed: AddressPatterns | undefined }>();
 
 /**
  * Whether a key may open TCP forwards: not with `no-forward`, not with `restrict`. (The
