@@ -110,7 +110,12 @@ export {
   type PublicKey,
 } from "./crypto/public_key.ts";
 export { fingerprint } from "./crypto/fingerprint.ts";
-export { addAuthorizedKey, type AuthorizedKey, AuthorizedKeys } from "./crypto/authorized_keys.ts";
+export {
+  addAuthorizedKey,
+  type AuthorizedKey,
+  AuthorizedKeys,
+  type AuthorizedKeysOptions,
+} from "./crypto/authorized_keys.ts";
 export type { Transport, TransportAddress } from "./wire/transport.ts";
 export type {
   FileTransferOptions,

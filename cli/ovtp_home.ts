@@ -9,6 +9,11 @@ export interface OvtpHomeFiles {
   authorizedKeys: string;
   /** The server keys this machine's client trusts. */
   knownHosts: string;
+  /**
+   * The ovtp folder (`--home`, `$OVTP_HOME` or `~/.ovtp`) when one of the paths above is in it;
+   * `undefined` when flags give them all.
+   */
+  home: string | undefined;
 }
 
 /** Flags that override the locations of {@linkcode ovtpHomeFiles}. */
@@ -43,16 +48,20 @@ const defaultHomeName = ".ovtp";
  * const files = ovtpHomeFiles({ home: "/etc/ovtp", identity: "/keys/server" });
  * assert.equal(files.identity, "/keys/server");
  * assert.equal(files.knownHosts, "/etc/ovtp/known_hosts");
+ * assert.equal(files.home, "/etc/ovtp");
  * ```
  */
 export function ovtpHomeFiles(flags: OvtpHomeFlags): OvtpHomeFiles {
   let home: string | undefined = flags.home;
-  const inHome = (name: string) => join(home ??= findHome(), name);
-  return {
-    identity: flags.identity ?? inHome("id_ovtp"),
-    authorizedKeys: flags["authorized-keys"] ?? inHome("authorized_keys"),
-    knownHosts: flags["known-hosts"] ?? inHome("known_hosts"),
+  let homeUsed = false;
+  const inHome = (name: string) => {
+    homeUsed = true;
+    return join(home ??= findHome(), name);
   };
+  const identity = flags.identity ?? inHome("id_ovtp");
+  const authorizedKeys = flags["authorized-keys"] ?? inHome("authorized_keys");
+  const knownHosts = flags["known-hosts"] ?? inHome("known_hosts");
+  return { identity, authorizedKeys, knownHosts, home: homeUsed ? home : undefined };
 }
 
 function findHome(): string {

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { formatHostPort, type HostPort, parseHostPort } from "../address.ts";
-import { parseAuthorizedKeys } from "../crypto/authorized_keys.ts";
+import { assertNotWritableByOthers } from "../crypto/_file.ts";
+import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
 import type { OvtpMessage } from "../message.ts";
 import type { PeerInfo } from "../peer_connection.ts";
 import { type OvtpHandler, serveOvtp } from "../server.ts";
@@ -60,8 +61,12 @@ OVTP_PEER_FINGERPRINT, OVTP_PEER_COMMENT, OVTP_PEER_ADDRESS and OVTP_MESSAGE_TYP
 
 Logs one JSON line per event on standard error: "message" (sender, type, size, status; the
 content only with --verbose), "connection" (an authenticated connection ended: bytes, duration),
-"refused" (which check or limit turned a connection away, and the key when known), "error",
-"stopping" and "stopped".
+"refused" (which check or limit turned a connection away, and the key when known), "warning"
+(authorized_keys changed and has a problem: a line skipped, or the file became writable by
+others, which admits nobody), "error", "stopping" and "stopped".
+
+Like sshd, it refuses to start when the group or others may write the ovtp folder, the
+authorized_keys file or the folder holding it (exit code 1; fix with chmod go-w).
 
 Options:
   -l, --listen HOST:PORT   where to listen (default ${defaultListenHost}:${defaultListenPort}); port 0 picks a free
@@ -88,6 +93,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
     const { values } = parseCommandArgs("serve", args, options, { min: 0, max: 0, names: "" });
     const { hostname, port } = parseListen(values.listen);
     const files = ovtpHomeFiles(values);
+    await checkPermissions(files.home, files.authorizedKeys);
     const root = values.root === undefined ? undefined : await checkRoot(values.root);
     const forwardAllow = parseForwardAllow(values["forward-allow"] ?? []);
     if (values.exec !== undefined) checkRunPermission(values.exec);
@@ -99,12 +105,12 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
         }
       }
     }
-    await warnAboutAuthorizedKeys(files.authorizedKeys, io);
 
     const log = (event: string, fields: Record<string, unknown>, failure = false) => {
       if (values.quiet && !failure) return;
       io.printError(JSON.stringify({ event, time: new Date().toISOString(), ...fields }));
     };
+    const authorizedKeys = await openAuthorizedKeys(files.authorizedKeys, io, log);
     const answer = values.exec === undefined ? receiveHandler : execHandler(values.exec);
     const handler: OvtpHandler = async (message, peer) => {
       const reply = await answer(message, peer);
@@ -121,7 +127,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
     try {
       server = serveOvtp({
         identity,
-        authorizedKeys: files.authorizedKeys,
+        authorizedKeys,
         hostname,
         port,
         root,
@@ -196,22 +202,40 @@ function checkRunPermission(commandLine: string): void {
   );
 }
 
-async function warnAboutAuthorizedKeys(path: string, io: CliIo): Promise<void> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    text = "";
-  }
-  const { keys, warnings } = await parseAuthorizedKeys(text);
-  for (const warning of warnings) io.printError(`ovtp: ${path}: ${warning}`);
-  if (keys.length === 0) {
+/**
+ * Refuses to serve, like sshd's StrictModes, when the group or others may write the ovtp folder,
+ * the authorized_keys file or its folder: they could let their own key in.
+ */
+async function checkPermissions(home: string | undefined, authorizedKeys: string): Promise<void> {
+  if (home !== undefined) await assertNotWritableByOthers(home, `The ovtp folder "${home}"`);
+  await AuthorizedKeys.checkPermissions(authorizedKeys);
+}
+
+/**
+ * Follows the authorized_keys file and reads it once now: its problems are printed at start, and
+ * those of later reads (a line skipped, the file made writable by others) logged as "warning".
+ */
+async function openAuthorizedKeys(
+  path: string,
+  io: CliIo,
+  log: (event: string, fields: Record<string, unknown>, failure?: boolean) => void,
+): Promise<AuthorizedKeys> {
+  let started = false;
+  const authorizedKeys = AuthorizedKeys.fromFile(path, {
+    onWarning: (warning) => {
+      if (started) log("warning", { file: path, detail: warning }, true);
+      else io.printError(`ovtp: ${path}: ${warning}`);
+    },
+  });
+  await authorizedKeys.refresh();
+  started = true;
+  if (authorizedKeys.size === 0) {
     io.printError(
       `ovtp: no client key is authorized yet in ${path}: add one with ovtp authorize CLIENT.pub ` +
         `(no restart needed)`,
     );
   }
+  return authorizedKeys;
 }
 
 const receiveHandler: OvtpHandler = (message) => ({

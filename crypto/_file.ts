@@ -1,7 +1,11 @@
 import { dirname } from "node:path";
+import { KeyFileError } from "../errors.ts";
 
 const readChunkBytes = 65_536;
 const newline = 0x0a;
+/** Mode bits that let the group or others write a file, or add and remove names in a folder. */
+const groupOtherWriteModeBits = 0o022;
+const permissionModeBits = 0o7777;
 
 /** What {@linkcode readFileUpTo} found. */
 export interface FileContents {
@@ -151,4 +155,75 @@ export function describeFileError(error: unknown): string {
   if (error instanceof Deno.errors.IsADirectory) return "it is a folder";
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/**
+ * Refuses a file or folder that decides who is trusted when the group or others may write it
+ * (mode bits 0022), as sshd's StrictModes does: anyone who may write `authorized_keys`, or the
+ * folder holding it, may let their own key in. Skipped on Windows, whose files have no such mode
+ * bits, and for a path that does not exist.
+ *
+ * @param path The file or folder.
+ * @param description What it is, to start the message: `Authorized keys file "/x"`.
+ * @throws {KeyFileError} If group or others may write it; the message names the `chmod` that
+ * fixes it. And if its status cannot be read (other than because it does not exist).
+ *
+ * @example Refuse a world-writable file
+ * ```ts
+ * import { assertNotWritableByOthers } from "./_file.ts";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const path = join(dir, "authorized_keys");
+ *   await Deno.writeTextFile(path, "");
+ *   await Deno.chmod(path, 0o666);
+ *   await assert.rejects(assertNotWritableByOthers(path, "Authorized keys file"), /chmod go-w/);
+ *   await Deno.chmod(path, 0o600);
+ *   await assertNotWritableByOthers(path, "Authorized keys file");
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function assertNotWritableByOthers(path: string, description: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw new KeyFileError(
+      `Cannot check the permissions of "${path}": ${describeFileError(error)}`,
+      { cause: error },
+    );
+  }
+  if (info.mode === null || (info.mode & groupOtherWriteModeBits) === 0) return;
+  const octal = (info.mode & permissionModeBits).toString(8).padStart(4, "0");
+  throw new KeyFileError(
+    `${description} is writable by group or others (mode ${octal}), so they could change ` +
+      `which keys are trusted; ovtp refuses it until you run: chmod go-w ${shellQuote(path)}`,
+  );
+}
+
+/**
+ * Quotes a path for a shell command the user may copy, when it holds anything but safe
+ * characters.
+ *
+ * @param path The path.
+ * @returns The path, quoted if needed.
+ *
+ * @example
+ * ```ts
+ * import { shellQuote } from "./_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(shellQuote("/home/a/.ovtp"), "/home/a/.ovtp");
+ * assert.equal(shellQuote("/my keys"), "'/my keys'");
+ * ```
+ */
+export function shellQuote(path: string): string {
+  if (/^[A-Za-z0-9_/.,:@%+=-]+$/.test(path)) return path;
+  return `'${path.replaceAll("'", `'\\''`)}'`;
 }

@@ -3,7 +3,7 @@ import { KeyFileError } from "../errors.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { bufferSource } from "./_buffer_source.ts";
 import { rsaPublicExponent } from "./_rsa_key.ts";
-import { describeFileError, type FileContents, readFileUpTo } from "./_file.ts";
+import { describeFileError, type FileContents, readFileUpTo, shellQuote } from "./_file.ts";
 import { assertComment, KeyProblem } from "./_key_problem.ts";
 import {
   formatPublicKey,
@@ -535,9 +535,4 @@ function writeError(path: string, error: unknown): KeyFileError {
   return new KeyFileError(`Cannot write key file "${path}": ${describeFileError(error)}`, {
     cause: error,
   });
-}
-
-function shellQuote(path: string): string {
-  if (/^[A-Za-z0-9_/.,:@%+=-]+$/.test(path)) return path;
-  return `'${path.replaceAll("'", `'\\''`)}'`;
 }

@@ -1,22 +1,85 @@
 /**
  * What a client key may do, read from the options of its `authorized_keys` line (SPEC.md,
  * section 10): `from=`, `restrict`, `no-forward`, `permitopen=`, `read-only`, `write-only`,
- * `root=`. Options these functions do not know are ignored, so a line written for ssh
- * (`no-pty`, `command=`) still works.
+ * `root=`, `topics=`. The list is closed: {@linkcode checkKeyOptions} refuses any other option,
+ * so a line written for ssh (`command=`, `no-port-forwarding`) or a misspelt option never gets
+ * more than its author meant.
  *
  * @module
  */
+
+import { type AddressPatterns, parseAddressPatterns } from "./address_patterns.ts";
 
 /** The options of one `authorized_keys` line, by lower-cased name. */
 export type KeyOptions = ReadonlyMap<string, string | true>;
 
 /**
- * Whether a key's `from="pattern,…"` option lets it in from `address` (the client's IP address,
- * as text). Like ssh: patterns are separated by commas, `*` matches any run of characters and
- * `?` one character, a pattern starting with `!` refuses the addresses it matches (and wins over
- * the others), and the address must match at least one pattern without `!`. Addresses are
- * compared as text (no DNS names, no CIDR masks). A key without `from=` is allowed from
- * anywhere; a `from` without a value allows nothing.
+ * Every option ovtp knows, and whether it takes a value (`"value"`) or stands alone (`"flag"`).
+ * Where each is enforced: `from` (the server, at the handshake), `root`, `read-only`,
+ * `write-only` (file operations), `no-forward`, `permitopen` (TCP forwarding), `topics`
+ * (publish/subscribe and work queues), `restrict` (forwarding and file writes).
+ */
+const knownOptions: ReadonlyMap<string, "flag" | "value"> = new Map([
+  ["from", "value"],
+  ["root", "value"],
+  ["permitopen", "value"],
+  ["topics", "value"],
+  ["read-only", "flag"],
+  ["write-only", "flag"],
+  ["no-forward", "flag"],
+  ["restrict", "flag"],
+]);
+
+/**
+ * Checks the options of one key, as the `authorized_keys` parser does for every line: each name
+ * (lower case) must be one ovtp knows; `from`, `root`, `permitopen` and `topics` need a non-empty
+ * value, the others (`read-only`, `write-only`, `no-forward`, `restrict`) must have none; a
+ * `from=` value must be a valid pattern list. A key whose options fail this must not be let in.
+ *
+ * @param options The options, by lower-cased name; `true` for a name given without `=`.
+ * @throws {TypeError} For the first option that is unknown or malformed; the message names it.
+ *
+ * @example Refuse an option written for ssh
+ * ```ts
+ * import { checkKeyOptions } from "./key_permissions.ts";
+ * import assert from "node:assert/strict";
+ *
+ * checkKeyOptions(new Map<string, string | true>([["read-only", true], ["from", "10.0.0.0/8"]]));
+ * assert.throws(() => checkKeyOptions(new Map([["command", "date"]])), /unknown option "command"/);
+ * assert.throws(() => checkKeyOptions(new Map([["root", true]])), /needs a value/);
+ * ```
+ */
+export function checkKeyOptions(options: KeyOptions): void {
+  for (const [name, value] of options) {
+    const kind = knownOptions.get(name);
+    if (kind === undefined) {
+      throw new TypeError(
+        `unknown option "${name}" (ovtp knows ${[...knownOptions.keys()].join(", ")})`,
+      );
+    }
+    if (kind === "flag" && value !== true) {
+      throw new TypeError(`the option "${name}" takes no value`);
+    }
+    if (kind === "value" && (value === true || value === "")) {
+      throw new TypeError(`the option "${name}" needs a value: ${name}="…"`);
+    }
+    if (name === "from" && typeof value === "string") {
+      try {
+        parseAddressPatterns(value);
+      } catch (error) {
+        throw new TypeError(`the option "from": ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+/**
+ * Whether a key's `from="pattern,…"` option lets it in from `address` (the client's IP address).
+ * Patterns are addresses, CIDR blocks or `*`/`?` wildcards, compared as addresses (an
+ * IPv4-mapped IPv6 address is its IPv4 address); a pattern starting with `!` refuses what it
+ * matches and wins over the others; the address must match at least one pattern without `!`
+ * (see {@linkcode parseAddressPatterns}). A key without `from=` is allowed from anywhere; a
+ * `from` that is empty or malformed allows nothing.
  *
  * @param options The key's options.
  * @param address The client's IP address.
@@ -27,8 +90,9 @@ export type KeyOptions = ReadonlyMap<string, string | true>;
  * import { allowsFrom } from "./key_permissions.ts";
  * import assert from "node:assert/strict";
  *
- * const options = new Map<string, string | true>([["from", "10.*,!10.0.0.9,127.0.0.1"]]);
+ * const options = new Map<string, string | true>([["from", "10.0.0.0/8,!10.0.0.9,127.0.0.1"]]);
  * assert.equal(allowsFrom(options, "10.1.2.3"), true);
+ * assert.equal(allowsFrom(options, "::ffff:127.0.0.1"), true);
  * assert.equal(allowsFrom(options, "10.0.0.9"), false);
  * assert.equal(allowsFrom(options, "192.168.0.1"), false);
  * assert.equal(allowsFrom(new Map(), "192.168.0.1"), true);
@@ -37,18 +101,21 @@ export type KeyOptions = ReadonlyMap<string, string | true>;
 export function allowsFrom(options: KeyOptions, address: string): boolean {
   const from = options.get("from");
   if (from === undefined) return true;
-  if (from === true) return false;
-  let allowed = false;
-  for (const raw of from.split(",")) {
-    const pattern = raw.trim();
-    if (pattern === "") continue;
-    const negated = pattern.startsWith("!");
-    if (!matchesWildcard(negated ? pattern.slice(1) : pattern, address)) continue;
-    if (negated) return false;
-    allowed = true;
+  if (from === true || from === "") return false;
+  let patterns = parsedFrom.get(options);
+  if (patterns === undefined || patterns.text !== from) {
+    try {
+      patterns = { text: from, parsed: parseAddressPatterns(from) };
+    } catch {
+      patterns = { text: from, parsed: undefined };
+    }
+    parsedFrom.set(options, patterns);
   }
-  return allowed;
+  return patterns.parsed?.allows(address) ?? false;
 }
+
+/** Each key's `from=` read once, not at every handshake (a list may be long). */
+const parsedFrom = new WeakMap<KeyOptions, { text: string; parsed: AddressPatterns | undefined }>();
 
 /**
  * Whether a key may open TCP forwards: not with `no-forward`, not with `restrict`. (The
@@ -108,13 +175,4 @@ export function allowsWrite(options: KeyOptions): boolean {
  */
 export function allowsRead(options: KeyOptions): boolean {
   return !options.has("write-only");
-}
-
-/** `*` (any run) and `?` (one character) wildcards over the whole text, case-insensitive. */
-function matchesWildcard(pattern: string, text: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll(
-    "?",
-    ".",
-  );
-  return new RegExp(`^${source}$`, "i").test(text);
 }

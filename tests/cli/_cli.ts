@@ -167,7 +167,7 @@ export async function startServe(
     const run = await stop("SIGKILL");
     throw new Error(`ovtp serve did not get ready (exit ${run.code}): ${run.stderr}`);
   }
-  const port = Number(/listening on 127\.0\.0\.1:(\d+) /.exec(readyLine)?.[1]);
+  const port = Number(/listening on (?:127\.0\.0\.1|\[::\]):(\d+) /.exec(readyLine)?.[1]);
   return {
     port,
     address: `127.0.0.1:${port}`,

@@ -114,3 +114,51 @@ Deno.test("ovtp refuses a connection from an address outside from= (exit 3)", as
     expectCode(await runCli(["send", "--accept-new", address, "hello"], { env }), 0, "send");
   });
 });
+
+/** Whether this machine can listen on [::] (and so accept IPv4 clients as ::ffff:a.b.c.d). */
+const hasDualStack = new Deno.Command(Deno.execPath(), {
+  args: ["eval", "Deno.listen({ hostname: '::', port: 0 }).close()"],
+  stdout: "null",
+  stderr: "null",
+}).outputSync().success;
+
+Deno.test({
+  name: "ovtp serve on [::] matches from= against an IPv4 client seen as ::ffff:127.0.0.1",
+  ignore: !hasDualStack,
+  fn: async () => {
+    const world = await makeWorld();
+    const keys = join(world.serverHome, "authorized_keys");
+    const aliceLine = await Deno.readTextFile(keys);
+    const server = await startServe(["--listen", "[::]:0"], { env: world.env(world.serverHome) });
+    const env = world.env(world.aliceHome);
+    try {
+      assert.match(server.readyLine, /^listening on \[::\]:/);
+      const cases: [string, number][] = [
+        ['from="127.0.0.1"', 0],
+        ['from="!127.0.0.1,*"', 3],
+        ['from="127.0.0.0/8"', 0],
+        ['from="10.0.0.0/8,::1"', 3],
+        ['from="*,!127.0.0.0/8"', 3],
+      ];
+      for (const [options, code] of cases) {
+        // The server reads the file again when it changes: no restart.
+        await Deno.writeTextFile(keys, `${options} ${aliceLine}`);
+        const run = await runCli(["send", "--accept-new", server.address, "hello"], { env });
+        expectCode(run, code, options);
+      }
+      await server.waitForEvent({ event: "refused", reason: "from" });
+      assert.match(server.stderr(), /not allowed from ::ffff:127\.0\.0\.1/);
+    } finally {
+      await server.stop();
+      await world.cleanup();
+    }
+  },
+});
+
+Deno.test("ovtp refuses a key whose line has an option written for ssh (exit 3)", async () => {
+  for (const options of ['command="date"', "no-port-forwarding", "readonly", "root"]) {
+    await withOptions(options, async (_world, address, env) => {
+      expectCode(await runCli(["send", "--accept-new", address, "hello"], { env }), 3, options);
+    });
+  }
+});

@@ -201,3 +201,103 @@ Deno.test("ovtp serve runs with only the permissions the README lists", async ()
     await world.cleanup();
   }
 });
+
+/** Starts `ovtp serve` expecting it to refuse to start; returns its standard error. */
+async function serveRefusal(env: Record<string, string>): Promise<string> {
+  const outcome = await startServe([], { env }).then(
+    async (server) => {
+      await server.stop();
+      return undefined;
+    },
+    (error: Error) => error.message,
+  );
+  assert.ok(outcome !== undefined, "ovtp serve started");
+  return outcome;
+}
+
+Deno.test({
+  name: "ovtp serve refuses to start when OVTP_HOME is group-writable, naming the chmod (exit 1)",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const world = await makeWorld();
+    try {
+      await Deno.chmod(world.serverHome, 0o770);
+      const message = await serveRefusal(world.env(world.serverHome));
+      assert.equal(
+        message,
+        `ovtp serve did not get ready (exit 1): ovtp: The ovtp folder "${world.serverHome}" is ` +
+          `writable by group or others (mode 0770), so they could change which keys are trusted; ` +
+          `ovtp refuses it until you run: chmod go-w ${world.serverHome}\n`,
+      );
+    } finally {
+      await world.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "ovtp serve refuses to start with a world-writable authorized_keys (exit 1)",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const world = await makeWorld();
+    try {
+      const keys = join(world.serverHome, "authorized_keys");
+      await Deno.chmod(keys, 0o666);
+      const message = await serveRefusal(world.env(world.serverHome));
+      assert.match(message, /\(exit 1\): ovtp: Authorized keys file ".*" is writable by group/);
+      assert.ok(message.endsWith(`run: chmod go-w ${keys}\n`), message);
+    } finally {
+      await world.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "ovtp serve admits nobody once authorized_keys becomes world-writable, and logs why",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const world = await makeWorld();
+    const keys = join(world.serverHome, "authorized_keys");
+    const server = await startServe([], { env: world.env(world.serverHome) });
+    const env = world.env(world.aliceHome);
+    try {
+      const first = await runCli(["send", "--accept-new", server.address, "hi"], { env });
+      assert.equal(first.code, 0, first.stderr);
+      await Deno.chmod(keys, 0o666);
+      const refused = await runCli(["send", server.address, "hi"], { env });
+      assert.equal(refused.code, 3, refused.stderr);
+      const warning = await server.waitForEvent({ event: "warning", file: keys });
+      assert.match(String(warning.detail), /writable by group or others.*chmod go-w/);
+      await Deno.chmod(keys, 0o600);
+      const again = await runCli(["send", server.address, "hi"], { env });
+      assert.equal(again.code, 0, again.stderr);
+    } finally {
+      await server.stop();
+      await world.cleanup();
+    }
+  },
+});
+
+Deno.test("ovtp serve prints the lines of authorized_keys it skips, once, at start", async () => {
+  const world = await makeWorld();
+  const keys = join(world.serverHome, "authorized_keys");
+  await Deno.writeTextFile(keys, `readonly ${await Deno.readTextFile(keys)}`);
+  const server = await startServe([], { env: world.env(world.serverHome) });
+  try {
+    const run = await runCli(["send", "--accept-new", server.address, "hi"], {
+      env: world.env(world.aliceHome),
+    });
+    assert.equal(run.code, 3, run.stderr);
+    await server.waitForEvent({ event: "refused", reason: "authentication" });
+    const skipped = server.stderr().split("\n").filter((line) => line.includes("readonly"));
+    assert.deepEqual(skipped.length, 1, server.stderr());
+    assert.match(
+      skipped[0],
+      /^ovtp: .*authorized_keys: authorized_keys line 1: unknown option "readonly"/,
+    );
+    assert.match(server.stderr(), /no client key is authorized yet/);
+  } finally {
+    await server.stop();
+    await world.cleanup();
+  }
+});

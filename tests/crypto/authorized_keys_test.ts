@@ -7,6 +7,7 @@ import {
 } from "../../crypto/authorized_keys.ts";
 import { encodeBase64 } from "../../crypto/base64.ts";
 import { formatPublicKey } from "../../crypto/public_key.ts";
+import { KeyFileError } from "../../errors.ts";
 import { fixtureIdentity, withTempDir } from "../_fixtures.ts";
 
 const isWindows = Deno.build.os === "windows";
@@ -24,16 +25,16 @@ Deno.test("parseAuthorizedKeys() reads options, comments and keys, and skips bad
   const text = [
     "# ovtp authorized keys",
     "",
-    `no-pty,From="10.0.0.1,10.0.0.2",command="echo \\"hi\\" there" ${formatPublicKey(alice)}`,
+    `read-only,From="10.0.0.1,10.0.0.2",root="my \\"data\\" dir" ${formatPublicKey(alice)}`,
     `ssh-rsa ${serverBase64} old@laptop`,
     `${"ovtp-rsa"} ${serverBase64.slice(0, 40)}`,
     `from="10.0.0.1 ${formatPublicKey(server)}`,
-    `no-pty,no-pty ${formatPublicKey(server)}`,
-    `no-pty, ${formatPublicKey(server)}`,
+    `read-only,read-only ${formatPublicKey(server)}`,
+    `read-only, ${formatPublicKey(server)}`,
     "   # indented comment",
     `\t${formatPublicKey(bob)}\r`,
     `restrict ${formatPublicKey(alice)}`,
-    "no-pty",
+    "read-only",
     "",
   ].join("\n");
   const { keys: found, warnings } = await parseAuthorizedKeys(text);
@@ -44,7 +45,7 @@ Deno.test("parseAuthorizedKeys() reads options, comments and keys, and skips bad
   ]);
   assert.deepEqual(
     [...found[0].options],
-    [["no-pty", true], ["from", "10.0.0.1,10.0.0.2"], ["command", 'echo "hi" there']],
+    [["read-only", true], ["from", "10.0.0.1,10.0.0.2"], ["root", 'my "data" dir']],
   );
   assert.equal(found[0].publicKey.comment, "alice@test");
   assert.equal(found[1].options.size, 0);
@@ -53,7 +54,7 @@ Deno.test("parseAuthorizedKeys() reads options, comments and keys, and skips bad
     "authorized_keys line 4: not an ovtp-rsa key; skipped",
     "authorized_keys line 5: not a DER SubjectPublicKeyInfo of an RSA key; skipped",
     "authorized_keys line 6: an option value has no closing quote; skipped",
-    'authorized_keys line 7: the option "no-pty" is given twice; skipped',
+    'authorized_keys line 7: the option "read-only" is given twice; skipped',
     "authorized_keys line 8: malformed options before the key type; skipped",
     "authorized_keys line 11: the same key as line 3; skipped",
     "authorized_keys line 12: the key is missing after the options; skipped",
@@ -199,13 +200,13 @@ Deno.test("AuthorizedKeys.fromFile() authorizes nothing from a file over 1 MiB",
 
 Deno.test("AuthorizedKeys.fromKeys() holds a fixed set of public and authorized keys", async () => {
   const { alice, bob, server } = await keys();
-  const options = new Map<string, string | true>([["no-pty", true]]);
+  const options = new Map<string, string | true>([["read-only", true]]);
   const authorized = AuthorizedKeys.fromKeys([alice, { publicKey: bob, options, lineNumber: 7 }]);
   const foundAlice = await authorized.find(alice.fingerprint);
   assert.equal(foundAlice?.publicKey, alice);
   assert.equal(foundAlice?.lineNumber, 0);
   assert.equal(foundAlice?.options.size, 0);
-  assert.equal((await authorized.find(bob.fingerprint))?.options.get("no-pty"), true);
+  assert.equal((await authorized.find(bob.fingerprint))?.options.get("read-only"), true);
   assert.equal(await authorized.find(server.fingerprint), undefined);
   assert.deepEqual(authorized.warnings, []);
 });
@@ -234,12 +235,164 @@ Deno.test("addAuthorizedKey() sees a key written with options, and ends an unfin
   const { alice, bob } = await keys();
   await withTempDir(async (dir) => {
     const path = join(dir, "authorized_keys");
-    await Deno.writeTextFile(path, `no-pty ${formatPublicKey(alice)}`);
+    await Deno.writeTextFile(path, `read-only ${formatPublicKey(alice)}`);
     assert.equal(await addAuthorizedKey(path, alice), false);
     assert.equal(await addAuthorizedKey(path, bob), true);
     assert.equal(
       await Deno.readTextFile(path),
-      `no-pty ${formatPublicKey(alice)}\n${formatPublicKey(bob)}\n`,
+      `read-only ${formatPublicKey(alice)}\n${formatPublicKey(bob)}\n`,
     );
   });
+});
+
+Deno.test("parseAuthorizedKeys() skips a whole line with an unknown or malformed option", async () => {
+  const { alice, bob } = await keys();
+  const aliceLine = formatPublicKey(alice);
+  const lines = [
+    `command="date" ${aliceLine}`,
+    `no-port-forwarding,read-only ${aliceLine}`,
+    `readonly ${aliceLine}`,
+    `root ${aliceLine}`,
+    `root="" ${aliceLine}`,
+    `root=,read-only ${aliceLine}`,
+    `read-only="yes" ${aliceLine}`,
+    `Read-Only,read-only ${aliceLine}`,
+    `from="10.0.0.1/8" ${aliceLine}`,
+    `from="10.0.0.0/33" ${aliceLine}`,
+    `from="*.example.com" ${aliceLine}`,
+    `from="" ${aliceLine}`,
+    `RESTRICT,Topics="metrics.>" ${formatPublicKey(bob)}`,
+  ];
+  const { keys: found, warnings } = await parseAuthorizedKeys(lines.join("\n"));
+  assert.deepEqual(found.map((key) => [key.publicKey.fingerprint, key.lineNumber]), [
+    [bob.fingerprint, 13],
+  ]);
+  assert.deepEqual([...found[0].options], [["restrict", true], ["topics", "metrics.>"]]);
+  const problems = warnings.map((warning) => warning.replace(/ \(ovtp knows [^)]*\)/, ""));
+  assert.deepEqual(problems, [
+    'authorized_keys line 1: unknown option "command"; skipped',
+    'authorized_keys line 2: unknown option "no-port-forwarding"; skipped',
+    'authorized_keys line 3: unknown option "readonly"; skipped',
+    'authorized_keys line 4: the option "root" needs a value: root="…"; skipped',
+    'authorized_keys line 5: the option "root" needs a value: root="…"; skipped',
+    'authorized_keys line 6: the option "root" needs a value: root="…"; skipped',
+    'authorized_keys line 7: the option "read-only" takes no value; skipped',
+    'authorized_keys line 8: the option "read-only" is given twice; skipped',
+    'authorized_keys line 9: the option "from": "10.0.0.1/8" has bits set after its /8 prefix; ' +
+    "write the block's first address; skipped",
+    'authorized_keys line 10: the option "from": the prefix length of "10.0.0.0/33" must be a ' +
+    "whole number from 0 to 32; skipped",
+    'authorized_keys line 11: the option "from": the wildcard pattern "*.example.com" may hold ' +
+    'only hex digits, ".", ":", "*" and "?"; skipped',
+    'authorized_keys line 12: the option "from" needs a value: from="…"; skipped',
+  ]);
+  assert.match(warnings[0], /ovtp knows from, root, permitopen, topics, read-only/);
+});
+
+Deno.test("AuthorizedKeys.fromFile() admits nobody from a file with an ssh-only option", async () => {
+  const { alice } = await keys();
+  await withTempDir(async (dir) => {
+    const path = join(dir, "authorized_keys");
+    await Deno.writeTextFile(path, `no-port-forwarding,command="true" ${formatPublicKey(alice)}\n`);
+    const reported: string[] = [];
+    const authorized = AuthorizedKeys.fromFile(path, { onWarning: (w) => reported.push(w) });
+    assert.equal(await authorized.find(alice.fingerprint), undefined);
+    assert.equal(reported.length, 1);
+    assert.match(reported[0], /^authorized_keys line 1: unknown option "no-port-forwarding"/);
+  });
+});
+
+Deno.test("AuthorizedKeys.fromKeys() refuses options ovtp does not know", async () => {
+  const { alice } = await keys();
+  const options = new Map<string, string | true>([["command", "date"]]);
+  assert.throws(
+    () => AuthorizedKeys.fromKeys([{ publicKey: alice, options, lineNumber: 0 }]),
+    (error: Error) => error instanceof TypeError && /unknown option "command"/.test(error.message),
+  );
+});
+
+Deno.test("addAuthorizedKey() refuses to add again a key whose line is skipped for its options", async () => {
+  const { alice } = await keys();
+  await withTempDir(async (dir) => {
+    const path = join(dir, "authorized_keys");
+    const text = `# kept\nno-pty ${formatPublicKey(alice)}\n`;
+    await Deno.writeTextFile(path, text);
+    await assert.rejects(
+      addAuthorizedKey(path, alice),
+      (error: Error) =>
+        error instanceof KeyFileError && /line 2 already holds it/.test(error.message),
+    );
+    assert.equal(await Deno.readTextFile(path), text);
+  });
+});
+
+Deno.test({
+  name:
+    "AuthorizedKeys.find() admits nobody from a world-writable file, says to chmod go-w, and recovers",
+  ignore: isWindows,
+  fn: async () => {
+    const { alice } = await keys();
+    await withTempDir(async (dir) => {
+      const path = join(dir, "authorized_keys");
+      await Deno.writeTextFile(path, `${formatPublicKey(alice)}\n`);
+      await Deno.chmod(path, 0o600);
+      const reported: string[] = [];
+      const authorized = AuthorizedKeys.fromFile(path, { onWarning: (w) => reported.push(w) });
+      assert.ok(await authorized.find(alice.fingerprint));
+
+      // Made writable after it was read: the next lookup sees it.
+      await Deno.chmod(path, 0o666);
+      assert.equal(await authorized.find(alice.fingerprint), undefined);
+      assert.equal(await authorized.find(alice.fingerprint), undefined);
+      assert.equal(reported.length, 1, "reported once, not on every lookup");
+      assert.equal(
+        reported[0],
+        `authorized_keys: Authorized keys file "${path}" is writable by group or others ` +
+          `(mode 0666), so they could change which keys are trusted; ovtp refuses it until you ` +
+          `run: chmod go-w ${path}`,
+      );
+      assert.deepEqual(authorized.warnings, reported);
+
+      await Deno.chmod(path, 0o644);
+      assert.ok(await authorized.find(alice.fingerprint));
+      assert.deepEqual(authorized.warnings, []);
+    });
+  },
+});
+
+Deno.test({
+  name: "AuthorizedKeys.find() admits nobody from a file in a group-writable folder",
+  ignore: isWindows,
+  fn: async () => {
+    const { alice } = await keys();
+    await withTempDir(async (dir) => {
+      const home = join(dir, "home");
+      await Deno.mkdir(home, { mode: 0o700 });
+      const path = join(home, "authorized_keys");
+      await Deno.writeTextFile(path, `${formatPublicKey(alice)}\n`, { mode: 0o600 });
+      const authorized = AuthorizedKeys.fromFile(path);
+      assert.ok(await authorized.find(alice.fingerprint));
+      await Deno.chmod(home, 0o770);
+      assert.equal(await authorized.find(alice.fingerprint), undefined);
+      assert.match(
+        authorized.warnings[0],
+        new RegExp(`The folder "${home}" holding .* \\(mode 0770\\).* run: chmod go-w ${home}$`),
+      );
+      await assert.rejects(AuthorizedKeys.checkPermissions(path), KeyFileError);
+
+      // A link from a safe folder to a file in an unsafe one does not help.
+      await Deno.chmod(home, 0o700);
+      const safe = join(dir, "safe");
+      await Deno.mkdir(safe, { mode: 0o700 });
+      const shared = join(dir, "shared");
+      await Deno.mkdir(shared);
+      await Deno.chmod(shared, 0o1777);
+      await Deno.rename(path, join(shared, "authorized_keys"));
+      await Deno.symlink(join(shared, "authorized_keys"), join(safe, "authorized_keys"));
+      await assert.rejects(
+        AuthorizedKeys.checkPermissions(join(safe, "authorized_keys")),
+        new RegExp(`The folder "${shared}" .*\\(mode 1777\\)`),
+      );
+    });
+  },
 });
