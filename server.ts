@@ -206,7 +206,10 @@ export class OvtpServer {
     this.#handler = handler;
     this.#options = options;
     this.#authorizedKeys = typeof options.authorizedKeys === "string"
-      ? AuthorizedKeys.fromFile(options.authorizedKeys)
+      ? AuthorizedKeys.fromFile(options.authorizedKeys, {
+        // A skipped line or a file writable by others: logged once, never sent to a peer.
+        onWarning: (warning) => this.#log({ event: "warning", time: now(), detail: warning }),
+      })
       : options.authorizedKeys;
     this.#admission = new Admission({
       maxConnections: options.maxConnections,

@@ -87,8 +87,26 @@ export interface LimitEvent {
   detail: string;
 }
 
+/**
+ * A problem with the server's own files found while serving (an authorized_keys line skipped, a
+ * file writable by others that admits nobody); reported once.
+ */
+export interface WarningEvent {
+  /** What happened. */
+  event: "warning";
+  /** When, as an ISO 8601 timestamp. */
+  time: string;
+  /** One line: the file, the line or the permission, and what to do. */
+  detail: string;
+}
+
 /** What a server reports through its `onLog` option: one event per connection outcome. */
-export type ServerLogEvent = RefusedEvent | ConnectionEvent | AcceptErrorEvent | LimitEvent;
+export type ServerLogEvent =
+  | RefusedEvent
+  | ConnectionEvent
+  | AcceptErrorEvent
+  | LimitEvent
+  | WarningEvent;
 
 /**
  * Formats an event as one JSON line (no trailing newline), the format `ovtp serve` logs in.

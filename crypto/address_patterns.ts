@@ -105,6 +105,24 @@ export function normalizeAddress(address: string): string | undefined {
   return bytes === undefined ? undefined : formatAddress(normalBytes(bytes));
 }
 
+/**
+ * The bytes of an IP address (4 for IPv4, and for an IPv4-mapped IPv6 address; 16 for IPv6), or
+ * `undefined` if it is not an IP address. A zone (`%eth0`) or brackets are not accepted.
+ *
+ * @example
+ * ```ts
+ * import { addressBytes } from "./address_patterns.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(addressBytes("::ffff:10.0.0.1"), new Uint8Array([10, 0, 0, 1]));
+ * assert.equal(addressBytes("2001:db8::1")?.length, 16);
+ * ```
+ */
+export function addressBytes(address: string): Uint8Array | undefined {
+  const bytes = parseAddress(address);
+  return bytes === undefined ? undefined : normalBytes(bytes);
+}
+
 type Pattern =
   | { negated: boolean; kind: "block"; bytes: Uint8Array; prefixBits: number }
   | { negated: boolean; kind: "wildcard"; regex: RegExp };

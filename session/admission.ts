@@ -11,6 +11,8 @@
  * group (an IPv4 address, an IPv6 /64), never per client key, which anyone can name.
  */
 
+import { addressBytes } from "../crypto/address_patterns.ts";
+
 /** Limits a server applies before and during the handshake. */
 export interface AdmissionLimits {
   /** Connections served at once (handshaking or authenticated). */
@@ -72,32 +74,16 @@ const maxTrackedFailures = 10_000;
  * ```
  */
 export function addressGroup(address: string): string {
-  let text = address.toLowerCase();
+  let text = address;
   if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
   const zone = text.indexOf("%");
   if (zone >= 0) text = text.slice(0, zone);
-  if (!text.includes(":")) return text;
-  const mapped = /^(?:(?:0{1,4}:){5}|::(?:0{1,4}:)?)ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
-  if (mapped !== null) return mapped[1];
-  const hextets = expandIpv6(text);
-  if (hextets === undefined) return text;
-  return `${hextets.slice(0, 4).map((h) => h.toString(16)).join(":")}::/64`;
-}
-
-function expandIpv6(text: string): number[] | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (part: string) => part === "" ? [] : part.split(":");
-  const head = parse(halves[0]);
-  const tail = halves.length === 2 ? parse(halves[1]) : [];
-  // An embedded IPv4 tail counts as two hextets.
-  const last = (tail.length > 0 ? tail : head).at(-1);
-  const v4 = last !== undefined && last.includes(".") ? 1 : 0;
-  const missing = 8 - head.length - tail.length - v4;
-  if (halves.length === 1 ? missing !== 0 : missing < 0) return undefined;
-  const words = [...head, ...Array(missing).fill("0"), ...tail];
-  const hextets = words.filter((word) => !word.includes(".")).map((word) => parseInt(word, 16));
-  return hextets.some((h) => !(h >= 0 && h <= 0xffff)) ? undefined : hextets;
+  const bytes = addressBytes(text);
+  if (bytes === undefined) return address.toLowerCase();
+  if (bytes.length === 4) return bytes.join(".");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hextets = [0, 2, 4, 6].map((offset) => view.getUint16(offset).toString(16));
+  return `${hextets.join(":")}::/64`;
 }
 
 /**
