@@ -7,6 +7,7 @@ import { type OvtpHandler, serveOvtp } from "../server.ts";
 import { formatLogLine } from "../server_log.ts";
 import { ForwardAllowList } from "../forward/forward_allow_list.ts";
 import { formatKey } from "./_format.ts";
+import { terminalSafeJson } from "./_terminal_text.ts";
 import { addKeys } from "./add_keys.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
@@ -103,7 +104,10 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
 
     const log = (event: string, fields: Record<string, unknown>, failure = false) => {
       if (values.quiet && !failure) return;
-      io.printError(JSON.stringify({ event, time: new Date().toISOString(), ...fields }));
+      // Fields hold a client's text (key comment, error reasons, message previews).
+      io.printError(
+        terminalSafeJson(JSON.stringify({ event, time: new Date().toISOString(), ...fields })),
+      );
     };
     const answer = values.exec === undefined ? receiveHandler : execHandler(values.exec);
     const handler: OvtpHandler = async (message, peer) => {
@@ -128,7 +132,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
         forwardAllow,
         onLog: (event) => {
           const failure = event.event === "refused" || event.result === "error";
-          if (!values.quiet || failure) io.printError(formatLogLine(event));
+          if (!values.quiet || failure) io.printError(terminalSafeJson(formatLogLine(event)));
         },
         onError: (error, peer) => {
           log("error", {
