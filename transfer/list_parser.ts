@@ -30,6 +30,8 @@ export interface ListParserOptions {
 
 const newline = 0x0a;
 const largestMode = 0o7777;
+/** A UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair: 4 bytes for 2 units). */
+const maxUtf8BytesPerCodeUnit = 3;
 
 /**
  * Splits a listing into lines and checks each entry, in time linear in its size: each byte is
@@ -201,12 +203,21 @@ export class ListParser {
 
 /** SPEC.md "Paths" and "LIST": a relative path of safe components, within the byte limits. */
 function checkListedPath(path: string, where: string): void {
-  const unsafe = () => new ProtocolError(`${where} names an unsafe path ${JSON.stringify(path)}`);
-  if (path.length > maxPathLength || utf8Encoder.encode(path).length > maxPathBytes) {
+  if (path.length > maxPathLength || exceedsUtf8Bytes(path, maxPathBytes)) {
     throw new ProtocolError(`${where} names a path longer than ${maxPathBytes} bytes`);
   }
   for (const part of path.split("/")) {
-    if (part === "" || part === "." || part === ".." || part.includes("\0")) throw unsafe();
-    if (utf8Encoder.encode(part).length > maxPathComponentBytes) throw unsafe();
+    if (
+      part === "" || part === "." || part === ".." || part.includes("\0") ||
+      exceedsUtf8Bytes(part, maxPathComponentBytes)
+    ) {
+      throw new ProtocolError(`${where} names an unsafe path ${JSON.stringify(path)}`);
+    }
   }
+}
+
+/** Whether `text` is more than `limit` bytes of UTF-8; encoded only when it could be. */
+function exceedsUtf8Bytes(text: string, limit: number): boolean {
+  if (text.length * maxUtf8BytesPerCodeUnit <= limit) return false;
+  return utf8Encoder.encode(text).length > limit;
 }
