@@ -21,6 +21,7 @@ import { pullCommand } from "./cli/pull.ts";
 import { pushCommand } from "./cli/push.ts";
 import { putCommand } from "./cli/put.ts";
 import { reportError } from "./cli/report_error.ts";
+import { terminalSafe } from "./cli/_terminal_text.ts";
 import { sendCommand } from "./cli/send.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { subCommand } from "./cli/sub.ts";
@@ -131,7 +132,7 @@ export async function main(args: string[], io: CliIo = denoIo()): Promise<number
   } catch (error) {
     const report = reportError(error);
     io.printError(`ovtp: ${report.message}`);
-    if (verbose) io.printError(stackOf(error));
+    if (verbose) io.printError(terminalSafe(stackOf(error), { multiline: true }));
     return report.exitCode;
   }
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { terminalSafe } from "./_terminal_text.ts";
+
 const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 const unitStep = 1024;
 const secondsPerMinute = 60;
@@ -71,7 +73,8 @@ export function formatMs(ms: number): string {
 }
 
 /**
- * A public key as `ovtp fingerprint` prints it: `SHA256:… comment (RSA-3072)`.
+ * A public key as `ovtp fingerprint` prints it: `SHA256:… comment (RSA-3072)`, the comment made
+ * safe for a terminal.
  *
  * @example
  * ```ts
@@ -79,10 +82,13 @@ export function formatMs(ms: number): string {
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatKey({ fingerprint: "SHA256:x", comment: "a@b", bits: 2048 }), "SHA256:x a@b (RSA-2048)");
+assert.equal(formatKey({ fingerprint: "SHA256:x", comment: "a\x1b[2J", bits: 2048 }), "SHA256:x a\\x1b[2J (RSA-2048)");
  * ```
  */
 export function formatKey(key: { fingerprint: string; comment: string; bits: number }): string {
-  return [key.fingerprint, key.comment, `(RSA-${key.bits})`].filter((part) => part !== "")
+  // A key's comment is whatever its owner wrote: escape what a terminal would act on.
+  return [key.fingerprint, terminalSafe(key.comment), `(RSA-${key.bits})`]
+    .filter((part) => part !== "")
     .join(" ");
 }
 

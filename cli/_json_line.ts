@@ -1,9 +1,13 @@
 import { encodeBase64 } from "../crypto/base64.ts";
+import { terminalSafeJson } from "./_terminal_text.ts";
 import { CliError } from "./cli_error.ts";
 
 /**
  * One JSON output line: `fields`, then `value` under `key`, then `after`. Bytes go as base64,
  * marked `"encoding":"base64"`; `undefined` goes as `null`. Shared by `send`, `sub` and `pull`.
+ * The value is the peer's data and reaches a pipe exactly as sent; DEL, C1 controls and bidi
+ * controls are written as `\u` escapes ({@linkcode terminalSafeJson}), which mean the same in
+ * JSON, so that the line is also safe on a terminal.
  *
  * @example
  * ```ts
@@ -23,10 +27,10 @@ export function jsonLine(
   value: unknown,
   after: Record<string, unknown> = {},
 ): string {
-  if (value instanceof Uint8Array) {
-    return JSON.stringify({ ...fields, [key]: encodeBase64(value), encoding: "base64", ...after });
-  }
-  return JSON.stringify({ ...fields, [key]: value ?? null, ...after });
+  const line = value instanceof Uint8Array
+    ? JSON.stringify({ ...fields, [key]: encodeBase64(value), encoding: "base64", ...after })
+    : JSON.stringify({ ...fields, [key]: value ?? null, ...after });
+  return terminalSafeJson(line);
 }
 
 /**

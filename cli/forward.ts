@@ -6,6 +6,7 @@ import { clientOptions, clientOptionsHelp, connectClient } from "./connect_clien
 import { ExitCode } from "./exit_codes.ts";
 import { parseTarget } from "./_message_input.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
+import { terminalSafe } from "./_terminal_text.ts";
 
 const options = {
   ...clientOptions,
@@ -131,7 +132,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
             if (values.quiet) return;
             io.printError(
               `ovtp: forward to ${destination}: ${
-                error instanceof Error ? error.message : String(error)
+                terminalSafe(error instanceof Error ? error.message : String(error))
               }`,
             );
           },

@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { TransferProgress } from "../transfer/content_transfer.ts";
 import { formatBytes, formatClock } from "./_format.ts";
+import { terminalSafe } from "./_terminal_text.ts";
 
 /** Options of {@linkcode ProgressBar}. */
 export interface ProgressBarOptions {
@@ -98,7 +99,8 @@ export class ProgressBar {
       : bytesPerSecond > 0
       ? (totalBytes - bytesDone) / bytesPerSecond
       : Infinity;
-    const label = shorten(basename(path), maxLabelChars);
+    // A downloaded file's name is the server's choice: escape what a terminal would act on.
+    const label = shorten(terminalSafe(basename(path)), maxLabelChars);
     const figures = [
       `${Math.floor(fraction * percent)}%`.padStart(4),
       `${formatBytes(bytesDone)}/${formatBytes(totalBytes)}`.padStart(21),

@@ -8,6 +8,7 @@ import {
   RemoteError,
   TimeoutError,
 } from "../errors.ts";
+import { terminalSafe } from "./_terminal_text.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 
@@ -24,6 +25,9 @@ export interface ErrorReport {
  * Library errors are told apart by class, never by message text: a refused key is 3, a server key
  * that is unknown or changed is 4, a refused operation is 5 (a file error the server reported,
  * or a failed handler), a failed or timed-out connection is 6, and anything else is 1.
+ *
+ * The line is safe for a terminal ({@linkcode terminalSafe}): error messages carry text a peer
+ * chose (a RESET's reason, a listed name), and the library keeps that text as it came.
  *
  * @param error What was thrown.
  * @returns The exit code and the line.
@@ -47,7 +51,7 @@ export interface ErrorReport {
  */
 export function reportError(error: unknown): ErrorReport {
   const { exitCode, message } = classify(error);
-  return { exitCode, message: oneLine(message) };
+  return { exitCode, message: terminalSafe(oneLine(message)) };
 }
 
 function classify(error: unknown): ErrorReport {

@@ -8,6 +8,7 @@ import { type OvtpHandler, serveOvtp } from "../server.ts";
 import { formatLogLine } from "../server_log.ts";
 import { ForwardAllowList } from "../forward/forward_allow_list.ts";
 import { formatKey } from "./_format.ts";
+import { terminalSafeJson } from "./_terminal_text.ts";
 import { addKeys } from "./add_keys.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
@@ -108,7 +109,10 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
 
     const log = (event: string, fields: Record<string, unknown>, failure = false) => {
       if (values.quiet && !failure) return;
-      io.printError(JSON.stringify({ event, time: new Date().toISOString(), ...fields }));
+      // Fields hold a client's text (key comment, error reasons, message previews).
+      io.printError(
+        terminalSafeJson(JSON.stringify({ event, time: new Date().toISOString(), ...fields })),
+      );
     };
     const authorizedKeys = await openAuthorizedKeys(files.authorizedKeys, io, log);
     const answer = values.exec === undefined ? receiveHandler : execHandler(values.exec);
@@ -134,7 +138,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
         forwardAllow,
         onLog: (event) => {
           const failure = event.event !== "connection" || event.result === "error";
-          if (!values.quiet || failure) io.printError(formatLogLine(event));
+          if (!values.quiet || failure) io.printError(terminalSafeJson(formatLogLine(event)));
         },
         onError: (error, peer) => {
           log("error", {

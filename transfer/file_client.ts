@@ -16,6 +16,7 @@ import {
   startOffsetBytes,
 } from "./file_protocol.ts";
 import type { ListEntry } from "./file_service.ts";
+import { ListParser } from "./list_parser.ts";
 import { StreamReader } from "./stream_reader.ts";
 
 /** Options of the file operations. */
@@ -433,7 +434,9 @@ export async function downloadDirectory(
 }
 
 /**
- * Lists a remote folder recursively.
+ * Lists a remote folder recursively. The listing is checked as it arrives
+ * ({@linkcode ListParser}): a line over 64 KiB, more than 1,000,000 entries or an invalid entry
+ * resets the stream and throws a {@linkcode ProtocolError}.
  *
  * @example See tests/transfer/file_transfer_test.ts; in short:
  * ```ts ignore
@@ -441,19 +444,21 @@ export async function downloadDirectory(
  * ```
  */
 export async function listRemote(channel: Channel, remoteDir: string): Promise<ListEntry[]> {
+  let stream: Stream | undefined;
   try {
-    const stream = await channel.openStream(StreamKind.list, { path: remoteDir }, { end: true });
+    stream = await channel.openStream(StreamKind.list, { path: remoteDir }, { end: true });
     await stream.replyHead();
-    const entries: ListEntry[] = [];
-    let rest = "";
+    const parser = new ListParser();
     for (let chunk = await stream.read(); chunk !== null; chunk = await stream.read()) {
-      const lines = (rest + utf8Decoder.decode(chunk, { stream: true })).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) entries.push(parseListEntry(line));
+      parser.push(chunk);
+      stream.release(chunk); // the parser keeps copies of what it still needs
     }
-    if (rest !== "") entries.push(parseListEntry(rest));
-    return entries;
+    return parser.finish();
   } catch (error) {
+    // A listing we refuse stops here: the server need not send the rest.
+    if (stream !== undefined && !stream.done) {
+      stream.reset(StreamError.protocol, "the listing was refused");
+    }
     throw remoteFileError(error, remoteDir);
   }
 }
@@ -620,25 +625,4 @@ function parseJson(bytes: Uint8Array): Head {
     // Reported below.
   }
   throw new ProtocolError("The server's upload confirmation is not a JSON object");
-}
-
-function parseListEntry(line: string): ListEntry {
-  const value = parseJson(new TextEncoder().encode(line));
-  const path = headString(value, "path");
-  const parts = path.split("/");
-  if (parts.some((part) => part === "" || part === "." || part === ".." || part.includes("\0"))) {
-    throw new ProtocolError(`The server listed an unsafe path ${JSON.stringify(path)}`);
-  }
-  const type = value.type;
-  if (type !== "file" && type !== "directory" && type !== "symlink") {
-    throw new ProtocolError(`The server listed ${path} with an unknown type`);
-  }
-  return {
-    path,
-    type,
-    size: headInteger(value, "size", maxFileBytes),
-    mtimeMs: headInteger(value, "mtimeMs", maxFileBytes, true) ?? null,
-    mode: headInteger(value, "mode", 0o7777, true) ?? null,
-    ...(type === "symlink" ? { target: headString(value, "target") } : {}),
-  };
 }

@@ -33,6 +33,18 @@ export const digestBytes = 32;
 export const maxFileBytes = Number.MAX_SAFE_INTEGER;
 /** Largest path accepted in a head, in UTF-16 code units (the sandbox checks bytes). */
 export const maxPathLength = 4096;
+/** Largest path in UTF-8 bytes (SPEC.md, "Paths"). */
+export const maxPathBytes = 4096;
+/** Largest path component in UTF-8 bytes (SPEC.md, "Paths"). */
+export const maxPathComponentBytes = 255;
+/** Most entries one listing may hold (SPEC.md, "LIST"); the client refuses more. */
+export const maxListEntries = 1_000_000;
+/**
+ * Longest line of a listing, newline excluded (SPEC.md, "LIST"). A conforming line holds a path
+ * and a link target of at most 4096 bytes each, at most 6 bytes per byte once escaped in JSON
+ * (`\u001b`), and five short fields: under 50 KiB.
+ */
+export const maxListLineBytes = 65536;
 /**
  * Bytes a receiver buffers before writing to its file. Each file write costs about 2 ms of fixed
  * overhead in Deno (a worker-thread trip): 1 MiB writes reach about 480 MB/s, 4 MiB writes about

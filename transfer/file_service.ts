@@ -33,6 +33,7 @@ import {
   headInteger,
   headString,
   maxFileBytes,
+  maxListEntries,
   startOffsetBytes,
 } from "./file_protocol.ts";
 import { StreamReader } from "./stream_reader.ts";
@@ -48,8 +49,6 @@ export const defaultStallTimeoutMs = 60_000;
 export const defaultMaxOpenFilesPerConnection = 64;
 /** A folder is swept for stale partial files at most this often. */
 const staleSweepIntervalMs = 60 * 60 * 1000;
-/** Largest number of entries one listing returns. */
-export const maxListEntries = 1_000_000;
 /** Listing entries are sent in writes of about this size. */
 const listBatchBytes = 65536;
 /** Permission bits a folder made for a peer may get: never set-group-ID or sticky. */

@@ -8,7 +8,12 @@ import { ProtocolError } from "../errors.ts";
 
 /** UTF-8 encoder shared by the codecs. */
 export const utf8Encoder: TextEncoder = new TextEncoder();
-/** Strict UTF-8 decoder: invalid UTF-8 is an error, not a replacement character. */
+/**
+ * Strict UTF-8 decoder: invalid UTF-8 is an error, not a replacement character. Shared by every
+ * stream and connection, so only for whole messages: never call it with `{ stream: true }`, which
+ * would keep a cut character of one peer's data for the next caller. A reader of data in pieces
+ * splits it where no character can be cut, or has its own decoder (transfer/list_parser.ts).
+ */
 export const utf8Decoder: TextDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /**

@@ -65,3 +65,12 @@ Deno.test("ProgressBar shows an unknown ETA while nothing moves", () => {
   bar.update({ ...progress(0), bytesPerSecond: 0 });
   assert.match(writes[0], /ETA --:--/);
 });
+
+Deno.test("ProgressBar escapes control characters in a file name the server chose", () => {
+  const { bar, writes } = recorder();
+  bar.update({ ...progress(1), path: "in/a\x1b[2J\x9b1J\u202egpj.exe" });
+  const line = writes[0].slice(1, -3); // without the bar's own \r and \x1b[K
+  // deno-lint-ignore no-control-regex -- no terminal control may be left
+  assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202e]/);
+  assert.ok(line.startsWith("a\\x1b[2J\\x9b1J\\u202egpj…"), line);
+});

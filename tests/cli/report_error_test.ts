@@ -55,3 +55,23 @@ Deno.test("reportError() names what to do next, on one line", () => {
     "Cannot connect within 10 ms; check that the server is up, or allow more time with --timeout",
   );
 });
+
+Deno.test("reportError() escapes control characters a server put in its reason or a name", () => {
+  const reason = "gone\x1b]0;owned\x07\x1b[2J\x9b2J\u202etxt.exe";
+  const cases = [
+    new RemoteError(`The peer aborted stream 1: ${reason}`, { remoteCode: 2 }),
+    new FileError(`The server refused "a": ${reason}`, {
+      reason: "not_found",
+      path: "a",
+      remote: true,
+    }),
+    new ProtocolError(`Line 1 of the server's listing names an unsafe path "${reason}"`),
+    new Error(reason),
+  ];
+  for (const error of cases) {
+    const { message } = reportError(error);
+    // deno-lint-ignore no-control-regex -- no terminal control may be left
+    assert.doesNotMatch(message, /[\x00-\x1f\x7f-\x9f\u202e]/, message);
+    assert.match(message, /gone\\x1b\]0;owned\\x07\\x1b\[2J\\x9b2J\\u202etxt\.exe/);
+  }
+});
