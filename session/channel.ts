@@ -342,7 +342,7 @@ export class Channel implements StreamHost {
     return this.#hasRoom(stream);
   }
 
-  /** @internal */
+  /** @internal Takes one chunk's bytes of the buffer budget, or says why it cannot. */
   take(bytes: number): BudgetRefusal | undefined {
     return this.#options.allowance?.take("bufferedBytes", bytes);
   }
@@ -350,7 +350,11 @@ export class Channel implements StreamHost {
   /** @internal */
   takeUpTo(bytes: number): number {
     const allowance = this.#options.allowance;
-    return allowance === undefined ? bytes : allowance.takeUpTo("bufferedBytes", bytes);
+    if (allowance === undefined) return bytes;
+    // A window raise takes at most half of what is left, so raised windows never starve the
+    // streams whose chunks are charged one by one (small messages, the first 256 KiB of each).
+    const room = allowance.room("bufferedBytes").amount;
+    return allowance.takeUpTo("bufferedBytes", Math.min(bytes, Math.floor(room / 2)));
   }
 
   /** @internal */

@@ -27,6 +27,7 @@ import { initialWindowBytes, type Stream, StreamError, StreamKind } from "../ses
 import { utf8Encoder } from "../wire/_bytes.ts";
 import { hashPrefix, type PeerWait, receiveFile, sendContent } from "./content_transfer.ts";
 import {
+  digestBytes,
   fileErrorCode,
   fileWindowBytes,
   headFlag,
@@ -269,8 +270,10 @@ export class FileService {
         this.#claimed.add(dataPath);
       }
       stream.reply({ offset: offer, ...(offerRoot ? { prefix: formatDigest(offerRoot) } : {}) });
-      // Small files fit the initial window: no window update needed.
-      if (size - offer > initialWindowBytes) stream.setWindow(fileWindowBytes);
+      // Small files fit the initial window: no window update needed. A larger one gets a window
+      // no larger than what is left to come (content and digest), which is memory we hold.
+      const left = size - offer + digestBytes;
+      if (left > initialWindowBytes) stream.setWindow(Math.min(fileWindowBytes, left));
 
       const reader = new StreamReader(stream);
       const startBytes = await watch.wait(reader.readExact(startOffsetBytes));

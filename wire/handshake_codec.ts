@@ -157,7 +157,7 @@ function readType(reader: ByteReader, expected: number, what: string): void {
  *   nonce: new Uint8Array(32).fill(1),
  *   ephemeralKey: new Uint8Array(32).fill(2),
  *   maxRecordBytes: 65536,
- *   rekeyRecords: 1000,
+ *   rekeyRecords: 4096,
  *   maxStreams: 100,
  * };
  * const bytes = encodeClientHello(hello);
@@ -226,7 +226,7 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
  *   nonce: new Uint8Array(32),
  *   ephemeralKey: new Uint8Array(32),
  *   maxRecordBytes: 65536,
- *   rekeyRecords: 5,
+ *   rekeyRecords: 4096,
  *   maxStreams: 1,
  *   spki: new Uint8Array([48, 0]),
  * };
