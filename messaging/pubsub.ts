@@ -1,5 +1,6 @@
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
 import type { PeerInfo } from "../peer_connection.ts";
+import type { Allowance } from "../session/budget.ts";
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
 import { type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { encodeEventFrame } from "./event_frame.ts";
@@ -40,10 +41,16 @@ export interface PubSubStats {
   droppedEvents: number;
 }
 
+/**
+ * A peer as the server hands it over: its connection's share of the server's budgets, when the
+ * server keeps one (`PeerConnection.allowance`).
+ */
+type PeerWithAllowance = PeerInfo & { readonly allowance?: Allowance };
+
 /** One SUBSCRIBE stream on the server. */
 interface Subscription {
   stream: Stream;
-  peer: PeerInfo;
+  peer: PeerWithAllowance;
   patterns: string[];
   queue: Uint8Array[];
   queuedBytes: number;
@@ -112,8 +119,12 @@ export class PubSub {
     return this.#deliver(topic, OvtpMessage.from(value));
   }
 
-  /** Answers a SUBSCRIBE or PUBLISH stream of an authenticated peer. */
-  async handle(stream: Stream, peer: PeerInfo): Promise<void> {
+  /**
+   * Answers a SUBSCRIBE or PUBLISH stream of an authenticated peer. Each subscription pattern is
+   * taken from the peer's `allowance` (resource `subscriptions`, counted for its connection, its
+   * key and the server) when it has one, and given back when the subscription ends.
+   */
+  async handle(stream: Stream, peer: PeerWithAllowance): Promise<void> {
     if (this.#closed) {
       stream.reset(StreamError.refused, "The server is closing");
       return;
@@ -153,7 +164,7 @@ export class PubSub {
     stream.reply({ status: true, delivered }, { end: true });
   }
 
-  async #answerSubscribe(stream: Stream, peer: PeerInfo): Promise<void> {
+  async #answerSubscribe(stream: Stream, peer: PeerWithAllowance): Promise<void> {
     const topics = stream.head.topics;
     const limit = this.#options.maxSubscriptionsPerConnection ??
       defaultMaxSubscriptionsPerConnection;
@@ -179,6 +190,11 @@ export class PubSub {
         messagingErrorCodes.full,
         `A connection may hold at most ${limit} subscription patterns`,
       );
+      return;
+    }
+    const overBudget = peer.allowance?.take("subscriptions", patterns.length);
+    if (overBudget !== undefined) {
+      stream.reset(messagingErrorCodes.full, overBudget.message);
       return;
     }
     this.#patternsByPeer.set(peer, held + patterns.length);
@@ -280,6 +296,7 @@ export class PubSub {
     const held = (this.#patternsByPeer.get(subscription.peer) ?? 0) - subscription.patterns.length;
     if (held > 0) this.#patternsByPeer.set(subscription.peer, held);
     else this.#patternsByPeer.delete(subscription.peer);
+    subscription.peer.allowance?.give("subscriptions", subscription.patterns.length);
     subscription.queue = [];
     subscription.queuedBytes = 0;
     const wake = subscription.wake;

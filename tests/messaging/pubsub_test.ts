@@ -3,8 +3,18 @@ import { OvtpClient } from "../../client.ts";
 import { AuthorizedKeys } from "../../crypto/authorized_keys.ts";
 import { RemoteError } from "../../errors.ts";
 import type { OvtpMessage } from "../../message.ts";
+import { PubSub } from "../../messaging/pubsub.ts";
+import type { PeerInfo } from "../../peer_connection.ts";
+import { type Allowance, Budget, budgetLimits } from "../../session/budget.ts";
+import { StreamKind } from "../../session/stream.ts";
 import { fixtureIdentity } from "../_fixtures.ts";
-import { startServer, type TestServer, withClient } from "../_helpers.ts";
+import {
+  type ChannelPair,
+  channelPair,
+  startServer,
+  type TestServer,
+  withClient,
+} from "../_helpers.ts";
 
 /** Polls `condition` for up to 10 s. */
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
@@ -198,5 +208,55 @@ Deno.test("A connection may hold a bounded number of subscription patterns (code
     });
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("PubSub takes subscriptions from the connection's allowance, so one key's connections share its budget", async () => {
+  const budget = new Budget(budgetLimits({ key: { subscriptions: 3 } }));
+  const pubsub = new PubSub();
+  const key = "SHA256:one-key";
+  const pairs: ChannelPair[] = [];
+  const peers: (PeerInfo & { allowance: Allowance })[] = [];
+  for (let n = 0; n < 2; n++) {
+    const allowance = budget.open(key) as Allowance;
+    const peer = {
+      fingerprint: key,
+      comment: `connection ${n}`,
+      remoteAddr: { hostname: "127.0.0.1", port: n },
+      options: new Map<string, string | true>(),
+      allowance,
+    };
+    peers.push(peer);
+    pairs.push(
+      await channelPair({ server: { onStream: (stream) => void pubsub.handle(stream, peer) } }),
+    );
+  }
+  const subscribe = async (pair: ChannelPair, topics: string[]) => {
+    const stream = await pair.client.openStream(StreamKind.subscribe, { topics });
+    await stream.replyHead();
+    return stream;
+  };
+  try {
+    const first = await subscribe(pairs[0], ["a", "b"]);
+    assert.equal(budget.heldBy(key).subscriptions, 2);
+    await subscribe(pairs[1], ["c"]);
+    assert.equal(peers[1].allowance.held.subscriptions, 1);
+    // The key holds 3 on two connections: a fourth is refused on either.
+    await assert.rejects(
+      subscribe(pairs[1], ["d"]),
+      (error) =>
+        error instanceof RemoteError && error.remoteCode === 40 &&
+        /this client key: at most 3 subscriptions/.test(error.message),
+    );
+    assert.equal(budget.heldBy(key).subscriptions, 3, "a refused subscription takes nothing");
+    // Unsubscribing gives them back.
+    await first.end();
+    await waitFor(() => budget.heldBy(key).subscriptions === 1, "the patterns given back");
+    await subscribe(pairs[1], ["d", "e"]);
+    assert.equal(pubsub.stats().subscriptions, 2);
+  } finally {
+    pubsub.close();
+    await Promise.all(pairs.map((pair) => pair.close()));
+    for (const peer of peers) peer.allowance.close();
   }
 });
