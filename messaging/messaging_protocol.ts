@@ -22,6 +22,11 @@ export const messagingErrorCodes = {
 export const defaultSubscriberQueueEvents = 1000;
 /** Default bytes one subscription may hold for a slow subscriber before dropping the oldest. */
 export const defaultSubscriberQueueBytes = 8 * 1024 * 1024;
+/**
+ * Default bytes the subscriptions of one client key may hold together for slow subscribers
+ * (queued or being written); past it they drop their oldest events.
+ */
+export const defaultSubscriberQueueBytesPerKey = 64 * 1024 * 1024;
 /** Default subscription patterns one connection may hold. */
 export const defaultMaxSubscriptionsPerConnection = 256;
 /** Default items one work queue may hold (waiting or held by a worker); pushes past it are refused. */

@@ -7,6 +7,7 @@ import { encodeEventFrame } from "./event_frame.ts";
 import {
   defaultMaxSubscriptionsPerConnection,
   defaultSubscriberQueueBytes,
+  defaultSubscriberQueueBytesPerKey,
   defaultSubscriberQueueEvents,
   maySubscribe,
   mayUseTopic,
@@ -21,6 +22,12 @@ export interface PubSubOptions {
   subscriberQueueEvents?: number;
   /** Bytes one subscription holds before dropping the oldest events. Default 8 MiB. */
   subscriberQueueBytes?: number;
+  /**
+   * Bytes all subscriptions of one client key hold together (queued, or being written to a
+   * subscriber that does not read); past it, the subscription an event is queued for drops its
+   * oldest events, and the new one too if that is not enough. Default 64 MiB.
+   */
+  subscriberQueueBytesPerKey?: number;
   /** Subscription patterns one connection may hold. Default 256. */
   maxSubscriptionsPerConnection?: number;
   /** Largest published body accepted. Default 16 MiB. */
@@ -54,6 +61,8 @@ interface Subscription {
   patterns: string[];
   queue: Uint8Array[];
   queuedBytes: number;
+  /** Bytes of the frame being written (still held, counted for the key until written). */
+  writingBytes: number;
   dropped: number;
   writing: boolean;
   closed: boolean;
@@ -79,6 +88,7 @@ export class PubSub {
   #options: PubSubOptions;
   #subscriptions = new Set<Subscription>();
   #patternsByPeer = new Map<PeerInfo, number>();
+  #bytesByKey = new Map<string, number>();
   #dropped = 0;
   #closed = false;
 
@@ -204,6 +214,7 @@ export class PubSub {
       patterns,
       queue: [],
       queuedBytes: 0,
+      writingBytes: 0,
       dropped: 0,
       writing: false,
       closed: false,
@@ -238,23 +249,44 @@ export class PubSub {
     return delivered;
   }
 
-  /** Queues a frame, dropping the oldest ones past the bounds (one frame is always kept). */
+  /**
+   * Queues a frame, dropping the oldest ones past the subscription's bounds (the new frame is
+   * kept) and past its key's (the new frame too, when dropping the older ones is not enough).
+   */
   #enqueue(subscription: Subscription, frame: Uint8Array): void {
     const maxEvents = this.#options.subscriberQueueEvents ?? defaultSubscriberQueueEvents;
     const maxBytes = this.#options.subscriberQueueBytes ?? defaultSubscriberQueueBytes;
+    const maxKeyBytes = this.#options.subscriberQueueBytesPerKey ??
+      defaultSubscriberQueueBytesPerKey;
+    const key = subscription.peer.fingerprint;
     subscription.queue.push(frame);
     subscription.queuedBytes += frame.length;
+    this.#holdBytes(key, frame.length);
+    const overKey = () => (this.#bytesByKey.get(key) ?? 0) > maxKeyBytes;
     while (
       subscription.queue.length > 1 &&
-      (subscription.queue.length > maxEvents || subscription.queuedBytes > maxBytes)
+      (subscription.queue.length > maxEvents || subscription.queuedBytes > maxBytes || overKey())
     ) {
-      subscription.queuedBytes -= subscription.queue.shift()!.length;
-      subscription.dropped++;
-      this.#dropped++;
+      this.#drop(subscription, subscription.queue.shift()!);
     }
+    if (overKey()) this.#drop(subscription, subscription.queue.pop()!);
     const wake = subscription.wake;
     subscription.wake = undefined;
     wake?.();
+  }
+
+  #drop(subscription: Subscription, frame: Uint8Array): void {
+    subscription.queuedBytes -= frame.length;
+    this.#holdBytes(subscription.peer.fingerprint, -frame.length);
+    subscription.dropped++;
+    this.#dropped++;
+  }
+
+  /** Counts `delta` bytes held for the subscriptions of `key`. */
+  #holdBytes(key: string, delta: number): void {
+    const held = (this.#bytesByKey.get(key) ?? 0) + delta;
+    if (held > 0) this.#bytesByKey.set(key, held);
+    else this.#bytesByKey.delete(key);
   }
 
   async #write(subscription: Subscription): Promise<void> {
@@ -275,9 +307,14 @@ export class PubSub {
           continue;
         }
         subscription.queuedBytes -= frame.length;
+        subscription.writingBytes = frame.length;
         subscription.writing = true;
         await stream.write(frame);
         subscription.writing = false;
+        if (!subscription.closed) {
+          this.#holdBytes(subscription.peer.fingerprint, -frame.length);
+          subscription.writingBytes = 0;
+        }
       }
     } catch (error) {
       if (!subscription.closed) this.#options.onError?.(error, subscription.peer);
@@ -297,8 +334,13 @@ export class PubSub {
     if (held > 0) this.#patternsByPeer.set(subscription.peer, held);
     else this.#patternsByPeer.delete(subscription.peer);
     subscription.peer.allowance?.give("subscriptions", subscription.patterns.length);
+    this.#holdBytes(
+      subscription.peer.fingerprint,
+      -(subscription.queuedBytes + subscription.writingBytes),
+    );
     subscription.queue = [];
     subscription.queuedBytes = 0;
+    subscription.writingBytes = 0;
     const wake = subscription.wake;
     subscription.wake = undefined;
     wake?.();

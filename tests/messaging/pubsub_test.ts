@@ -260,3 +260,47 @@ Deno.test("PubSub takes subscriptions from the connection's allowance, so one ke
     for (const peer of peers) peer.allowance.close();
   }
 });
+
+Deno.test("PubSub bounds the bytes one key's slow subscriptions hold together; other keys are not affected", async () => {
+  const [alice, bob] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("bob")]);
+  const keyBytes = 64 * 1024;
+  const server = await startServer(undefined, {
+    authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey, bob.publicKey]),
+    messaging: {
+      subscriberQueueEvents: 1_000_000,
+      subscriberQueueBytes: 1 << 30,
+      subscriberQueueBytesPerKey: keyBytes,
+    },
+  });
+  const aliceClient = new OvtpClient(server.address, server.clientOptions(alice));
+  const bobClient = new OvtpClient(server.address, server.clientOptions(bob));
+  let release!: () => void;
+  const blocked = new Promise<void>((resolve) => release = resolve);
+  try {
+    // alice subscribes three times and does not read: each holds up to its 256 KiB window, and the
+    // server queues the rest.
+    for (const topic of ["t1", "t2", "t3"]) await aliceClient.subscribe(topic, () => blocked);
+    const bobGot: number[] = [];
+    await bobClient.subscribe("t1", (message) => {
+      bobGot.push(message.json<{ n: number }>().n);
+    });
+    const total = 1000;
+    const body = "x".repeat(1024);
+    for (let n = 0; n < total; n++) {
+      for (const topic of ["t1", "t2", "t3"]) server.server.publish(topic, { n, body });
+      // Bursts of 20 KiB a topic: a subscriber that reads keeps under the key's 64 KiB.
+      if (n % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await waitFor(() => bobGot.length === total, "every event at bob");
+    const stats = server.server.messagingStats();
+    // Each of alice's subscriptions would otherwise queue about 1 MiB.
+    assert.ok(stats.queuedBytes <= keyBytes, `queued ${stats.queuedBytes} bytes`);
+    assert.ok(stats.droppedEvents > total, `dropped ${stats.droppedEvents}`);
+    assert.deepEqual(bobGot, [...Array(total).keys()], "bob lost nothing");
+  } finally {
+    release();
+    await aliceClient.close();
+    await bobClient.close();
+    await server.close();
+  }
+});
