@@ -49,6 +49,7 @@ export {
   defaultMaxConnections,
   defaultMaxRecordBytes,
   defaultRekeyRecords,
+  defaultStreamStallTimeoutMs,
   type OvtpHandler,
   OvtpServer,
   type OvtpServerOptions,
@@ -57,13 +58,24 @@ export {
   type SessionOptions,
 } from "./server.ts";
 export {
+  type AcceptErrorEvent,
   type ConnectionEvent,
   formatLogLine,
+  type LimitEvent,
   type RefusalCause,
   type RefusedEvent,
   type ServerLogEvent,
+  type WarningEvent,
 } from "./server_log.ts";
 export type { AdmissionRefusal } from "./session/admission.ts";
+export {
+  type Allowance,
+  type BudgetLimits,
+  type BudgetRefusal,
+  defaultBudgetLimits,
+  type Resource,
+  type ResourceLimits,
+} from "./session/budget.ts";
 export { type MessageType, type MessageValue, OvtpMessage } from "./message.ts";
 export {
   defaultMaxMessageBytes,
@@ -84,6 +96,7 @@ export {
   type HostKeyErrorOptions,
   type HostKeyProblem,
   KeyFileError,
+  LimitError,
   OvtpError,
   type OvtpErrorCode,
   type OvtpErrorOptions,

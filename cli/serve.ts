@@ -13,7 +13,7 @@ import { addKeys } from "./add_keys.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
 import type { CliIo } from "./cli_io.ts";
-import { execHandler, execShell } from "./exec_handler.ts";
+import { defaultMaxExecProcesses, execHandler, execShell } from "./exec_handler.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadIdentityFile } from "./load_identity_file.ts";
 import { ovtpHomeFiles } from "./ovtp_home.ts";
@@ -24,6 +24,7 @@ const options = {
   root: { type: "string" },
   "forward-allow": { type: "string", multiple: true },
   exec: { type: "string" },
+  "max-exec": { type: "string" },
   "add-keys": { type: "string", multiple: true },
   home: { type: "string" },
   identity: { type: "string", short: "i" },
@@ -49,7 +50,8 @@ const stopSignals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["
 export const serveCommand: CliCommand = {
   name: "serve",
   summary: "answer messages and file requests from authorized clients until stopped",
-  help: `Usage: ovtp serve [--listen HOST:PORT] [--root DIR] [--exec CMD] [--add-keys PATH]…
+  help:
+    `Usage: ovtp serve [--listen HOST:PORT] [--root DIR] [--exec CMD [--max-exec N]] [--add-keys PATH]…
 
 Serves until SIGINT (Ctrl-C) or SIGTERM, then lets requests in flight finish and exits 0. When
 ready it prints one line on standard output: "listening on HOST:PORT with key SHA256:…". Only
@@ -79,6 +81,9 @@ Options:
                            "ovtp forward -L"; may be repeated; without it, every forward is
                            refused
   --exec CMD               answer each message with CMD, as above (needs --allow-run)
+  --max-exec N             run at most N commands at once (default ${defaultMaxExecProcesses}), and at most half
+                           of N (at least 1) for one client key; further messages wait
+                           their turn
   --add-keys PATH          authorize the keys of a .pub file or of a folder of them first
                            (as ovtp authorize does); may be repeated
   -i, --identity FILE      the server's private key (default $OVTP_HOME/id_ovtp)
@@ -98,6 +103,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
     const root = values.root === undefined ? undefined : await checkRoot(values.root);
     const forwardAllow = parseForwardAllow(values["forward-allow"] ?? []);
     if (values.exec !== undefined) checkRunPermission(values.exec);
+    const maxProcesses = parseMaxExec(values["max-exec"], values.exec);
     const identity = await loadIdentityFile(files.identity);
     if (values["add-keys"] !== undefined) {
       for (const { key, added } of await addKeys(values["add-keys"], files.authorizedKeys)) {
@@ -115,7 +121,9 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
       );
     };
     const authorizedKeys = await openAuthorizedKeys(files.authorizedKeys, io, log);
-    const answer = values.exec === undefined ? receiveHandler : execHandler(values.exec);
+    const answer = values.exec === undefined
+      ? receiveHandler
+      : execHandler(values.exec, { maxProcesses });
     const handler: OvtpHandler = async (message, peer) => {
       const reply = await answer(message, peer);
       log("message", {
@@ -171,6 +179,16 @@ function parseForwardAllow(entries: string[]): string[] {
     throw CliError.usage("serve", (error as Error).message);
   }
   return entries;
+}
+
+function parseMaxExec(text: string | undefined, exec: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (exec === undefined) throw CliError.usage("serve", "--max-exec applies only with --exec CMD");
+  const count = /^\d{1,9}$/.test(text) ? Number(text) : 0;
+  if (count < 1) {
+    throw CliError.usage("serve", `--max-exec takes a whole number above 0, not "${text}"`);
+  }
+  return count;
 }
 
 function parseListen(text: string | undefined): HostPort {

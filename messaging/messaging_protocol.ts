@@ -11,7 +11,10 @@ import { checkTopicPattern, patternCovers, topicMatches } from "./topic_pattern.
 export const messagingErrorCodes = {
   /** The key may not use this topic or queue (its `topics=` option), code shared with files. */
   permission: 13,
-  /** A limit is reached: the queue is full, or the connection has too many subscriptions. */
+  /**
+   * A limit is reached: the queue, the key's share of the work queues or the server's is full,
+   * or the connection, key or server holds too many subscriptions.
+   */
   full: 40,
 } as const;
 
@@ -19,14 +22,40 @@ export const messagingErrorCodes = {
 export const defaultSubscriberQueueEvents = 1000;
 /** Default bytes one subscription may hold for a slow subscriber before dropping the oldest. */
 export const defaultSubscriberQueueBytes = 8 * 1024 * 1024;
+/**
+ * Default bytes the subscriptions of one client key may hold together for slow subscribers
+ * (queued or being written); past it they drop their oldest events.
+ */
+export const defaultSubscriberQueueBytesPerKey = 64 * 1024 * 1024;
+/** Default bytes all slow subscriptions of all keys hold together (a dropped-oldest bound). */
+export const defaultSubscriberQueueBytesTotal = 128 * 1024 * 1024;
 /** Default subscription patterns one connection may hold. */
 export const defaultMaxSubscriptionsPerConnection = 256;
-/** Default items one work queue may hold; pushes past it are refused. */
+/** Default items one work queue may hold (waiting or held by a worker); pushes past it are refused. */
 export const defaultMaxQueueItems = 10_000;
 /** Default bytes one work queue may hold; pushes past it are refused. */
 export const defaultMaxQueueBytes = 64 * 1024 * 1024;
-/** Most work queues a server keeps (a queue with no items and no workers is forgotten). */
-export const maxQueues = 10_000;
+/**
+ * Default items one client key may have in work queues at once (pushed by it and not yet
+ * acknowledged by a worker, in any queue); its pushes past it are refused.
+ */
+export const defaultMaxQueueItemsPerKey = 10_000;
+/** Default bytes of items one client key may have in work queues at once. */
+export const defaultMaxQueueBytesPerKey = 64 * 1024 * 1024;
+/**
+ * Default work queues one client key may use at once: those that hold items it pushed, or in
+ * which it has a worker. A push or pull that would make it use one more is refused.
+ */
+export const defaultMaxQueuesPerKey = 100;
+/** Default bytes all work queues together may hold (every key's items and the server's own). */
+export const defaultMaxTotalQueueBytes = 256 * 1024 * 1024;
+/**
+ * Default items all work queues together may hold: bounds the memory of many small items pushed
+ * by many keys, which the byte bounds do not see.
+ */
+export const defaultMaxTotalQueueItems = 100_000;
+/** Default work queues a server keeps (a queue with no items and no workers is forgotten). */
+export const defaultMaxQueues = 10_000;
 
 /**
  * A key's `topics=` restriction: `undefined` when the key has no such option (it may use every

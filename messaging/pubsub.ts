@@ -1,11 +1,14 @@
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
 import type { PeerInfo } from "../peer_connection.ts";
+import type { Allowance } from "../session/budget.ts";
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
 import { type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { encodeEventFrame } from "./event_frame.ts";
 import {
   defaultMaxSubscriptionsPerConnection,
   defaultSubscriberQueueBytes,
+  defaultSubscriberQueueBytesPerKey,
+  defaultSubscriberQueueBytesTotal,
   defaultSubscriberQueueEvents,
   maySubscribe,
   mayUseTopic,
@@ -20,6 +23,18 @@ export interface PubSubOptions {
   subscriberQueueEvents?: number;
   /** Bytes one subscription holds before dropping the oldest events. Default 8 MiB. */
   subscriberQueueBytes?: number;
+  /**
+   * Bytes all subscriptions of one client key hold together (queued, or being written to a
+   * subscriber that does not read); past it, the subscription an event is queued for drops its
+   * oldest events, and the new one too if that is not enough. Default 64 MiB.
+   */
+  subscriberQueueBytesPerKey?: number;
+  /**
+   * Bytes all subscriptions of all keys hold together (an event queued for several counts for
+   * each); past it, the subscription an event is queued for drops its oldest events, as above.
+   * Default 128 MiB.
+   */
+  subscriberQueueBytesTotal?: number;
   /** Subscription patterns one connection may hold. Default 256. */
   maxSubscriptionsPerConnection?: number;
   /** Largest published body accepted. Default 16 MiB. */
@@ -40,13 +55,21 @@ export interface PubSubStats {
   droppedEvents: number;
 }
 
+/**
+ * A peer as the server hands it over: its connection's share of the server's budgets, when the
+ * server keeps one (`PeerConnection.allowance`).
+ */
+type PeerWithAllowance = PeerInfo & { readonly allowance?: Allowance };
+
 /** One SUBSCRIBE stream on the server. */
 interface Subscription {
   stream: Stream;
-  peer: PeerInfo;
+  peer: PeerWithAllowance;
   patterns: string[];
   queue: Uint8Array[];
   queuedBytes: number;
+  /** Bytes of the frame being written (still held, counted for the key until written). */
+  writingBytes: number;
   dropped: number;
   writing: boolean;
   closed: boolean;
@@ -72,6 +95,8 @@ export class PubSub {
   #options: PubSubOptions;
   #subscriptions = new Set<Subscription>();
   #patternsByPeer = new Map<PeerInfo, number>();
+  #bytesByKey = new Map<string, number>();
+  #bytesTotal = 0;
   #dropped = 0;
   #closed = false;
 
@@ -112,8 +137,12 @@ export class PubSub {
     return this.#deliver(topic, OvtpMessage.from(value));
   }
 
-  /** Answers a SUBSCRIBE or PUBLISH stream of an authenticated peer. */
-  async handle(stream: Stream, peer: PeerInfo): Promise<void> {
+  /**
+   * Answers a SUBSCRIBE or PUBLISH stream of an authenticated peer. Each subscription pattern is
+   * taken from the peer's `allowance` (resource `subscriptions`, counted for its connection, its
+   * key and the server) when it has one, and given back when the subscription ends.
+   */
+  async handle(stream: Stream, peer: PeerWithAllowance): Promise<void> {
     if (this.#closed) {
       stream.reset(StreamError.refused, "The server is closing");
       return;
@@ -153,7 +182,7 @@ export class PubSub {
     stream.reply({ status: true, delivered }, { end: true });
   }
 
-  async #answerSubscribe(stream: Stream, peer: PeerInfo): Promise<void> {
+  async #answerSubscribe(stream: Stream, peer: PeerWithAllowance): Promise<void> {
     const topics = stream.head.topics;
     const limit = this.#options.maxSubscriptionsPerConnection ??
       defaultMaxSubscriptionsPerConnection;
@@ -181,6 +210,11 @@ export class PubSub {
       );
       return;
     }
+    const overBudget = peer.allowance?.take("subscriptions", patterns.length);
+    if (overBudget !== undefined) {
+      stream.reset(messagingErrorCodes.full, overBudget.message);
+      return;
+    }
     this.#patternsByPeer.set(peer, held + patterns.length);
     const subscription: Subscription = {
       stream,
@@ -188,6 +222,7 @@ export class PubSub {
       patterns,
       queue: [],
       queuedBytes: 0,
+      writingBytes: 0,
       dropped: 0,
       writing: false,
       closed: false,
@@ -222,23 +257,48 @@ export class PubSub {
     return delivered;
   }
 
-  /** Queues a frame, dropping the oldest ones past the bounds (one frame is always kept). */
+  /**
+   * Queues a frame, dropping the oldest ones past the subscription's bounds (the new frame is
+   * kept) and past its key's (the new frame too, when dropping the older ones is not enough).
+   */
   #enqueue(subscription: Subscription, frame: Uint8Array): void {
     const maxEvents = this.#options.subscriberQueueEvents ?? defaultSubscriberQueueEvents;
     const maxBytes = this.#options.subscriberQueueBytes ?? defaultSubscriberQueueBytes;
+    const maxKeyBytes = this.#options.subscriberQueueBytesPerKey ??
+      defaultSubscriberQueueBytesPerKey;
+    const key = subscription.peer.fingerprint;
     subscription.queue.push(frame);
     subscription.queuedBytes += frame.length;
+    this.#holdBytes(key, frame.length);
+    const maxTotalBytes = this.#options.subscriberQueueBytesTotal ??
+      defaultSubscriberQueueBytesTotal;
+    const overKey = () =>
+      (this.#bytesByKey.get(key) ?? 0) > maxKeyBytes || this.#bytesTotal > maxTotalBytes;
     while (
       subscription.queue.length > 1 &&
-      (subscription.queue.length > maxEvents || subscription.queuedBytes > maxBytes)
+      (subscription.queue.length > maxEvents || subscription.queuedBytes > maxBytes || overKey())
     ) {
-      subscription.queuedBytes -= subscription.queue.shift()!.length;
-      subscription.dropped++;
-      this.#dropped++;
+      this.#drop(subscription, subscription.queue.shift()!);
     }
+    if (overKey()) this.#drop(subscription, subscription.queue.pop()!);
     const wake = subscription.wake;
     subscription.wake = undefined;
     wake?.();
+  }
+
+  #drop(subscription: Subscription, frame: Uint8Array): void {
+    subscription.queuedBytes -= frame.length;
+    this.#holdBytes(subscription.peer.fingerprint, -frame.length);
+    subscription.dropped++;
+    this.#dropped++;
+  }
+
+  /** Counts `delta` bytes held for the subscriptions of `key`. */
+  #holdBytes(key: string, delta: number): void {
+    this.#bytesTotal += delta;
+    const held = (this.#bytesByKey.get(key) ?? 0) + delta;
+    if (held > 0) this.#bytesByKey.set(key, held);
+    else this.#bytesByKey.delete(key);
   }
 
   async #write(subscription: Subscription): Promise<void> {
@@ -259,9 +319,14 @@ export class PubSub {
           continue;
         }
         subscription.queuedBytes -= frame.length;
+        subscription.writingBytes = frame.length;
         subscription.writing = true;
         await stream.write(frame);
         subscription.writing = false;
+        if (!subscription.closed) {
+          this.#holdBytes(subscription.peer.fingerprint, -frame.length);
+          subscription.writingBytes = 0;
+        }
       }
     } catch (error) {
       if (!subscription.closed) this.#options.onError?.(error, subscription.peer);
@@ -280,8 +345,14 @@ export class PubSub {
     const held = (this.#patternsByPeer.get(subscription.peer) ?? 0) - subscription.patterns.length;
     if (held > 0) this.#patternsByPeer.set(subscription.peer, held);
     else this.#patternsByPeer.delete(subscription.peer);
+    subscription.peer.allowance?.give("subscriptions", subscription.patterns.length);
+    this.#holdBytes(
+      subscription.peer.fingerprint,
+      -(subscription.queuedBytes + subscription.writingBytes),
+    );
     subscription.queue = [];
     subscription.queuedBytes = 0;
+    subscription.writingBytes = 0;
     const wake = subscription.wake;
     subscription.wake = undefined;
     wake?.();

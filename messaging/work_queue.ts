@@ -5,20 +5,43 @@ import { type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { encodeEventFrame, EventFrameReader } from "./event_frame.ts";
 import {
   defaultMaxQueueBytes,
+  defaultMaxQueueBytesPerKey,
   defaultMaxQueueItems,
-  maxQueues,
+  defaultMaxQueueItemsPerKey,
+  defaultMaxQueues,
+  defaultMaxQueuesPerKey,
+  defaultMaxTotalQueueBytes,
+  defaultMaxTotalQueueItems,
   mayUseTopic,
   messagingErrorCodes,
   topicRestriction,
 } from "./messaging_protocol.ts";
 import { checkTopic } from "./topic_pattern.ts";
 
-/** Options of {@linkcode WorkQueues}. */
+/** Options of {@linkcode WorkQueues}: the bounds of one queue, of one key and of the server. */
 export interface WorkQueueOptions {
-  /** Items one queue may hold; pushes past it are refused. Default 10,000. */
+  /** Items one queue may hold (waiting or held by a worker); pushes past it are refused. Default 10,000. */
   maxQueueItems?: number;
   /** Bytes one queue may hold; pushes past it are refused. Default 64 MiB. */
   maxQueueBytes?: number;
+  /**
+   * Items one client key may have in all queues together (pushed and not yet acknowledged).
+   * Items the server pushes itself count for no key. Default 10,000.
+   */
+  maxQueueItemsPerKey?: number;
+  /** Bytes one client key may have in all queues together. Default 64 MiB. */
+  maxQueueBytesPerKey?: number;
+  /**
+   * Queues one client key may use at once: those holding items it pushed or where it has a
+   * worker. Default 100.
+   */
+  maxQueuesPerKey?: number;
+  /** Bytes all queues together may hold, whoever pushed them. Default 256 MiB. */
+  maxTotalQueueBytes?: number;
+  /** Items all queues together may hold, whoever pushed them. Default 100,000. */
+  maxTotalQueueItems?: number;
+  /** Queues the server keeps at once (empty ones without workers are forgotten). Default 10,000. */
+  maxQueues?: number;
   /** Largest pushed body accepted. Default 16 MiB. */
   maxMessageBytes?: number;
   /** Called when a worker's stream fails. */
@@ -35,14 +58,29 @@ export interface WorkQueueStats {
   workers: number;
 }
 
+/** What all work queues, or the share of one key, hold now (see {@linkcode WorkQueues.usage}). */
+export interface WorkQueueUsage {
+  /** Queues (for a key: those holding its items or its workers). */
+  queues: number;
+  /** Items waiting or held by a worker. */
+  items: number;
+  /** Bytes of those items. */
+  bytes: number;
+}
+
+/** Whose an item or a worker is: a key's fingerprint, or `undefined` for the server's own. */
+type Owner = string | undefined;
+
 interface Item {
   id: number;
   message: OvtpMessage;
   attempts: number;
+  owner: Owner;
 }
 
 interface Worker {
   stream: Stream;
+  owner: Owner;
   holding: Item | undefined;
   writing: boolean;
   closed: boolean;
@@ -51,18 +89,53 @@ interface Worker {
 interface Queue {
   name: string;
   items: Item[];
+  /** Items waiting or held by a worker. */
+  count: number;
   bytes: number;
   idle: Worker[];
   workers: Set<Worker>;
+  /** For each key: its items in this queue plus its workers on it. */
+  holders: Map<string, number>;
 }
+
+type Limits = Required<Omit<WorkQueueOptions, "onError">>;
+
+function resolveLimits(options: WorkQueueOptions): Limits {
+  const limits: Limits = {
+    maxQueueItems: options.maxQueueItems ?? defaultMaxQueueItems,
+    maxQueueBytes: options.maxQueueBytes ?? defaultMaxQueueBytes,
+    maxQueueItemsPerKey: options.maxQueueItemsPerKey ?? defaultMaxQueueItemsPerKey,
+    maxQueueBytesPerKey: options.maxQueueBytesPerKey ?? defaultMaxQueueBytesPerKey,
+    maxQueuesPerKey: options.maxQueuesPerKey ?? defaultMaxQueuesPerKey,
+    maxTotalQueueBytes: options.maxTotalQueueBytes ?? defaultMaxTotalQueueBytes,
+    maxTotalQueueItems: options.maxTotalQueueItems ?? defaultMaxTotalQueueItems,
+    maxQueues: options.maxQueues ?? defaultMaxQueues,
+    maxMessageBytes: options.maxMessageBytes ?? defaultMaxMessageBytes,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(`WorkQueueOptions.${name} must be a non-negative integer, got ${value}`);
+    }
+  }
+  return limits;
+}
+
+const retryLater = "retry once workers have taken some";
 
 /**
  * The server side of the work queues (SPEC.md, "Work queues"): named queues that clients
  * `push` to and `pull` from. Each item goes to one worker at a time; the worker acknowledges it
  * once done, and only then gets the next. An item whose worker disconnects (or resets, or
  * reports a failure) before acknowledging goes back to the front of its queue for another
- * worker. Queues are bounded: a push past `maxQueueItems` or `maxQueueBytes` is refused. A key's
- * `topics=` option limits which queue names it may use.
+ * worker. A key's `topics=` option limits which queue names it may use.
+ *
+ * Items outlive the connection that pushed them, so what they hold is counted against the
+ * pushing key here, not against its connection's budget: each queue is bounded
+ * (`maxQueueItems`, `maxQueueBytes`), each key's items in all queues and the queues it uses are
+ * bounded (`maxQueueItemsPerKey`, `maxQueueBytesPerKey`, `maxQueuesPerKey`), and so are all
+ * queues together (`maxTotalQueueItems`, `maxTotalQueueBytes`, `maxQueues`). A push or pull past any of them is
+ * refused (code 40, `full`; a `RangeError` for the server's own `push()`), so one key filling its
+ * share leaves the others able to push. A queue with no items and no workers is forgotten.
  *
  * @example See tests/messaging/work_queue_test.ts; in short:
  * ```ts ignore
@@ -73,13 +146,21 @@ interface Queue {
  */
 export class WorkQueues {
   #options: WorkQueueOptions;
+  #limits: Limits;
   #queues = new Map<string, Queue>();
+  #keys = new Map<string, WorkQueueUsage>();
+  #items = 0;
+  #bytes = 0;
   #nextId = 1;
   #closed = false;
 
-  /** @param options Queue bounds. */
+  /**
+   * @param options Queue bounds.
+   * @throws {RangeError} A bound that is not a non-negative integer.
+   */
   constructor(options: WorkQueueOptions = {}) {
     this.#options = options;
+    this.#limits = resolveLimits(options);
   }
 
   /** Whether a stream of `kind` is one this service answers. */
@@ -91,21 +172,38 @@ export class WorkQueues {
   stats(name: string): WorkQueueStats {
     const queue = this.#queues.get(name);
     if (queue === undefined) return { waiting: 0, inFlight: 0, workers: 0 };
-    let inFlight = 0;
-    for (const worker of queue.workers) if (worker.holding !== undefined) inFlight++;
-    return { waiting: queue.items.length, inFlight, workers: queue.workers.size };
+    return {
+      waiting: queue.items.length,
+      inFlight: queue.count - queue.items.length,
+      workers: queue.workers.size,
+    };
+  }
+
+  /**
+   * What all queues hold now, or, given a key's fingerprint, what that key's items and workers
+   * take of them (its quota).
+   */
+  usage(fingerprint?: string): WorkQueueUsage {
+    if (fingerprint !== undefined) {
+      return { ...(this.#keys.get(fingerprint) ?? { queues: 0, items: 0, bytes: 0 }) };
+    }
+    return { queues: this.#queues.size, items: this.#items, bytes: this.#bytes };
   }
 
   /**
    * Adds `value` (a string as text, a `Uint8Array` as bytes, anything else as JSON) to the
-   * queue `name`; returns the number of items waiting in it afterwards.
+   * queue `name`; returns the number of items waiting in it afterwards. The item counts for no
+   * key's quota, only for the queue's and the server's bounds.
    *
    * @throws {TypeError} `name` is not a valid queue name (a topic without wildcards).
-   * @throws {RangeError} The queue is full.
+   * @throws {RangeError} The queue, or all queues together, are full.
    */
   push(name: string, value: MessageValue): number {
     checkTopic(name);
-    return this.#add(name, OvtpMessage.from(value));
+    const message = OvtpMessage.from(value);
+    const refusal = this.#pushRefusal(name, undefined, message.data.length);
+    if (refusal !== undefined) throw new RangeError(refusal);
+    return this.#add(name, undefined, message);
   }
 
   /** Answers a PULL or PUSH stream of an authenticated peer. */
@@ -125,7 +223,7 @@ export class WorkQueues {
       stream.reset(messagingErrorCodes.permission, `This key may not use the queue "${name}"`);
       return;
     }
-    if (stream.kind === StreamKind.push) await this.#answerPush(stream, name);
+    if (stream.kind === StreamKind.push) await this.#answerPush(stream, name, peer);
     else await this.#answerPull(stream, name, peer);
   }
 
@@ -139,38 +237,51 @@ export class WorkQueues {
       }
     }
     this.#queues.clear();
+    this.#keys.clear();
+    this.#items = 0;
+    this.#bytes = 0;
   }
 
-  async #answerPush(stream: Stream, name: string): Promise<void> {
+  async #answerPush(stream: Stream, name: string, peer: PeerInfo): Promise<void> {
+    // Refuse before reading the body when even an empty item would not fit.
+    const early = this.#pushRefusal(name, peer.fingerprint, 0);
+    if (early !== undefined) {
+      stream.reset(messagingErrorCodes.full, early);
+      return;
+    }
     let message: OvtpMessage;
     try {
       const type = parseMessageType(stream.head.type);
-      message = new OvtpMessage(
-        type,
-        await stream.readAll(this.#options.maxMessageBytes ?? defaultMaxMessageBytes),
-      );
+      message = new OvtpMessage(type, await stream.readAll(this.#limits.maxMessageBytes));
     } catch (error) {
       if (!stream.done) stream.reset(StreamError.protocol, (error as Error).message);
       return;
     }
-    let waiting: number;
-    try {
-      waiting = this.#add(name, message);
-    } catch (error) {
-      stream.reset(messagingErrorCodes.full, (error as Error).message);
+    const refusal = this.#pushRefusal(name, peer.fingerprint, message.data.length);
+    if (refusal !== undefined) {
+      stream.reset(messagingErrorCodes.full, refusal);
       return;
     }
+    const waiting = this.#add(name, peer.fingerprint, message);
     stream.reply({ status: true, queued: waiting }, { end: true });
   }
 
   async #answerPull(stream: Stream, name: string, peer: PeerInfo): Promise<void> {
-    const queue = this.#queue(name);
-    if (queue === undefined) {
-      stream.reset(messagingErrorCodes.full, `The server holds ${maxQueues} queues already`);
+    const refusal = this.#tableRefusal(name, peer.fingerprint);
+    if (refusal !== undefined) {
+      stream.reset(messagingErrorCodes.full, refusal);
       return;
     }
-    const worker: Worker = { stream, holding: undefined, writing: false, closed: false };
+    const queue = this.#queue(name);
+    const worker: Worker = {
+      stream,
+      owner: peer.fingerprint,
+      holding: undefined,
+      writing: false,
+      closed: false,
+    };
     queue.workers.add(worker);
+    this.#hold(queue, worker.owner, 1);
     queue.idle.push(worker);
     stream.reply({});
     this.#dispatch(queue);
@@ -184,7 +295,7 @@ export class WorkQueues {
         const item = worker.holding;
         worker.holding = undefined;
         if (frame.head.ack === undefined) this.#requeue(queue, item);
-        else queue.bytes -= item.message.data.length;
+        else this.#release(queue, item);
         queue.idle.push(worker);
         this.#dispatch(queue);
       }
@@ -200,42 +311,138 @@ export class WorkQueues {
     }
   }
 
-  #queue(name: string): Queue | undefined {
+  /**
+   * Why `owner` may not use the queue `name` (one more queue for the server's table or for the
+   * key's quota), or `undefined` when it may.
+   */
+  #tableRefusal(name: string, owner: Owner): string | undefined {
+    if (this.#closed) return "The server is closing";
+    const queue = this.#queues.get(name);
+    if (queue === undefined && this.#queues.size >= this.#limits.maxQueues) {
+      return `The server holds ${this.#limits.maxQueues} work queues, its limit; use an existing ` +
+        `queue or retry once some have emptied`;
+    }
+    if (owner === undefined || (queue?.holders.get(owner) ?? 0) > 0) return undefined;
+    const max = this.#limits.maxQueuesPerKey;
+    if ((this.#keys.get(owner)?.queues ?? 0) >= max) {
+      return `This client key uses ${max} work queues, its limit; use one of those or retry ` +
+        `once some have emptied`;
+    }
+    return undefined;
+  }
+
+  /** Why an item of `bytes` from `owner` may not be pushed to `name`, or `undefined`. */
+  #pushRefusal(name: string, owner: Owner, bytes: number): string | undefined {
+    const table = this.#tableRefusal(name, owner);
+    if (table !== undefined) return table;
+    const limits = this.#limits;
+    const queue = this.#queues.get(name);
+    if ((queue?.count ?? 0) >= limits.maxQueueItems) {
+      return `The queue "${name}" is full (${limits.maxQueueItems} items); ${retryLater}`;
+    }
+    if ((queue?.bytes ?? 0) + bytes > limits.maxQueueBytes) {
+      return `The queue "${name}" is full (${limits.maxQueueBytes} bytes); ${retryLater}`;
+    }
+    if (owner !== undefined) {
+      const usage = this.#keys.get(owner);
+      if ((usage?.items ?? 0) >= limits.maxQueueItemsPerKey) {
+        return `This client key has ${limits.maxQueueItemsPerKey} items in work queues, its ` +
+          `limit; ${retryLater}`;
+      }
+      if ((usage?.bytes ?? 0) + bytes > limits.maxQueueBytesPerKey) {
+        return `This client key may have at most ${limits.maxQueueBytesPerKey} bytes in work ` +
+          `queues; ${retryLater}`;
+      }
+    }
+    if (this.#items >= limits.maxTotalQueueItems) {
+      return `The server's work queues are full (${limits.maxTotalQueueItems} items in all); ` +
+        retryLater;
+    }
+    if (this.#bytes + bytes > limits.maxTotalQueueBytes) {
+      return `The server's work queues are full (${limits.maxTotalQueueBytes} bytes in all); ` +
+        retryLater;
+    }
+    return undefined;
+  }
+
+  /** The queue `name`, made when new (the caller checked {@linkcode #tableRefusal}). */
+  #queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (queue === undefined) {
-      if (this.#queues.size >= maxQueues) return undefined;
-      queue = { name, items: [], bytes: 0, idle: [], workers: new Set() };
+      queue = {
+        name,
+        items: [],
+        count: 0,
+        bytes: 0,
+        idle: [],
+        workers: new Set(),
+        holders: new Map(),
+      };
       this.#queues.set(name, queue);
     }
     return queue;
   }
 
-  #add(name: string, message: OvtpMessage): number {
-    if (this.#closed) throw new RangeError("The server is closing");
-    const maxItems = this.#options.maxQueueItems ?? defaultMaxQueueItems;
-    const maxBytes = this.#options.maxQueueBytes ?? defaultMaxQueueBytes;
+  /** Adds an item the caller checked with {@linkcode #pushRefusal}. */
+  #add(name: string, owner: Owner, message: OvtpMessage): number {
     const queue = this.#queue(name);
-    if (queue === undefined) throw new RangeError(`The server holds ${maxQueues} queues already`);
-    const inFlight = queue.workers.size - queue.idle.length;
-    if (queue.items.length + inFlight >= maxItems) {
-      throw new RangeError(
-        `The queue "${name}" is full (${maxItems} items); retry once workers have taken some`,
-      );
+    const bytes = message.data.length;
+    queue.items.push({ id: this.#nextId++, message, attempts: 0, owner });
+    queue.count++;
+    queue.bytes += bytes;
+    this.#items++;
+    this.#bytes += bytes;
+    this.#hold(queue, owner, 1);
+    if (owner !== undefined) {
+      const usage = this.#keys.get(owner)!;
+      usage.items++;
+      usage.bytes += bytes;
     }
-    if (queue.bytes + message.data.length > maxBytes) {
-      throw new RangeError(
-        `The queue "${name}" is full (${maxBytes} bytes); retry once workers have taken some`,
-      );
-    }
-    queue.items.push({ id: this.#nextId++, message, attempts: 0 });
-    queue.bytes += message.data.length;
+    const waiting = queue.items.length;
     this.#dispatch(queue);
-    return queue.items.length;
+    return waiting;
+  }
+
+  /** An item was acknowledged: it leaves its queue, its key's quota and the server's total. */
+  #release(queue: Queue, item: Item): void {
+    if (this.#closed) return;
+    const bytes = item.message.data.length;
+    queue.count--;
+    queue.bytes -= bytes;
+    this.#items--;
+    this.#bytes -= bytes;
+    if (item.owner !== undefined) {
+      const usage = this.#keys.get(item.owner)!;
+      usage.items--;
+      usage.bytes -= bytes;
+    }
+    this.#hold(queue, item.owner, -1);
+  }
+
+  /**
+   * Counts `delta` items or workers of `owner` in `queue`; the key uses the queue while it has
+   * any there, and its usage is forgotten once it holds nothing.
+   */
+  #hold(queue: Queue, owner: Owner, delta: number): void {
+    if (owner === undefined || this.#closed) return;
+    let usage = this.#keys.get(owner);
+    if (usage === undefined) {
+      usage = { queues: 0, items: 0, bytes: 0 };
+      this.#keys.set(owner, usage);
+    }
+    const before = queue.holders.get(owner) ?? 0;
+    const after = before + delta;
+    if (after > 0) queue.holders.set(owner, after);
+    else queue.holders.delete(owner);
+    if (before === 0 && after > 0) usage.queues++;
+    if (before > 0 && after <= 0) usage.queues--;
+    if (usage.queues === 0 && usage.items === 0 && usage.bytes === 0) this.#keys.delete(owner);
   }
 
   /** A worker is gone: an item it held goes back to the front for another worker. */
   #retire(queue: Queue, worker: Worker): void {
     if (!queue.workers.delete(worker)) return;
+    this.#hold(queue, worker.owner, -1);
     const index = queue.idle.indexOf(worker);
     if (index >= 0) queue.idle.splice(index, 1);
     const item = worker.holding;
@@ -270,6 +477,8 @@ export class WorkQueues {
   }
 
   #forgetIfEmpty(queue: Queue): void {
-    if (queue.items.length === 0 && queue.workers.size === 0) this.#queues.delete(queue.name);
+    if (queue.count === 0 && queue.workers.size === 0 && this.#queues.get(queue.name) === queue) {
+      this.#queues.delete(queue.name);
+    }
   }
 }

@@ -72,8 +72,8 @@ export const defaultBudgetLimits: BudgetLimits = {
   },
   process: {
     connections: 1024,
-    bufferedBytes: 384 * MiB,
-    fileHandles: 1024,
+    bufferedBytes: 256 * MiB,
+    fileHandles: 256,
     handlerCalls: 2048,
     subscriptions: 65536,
   },
@@ -178,12 +178,12 @@ export class Budget {
   }
 
   /** What the whole process holds now. */
-  get held(): Readonly<Counts> {
+  get held(): Readonly<ResourceLimits> {
     return { ...this.#process };
   }
 
   /** What one key's connections hold now (all zero for a key with none). */
-  heldBy(fingerprint: string): Readonly<Counts> {
+  heldBy(fingerprint: string): Readonly<ResourceLimits> {
     return { ...(this.#keys.get(fingerprint)?.counts ?? zeroCounts()) };
   }
 
@@ -241,7 +241,7 @@ export class Allowance {
   }
 
   /** What this connection holds now. */
-  get held(): Readonly<Counts> {
+  get held(): Readonly<ResourceLimits> {
     return { ...this.#counts };
   }
 

@@ -98,6 +98,41 @@ Deno.test("ovtp serve --exec pipes each message through a command", async () => 
   }
 });
 
+Deno.test("ovtp serve --max-exec runs at most N commands at once; the others wait their turn", async () => {
+  const world = await makeWorld();
+  const log = join(world.dir, "log");
+  const server = await startServe(
+    [
+      "--exec",
+      `id=$(cat); echo "start $id" >> '${log}'; sleep 0.3; echo "end $id" >> '${log}'`,
+      "--max-exec",
+      "1",
+      "--quiet",
+    ],
+    { env: world.env(world.serverHome) },
+  );
+  try {
+    const serverKey = await fixtureFingerprint("server");
+    const runs = await Promise.all(
+      ["one", "two", "three"].map((id) =>
+        runCli(["send", "--fingerprint", serverKey, server.address, id], {
+          env: world.env(world.aliceHome),
+        })
+      ),
+    );
+    for (const run of runs) assert.equal(run.code, 0, run.stderr);
+    const lines = (await Deno.readTextFile(log)).trim().split("\n");
+    assert.equal(lines.length, 6, lines.join("\n"));
+    for (let n = 0; n < lines.length; n += 2) {
+      assert.match(lines[n], /^start /, lines.join("\n"));
+      assert.equal(lines[n + 1], lines[n].replace("start", "end"), lines.join("\n"));
+    }
+  } finally {
+    await server.stop();
+    await world.cleanup();
+  }
+});
+
 Deno.test("ovtp send prints a bytes response as base64", async () => {
   const world = await makeWorld();
   const server = await startServe(["--exec", "printf '\\377\\376'"], {
@@ -165,6 +200,14 @@ Deno.test("ovtp serve refuses bad settings before listening", async () => {
     });
     assert.equal(run.code, 1);
     assert.match(run.stderr, /--allow-run/);
+    run = await runCli(["serve", "--listen", "127.0.0.1:0", "--exec", "cat", "--max-exec", "0"], {
+      env,
+    });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /--max-exec takes a whole number above 0/);
+    run = await runCli(["serve", "--listen", "127.0.0.1:0", "--max-exec", "2"], { env });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /--max-exec applies only with --exec/);
 
     const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     try {

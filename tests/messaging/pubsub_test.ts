@@ -3,8 +3,18 @@ import { OvtpClient } from "../../client.ts";
 import { AuthorizedKeys } from "../../crypto/authorized_keys.ts";
 import { RemoteError } from "../../errors.ts";
 import type { OvtpMessage } from "../../message.ts";
+import { PubSub } from "../../messaging/pubsub.ts";
+import type { PeerInfo } from "../../peer_connection.ts";
+import { type Allowance, Budget, budgetLimits } from "../../session/budget.ts";
+import { StreamKind } from "../../session/stream.ts";
 import { fixtureIdentity } from "../_fixtures.ts";
-import { startServer, type TestServer, withClient } from "../_helpers.ts";
+import {
+  type ChannelPair,
+  channelPair,
+  startServer,
+  type TestServer,
+  withClient,
+} from "../_helpers.ts";
 
 /** Polls `condition` for up to 10 s. */
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
@@ -197,6 +207,133 @@ Deno.test("A connection may hold a bounded number of subscription patterns (code
       await client.subscribe("d", () => {});
     });
   } finally {
+    await server.close();
+  }
+});
+
+Deno.test("PubSub takes subscriptions from the connection's allowance, so one key's connections share its budget", async () => {
+  const budget = new Budget(budgetLimits({ key: { subscriptions: 3 } }));
+  const pubsub = new PubSub();
+  const key = "SHA256:one-key";
+  const pairs: ChannelPair[] = [];
+  const peers: (PeerInfo & { allowance: Allowance })[] = [];
+  for (let n = 0; n < 2; n++) {
+    const allowance = budget.open(key) as Allowance;
+    const peer = {
+      fingerprint: key,
+      comment: `connection ${n}`,
+      remoteAddr: { hostname: "127.0.0.1", port: n },
+      options: new Map<string, string | true>(),
+      allowance,
+    };
+    peers.push(peer);
+    pairs.push(
+      await channelPair({ server: { onStream: (stream) => void pubsub.handle(stream, peer) } }),
+    );
+  }
+  const subscribe = async (pair: ChannelPair, topics: string[]) => {
+    const stream = await pair.client.openStream(StreamKind.subscribe, { topics });
+    await stream.replyHead();
+    return stream;
+  };
+  try {
+    const first = await subscribe(pairs[0], ["a", "b"]);
+    assert.equal(budget.heldBy(key).subscriptions, 2);
+    await subscribe(pairs[1], ["c"]);
+    assert.equal(peers[1].allowance.held.subscriptions, 1);
+    // The key holds 3 on two connections: a fourth is refused on either.
+    await assert.rejects(
+      subscribe(pairs[1], ["d"]),
+      (error) =>
+        error instanceof RemoteError && error.remoteCode === 40 &&
+        /this client key: at most 3 subscriptions/.test(error.message),
+    );
+    assert.equal(budget.heldBy(key).subscriptions, 3, "a refused subscription takes nothing");
+    // Unsubscribing gives them back.
+    await first.end();
+    await waitFor(() => budget.heldBy(key).subscriptions === 1, "the patterns given back");
+    await subscribe(pairs[1], ["d", "e"]);
+    assert.equal(pubsub.stats().subscriptions, 2);
+  } finally {
+    pubsub.close();
+    await Promise.all(pairs.map((pair) => pair.close()));
+    for (const peer of peers) peer.allowance.close();
+  }
+});
+
+Deno.test("PubSub bounds the bytes one key's slow subscriptions hold together; other keys are not affected", async () => {
+  const [alice, bob] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("bob")]);
+  const keyBytes = 64 * 1024;
+  const server = await startServer(undefined, {
+    authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey, bob.publicKey]),
+    messaging: {
+      subscriberQueueEvents: 1_000_000,
+      subscriberQueueBytes: 1 << 30,
+      subscriberQueueBytesPerKey: keyBytes,
+    },
+  });
+  const aliceClient = new OvtpClient(server.address, server.clientOptions(alice));
+  const bobClient = new OvtpClient(server.address, server.clientOptions(bob));
+  let release!: () => void;
+  const blocked = new Promise<void>((resolve) => release = resolve);
+  try {
+    // alice subscribes three times and does not read: each holds up to its 256 KiB window, and the
+    // server queues the rest.
+    for (const topic of ["t1", "t2", "t3"]) await aliceClient.subscribe(topic, () => blocked);
+    const bobGot: number[] = [];
+    await bobClient.subscribe("t1", (message) => {
+      bobGot.push(message.json<{ n: number }>().n);
+    });
+    const total = 1000;
+    const body = "x".repeat(1024);
+    for (let n = 0; n < total; n++) {
+      for (const topic of ["t1", "t2", "t3"]) server.server.publish(topic, { n, body });
+      // Bursts of 20 KiB a topic: a subscriber that reads keeps under the key's 64 KiB.
+      if (n % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await waitFor(() => bobGot.length === total, "every event at bob");
+    const stats = server.server.messagingStats();
+    // Each of alice's subscriptions would otherwise queue about 1 MiB.
+    assert.ok(stats.queuedBytes <= keyBytes, `queued ${stats.queuedBytes} bytes`);
+    assert.ok(stats.droppedEvents > total, `dropped ${stats.droppedEvents}`);
+    assert.deepEqual(bobGot, [...Array(total).keys()], "bob lost nothing");
+  } finally {
+    release();
+    await aliceClient.close();
+    await bobClient.close();
+    await server.close();
+  }
+});
+
+Deno.test("PubSub bounds the bytes all keys' slow subscriptions hold together", async () => {
+  const [alice, bob] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("bob")]);
+  const totalBytes = 96 * 1024;
+  const server = await startServer(undefined, {
+    authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey, bob.publicKey]),
+    messaging: {
+      subscriberQueueEvents: 1_000_000,
+      subscriberQueueBytes: 1 << 30,
+      subscriberQueueBytesPerKey: 1 << 30,
+      subscriberQueueBytesTotal: totalBytes,
+    },
+  });
+  const clients = [alice, bob].map((key) =>
+    new OvtpClient(server.address, server.clientOptions(key))
+  );
+  let release!: () => void;
+  const blocked = new Promise<void>((resolve) => release = resolve);
+  try {
+    // Two keys, neither reading: only the server-wide bound holds them back.
+    for (const client of clients) await client.subscribe("t", () => blocked);
+    const body = "x".repeat(1024);
+    for (let n = 0; n < 1000; n++) server.server.publish("t", { n, body });
+    const stats = server.server.messagingStats();
+    // Without it, each would queue about 1 MiB beyond its window.
+    assert.ok(stats.queuedBytes <= totalBytes, `queued ${stats.queuedBytes} bytes`);
+    assert.ok(stats.droppedEvents > 0);
+  } finally {
+    release();
+    for (const client of clients) await client.close();
     await server.close();
   }
 });

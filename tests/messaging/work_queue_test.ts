@@ -3,7 +3,7 @@ import { OvtpClient } from "../../client.ts";
 import { AuthorizedKeys } from "../../crypto/authorized_keys.ts";
 import { RemoteError } from "../../errors.ts";
 import { fixtureIdentity } from "../_fixtures.ts";
-import { startServer, withClient } from "../_helpers.ts";
+import { startServer, type TestServer, withClient } from "../_helpers.ts";
 import { startRelay } from "../_relay.ts";
 
 /** Polls `condition` for up to 10 s. */
@@ -156,6 +156,118 @@ Deno.test("topics= also limits the queues a key may push to and pull from", asyn
       await assert.rejects(client.push("other", 1), isPermission);
       await assert.rejects(client.pull("other", () => {}), isPermission);
       assert.equal(await client.push("jobs.a", 1), 1);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+/** Whether `error` is a refusal with code 40 (full) whose message matches `pattern`. */
+function isFull(pattern: RegExp): (error: unknown) => boolean {
+  return (error) =>
+    error instanceof RemoteError && error.remoteCode === 40 && pattern.test(error.message);
+}
+
+/** Pulls one item at a time from `queue` with a fresh client, then stops; returns the items. */
+async function drain(server: TestServer, queue: string, count: number): Promise<string[]> {
+  const alice = await fixtureIdentity("alice");
+  const got: string[] = [];
+  await withClient(server.address, server.clientOptions(alice), async (client) => {
+    const worker = await client.pull(queue, (message) => {
+      got.push(message.text());
+    });
+    await waitFor(() => got.length === count, `${count} items of ${queue}`);
+    await waitFor(() => server.server.messagingStats(queue).queue!.inFlight === 0, "the acks");
+    await worker.stop();
+  });
+  return got;
+}
+
+Deno.test("WorkQueues counts items against the pushing key: a key at its quota is refused, another key still pushes", async () => {
+  const [alice, bob] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("bob")]);
+  const server = await startServer(undefined, {
+    authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey, bob.publicKey]),
+    messaging: { maxQueueItemsPerKey: 3, maxQueueBytesPerKey: 1000, maxQueuesPerKey: 2 },
+  });
+  const aliceClient = new OvtpClient(server.address, server.clientOptions(alice));
+  const bobClient = new OvtpClient(server.address, server.clientOptions(bob));
+  try {
+    // Items: alice fills her 3, in any queue; bob and the server are not affected.
+    for (let n = 1; n <= 3; n++) await aliceClient.push("a", `alice ${n}`);
+    await assert.rejects(aliceClient.push("a", "alice 4"), isFull(/client key has 3 items/));
+    await assert.rejects(aliceClient.push("b", "alice 4"), isFull(/client key has 3 items/));
+    assert.equal(await bobClient.push("a", "bob 1"), 4);
+    assert.equal(server.server.push("a", "server 1"), 5, "the server's own items count for no key");
+    // Bytes: bob may have 1000 bytes in queues.
+    assert.equal(await bobClient.push("c", "x".repeat(600)), 1);
+    await assert.rejects(bobClient.push("c", "x".repeat(500)), isFull(/at most 1000 bytes/));
+    assert.equal(await bobClient.push("c", "x".repeat(300)), 2);
+    // Queues: bob uses "a" and "c", his limit; a new queue is refused, to push or to pull.
+    await assert.rejects(bobClient.push("d", "y"), isFull(/uses 2 work queues/));
+    await assert.rejects(bobClient.pull("d", () => {}), isFull(/uses 2 work queues/));
+    // Items taken and acknowledged leave the quota.
+    assert.deepEqual(await drain(server, "a", 5), [
+      "alice 1",
+      "alice 2",
+      "alice 3",
+      "bob 1",
+      "server 1",
+    ]);
+    assert.equal(await aliceClient.push("b", "alice 4"), 1);
+    assert.equal(await bobClient.push("d", "y"), 1, "bob no longer uses the queue a");
+  } finally {
+    await aliceClient.close();
+    await bobClient.close();
+    await server.close();
+  }
+});
+
+Deno.test("WorkQueues bounds the bytes and items of all queues together (maxTotalQueueBytes, maxTotalQueueItems)", async () => {
+  const [alice, bob] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("bob")]);
+  const server = await startServer(undefined, {
+    authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey, bob.publicKey]),
+    messaging: { maxTotalQueueBytes: 1000, maxTotalQueueItems: 4 },
+  });
+  const aliceClient = new OvtpClient(server.address, server.clientOptions(alice));
+  const bobClient = new OvtpClient(server.address, server.clientOptions(bob));
+  try {
+    await aliceClient.push("a", "x".repeat(600));
+    await bobClient.push("b", "x".repeat(300));
+    await assert.rejects(bobClient.push("b", "x".repeat(200)), isFull(/1000 bytes in all/));
+    assert.throws(() => server.server.push("c", "x".repeat(200)), RangeError);
+    assert.equal(server.server.push("c", "x".repeat(100)), 1);
+    await drain(server, "a", 1);
+    assert.equal(await bobClient.push("b", "x".repeat(200)), 2);
+    // Four items in all (two of bob's, one of the server's, this one): the fifth is refused.
+    assert.equal(await aliceClient.push("a", ""), 1);
+    await assert.rejects(aliceClient.push("a", ""), isFull(/4 items in all/));
+  } finally {
+    await aliceClient.close();
+    await bobClient.close();
+    await server.close();
+  }
+});
+
+Deno.test("WorkQueues forgets an empty queue: after a refused push, and once its last item is taken and its last worker left", async () => {
+  const server = await startServer(undefined, {
+    messaging: { maxQueues: 2, maxQueueBytes: 100 },
+  });
+  const alice = await fixtureIdentity("alice");
+  try {
+    await withClient(server.address, server.clientOptions(alice), async (client) => {
+      // A refused push to a new queue leaves no queue behind.
+      await assert.rejects(client.push("big", "x".repeat(200)), isFull(/100 bytes/));
+      assert.equal(await client.push("a", 1), 1);
+      assert.equal(await client.push("b", 1), 1);
+      // The table is full: a new queue is refused, to push or to pull; an existing one is not.
+      await assert.rejects(client.push("c", 1), isFull(/holds 2 work queues/));
+      await assert.rejects(client.pull("c", () => {}), isFull(/holds 2 work queues/));
+      assert.equal(await client.push("a", 2), 2);
+    });
+    // The last items of "a" taken, its last worker gone: the queue takes no slot any more.
+    assert.deepEqual(await drain(server, "a", 2), ["1", "2"]);
+    await withClient(server.address, server.clientOptions(alice), async (client) => {
+      assert.equal(await client.push("c", 1), 1);
     });
   } finally {
     await server.close();
