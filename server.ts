@@ -532,9 +532,11 @@ export class OvtpServer {
       maxMessageBytes: this.#options.maxMessageBytes ?? defaultMaxMessageBytes,
       onError: (error) => this.#options.onError?.(error, peer),
     }).catch((error) => {
-      if (!(error instanceof LimitError || error instanceof TimeoutError)) {
-        this.#options.onError?.(error, peer);
-      }
+      // A stream ended by a budget, a stall or the connection is logged where that happened;
+      // only the handler's own failures are reported here.
+      if (error instanceof LimitError || error instanceof TimeoutError) return;
+      if (error instanceof ConnectionError && stream.done) return;
+      this.#options.onError?.(error, peer);
     }).finally(() => peer.allowance?.give("handlerCalls", 1));
   }
 

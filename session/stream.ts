@@ -519,6 +519,8 @@ export class Stream {
     if (this.#done) return;
     this.#done = true;
     this.#error = error;
+    // Nothing will read them now; whoever still holds the stream must not hold its data.
+    this.#chunks = [];
     this.#rejectReply(error);
     const reader = this.#readWaiter;
     this.#readWaiter = undefined;
