@@ -30,18 +30,17 @@ import {
   Subscription,
   type TopicHandler,
 } from "./messaging/subscription.ts";
-import { Channel, defaultMaxStreams } from "./session/channel.ts";
-import { clientHandshake, defaultHandshakeTimeoutMs } from "./session/handshake.ts";
+import { Caller } from "./session/caller.ts";
+import { Channel } from "./session/channel.ts";
+import { clientHandshake } from "./session/handshake.ts";
+import type { OvtpReply, OvtpResult, RequestOptions } from "./session/message_exchange.ts";
+import { MessageService } from "./session/message_service.ts";
 import {
-  answerMessage,
-  defaultMaxMessageBytes,
-  type OvtpReply,
-  type OvtpResult,
-  requestMessage,
-  type RequestOptions,
-} from "./session/message_exchange.ts";
-import { StreamError, StreamKind } from "./session/stream.ts";
-import { defaultMaxRecordBytes, defaultRekeyRecords, type SessionOptions } from "./server.ts";
+  resolveSessionSettings,
+  type SessionOptions,
+  type SessionSettings,
+} from "./session/settings.ts";
+import { StreamRouter } from "./session/stream_router.ts";
 import { DenoTransport } from "./wire/deno_transport.ts";
 
 /** Options of {@linkcode OvtpClient}. */
@@ -56,7 +55,10 @@ export interface OvtpClientOptions extends SessionOptions {
   acceptNew?: boolean;
   /** Default time a call may take. Default 30 s. */
   timeoutMs?: number;
-  /** Time allowed to connect and finish the handshake. Default 10 s. */
+  /**
+   * Time allowed to connect and finish the handshake. Default: `handshakeTimeoutMs` (10 s); the
+   * handshake itself never takes longer than `handshakeTimeoutMs`.
+   */
   connectTimeoutMs?: number;
   /** Reconnect when the link drops (with backoff and jitter). Default true. */
   reconnect?: boolean;
@@ -72,6 +74,10 @@ export interface OvtpClientOptions extends SessionOptions {
   /** Called when answering a server's message fails. */
   onError?: (error: unknown) => void;
 }
+
+/** Who opens streams towards a client: its server, which holds nothing of a client's budgets. */
+type TheServer = { readonly allowance?: undefined };
+const theServer: TheServer = {};
 
 const initialRetryDelayMs = 100;
 const defaultMaxRetryDelayMs = 30_000;
@@ -95,6 +101,9 @@ export class OvtpClient {
   /** Where the client connects. */
   readonly address: HostPort;
   #options: OvtpClientOptions;
+  #settings: SessionSettings;
+  #caller: Caller;
+  #router: StreamRouter<TheServer> | undefined;
   #knownHosts: KnownHosts | undefined;
   #channel: Channel | undefined;
   #connecting: Promise<Channel> | undefined;
@@ -114,6 +123,20 @@ export class OvtpClient {
   constructor(address: string | HostPort, options: OvtpClientOptions) {
     this.address = typeof address === "string" ? parseHostPort(address) : { ...address };
     this.#options = options;
+    this.#settings = resolveSessionSettings(options);
+    this.#caller = new Caller(() => this.#getChannel(), {
+      timeoutMs: options.timeoutMs,
+      maxMessageBytes: this.#settings.maxMessageBytes,
+    });
+    const handler = options.handler;
+    // A server may call back: only messages, answered by the handler option.
+    this.#router = handler === undefined ? undefined : new StreamRouter<TheServer>([
+      new MessageService<TheServer>({
+        answer: (message) => handler(message),
+        maxMessageBytes: this.#settings.maxMessageBytes,
+        onError: (error) => options.onError?.(error),
+      }),
+    ], { onError: (error) => options.onError?.(error) });
     this.#knownHosts = typeof options.knownHosts === "string"
       ? new KnownHosts(options.knownHosts)
       : options.knownHosts;
@@ -150,12 +173,12 @@ export class OvtpClient {
     message: Exclude<MessageValue, Uint8Array>,
     options?: RequestOptions,
   ): Promise<OvtpResult> {
-    return this.#request(OvtpMessage.from(message), options);
+    return this.#caller.sendMessage(message, options);
   }
 
   /** Sends raw bytes. Do not modify `data` until the promise settles. */
   sendData(data: Uint8Array, options?: RequestOptions): Promise<OvtpResult> {
-    return this.#request(new OvtpMessage("bytes", data), options);
+    return this.#caller.sendData(data, options);
   }
 
   /**
@@ -258,7 +281,7 @@ export class OvtpClient {
   ): Promise<Subscription> {
     const list = typeof patterns === "string" ? [patterns] : patterns;
     const subscription = new Subscription(this.#liveHost(), list, onMessage, {
-      maxMessageBytes: this.#options.maxMessageBytes,
+      maxMessageBytes: this.#settings.maxMessageBytes,
       ...options,
     });
     return await this.#startLive(subscription);
@@ -300,7 +323,7 @@ export class OvtpClient {
   async pull(queue: string, worker: QueueHandler, options?: PullOptions): Promise<QueueWorker> {
     return await this.#startLive(
       new QueueWorker(this.#liveHost(), queue, worker, {
-        maxMessageBytes: this.#options.maxMessageBytes,
+        maxMessageBytes: this.#settings.maxMessageBytes,
         ...options,
       }),
     );
@@ -333,15 +356,6 @@ export class OvtpClient {
     await Promise.all([...this.#forwards].map((forward) => forward.close()));
     const channel = this.#channel ?? await this.#connecting?.catch(() => undefined);
     await channel?.close();
-  }
-
-  async #request(message: OvtpMessage, options: RequestOptions = {}): Promise<OvtpResult> {
-    const channel = await this.#getChannel();
-    return await requestMessage(channel, message, {
-      timeoutMs: this.#options.timeoutMs,
-      maxMessageBytes: this.#options.maxMessageBytes ?? defaultMaxMessageBytes,
-      ...options,
-    });
   }
 
   async #getChannel(): Promise<Channel> {
@@ -377,7 +391,8 @@ export class OvtpClient {
   }
 
   async #connectOnce(): Promise<Channel> {
-    const timeoutMs = this.#options.connectTimeoutMs ?? defaultHandshakeTimeoutMs;
+    const { handshakeTimeoutMs } = this.#settings;
+    const timeoutMs = this.#options.connectTimeoutMs ?? handshakeTimeoutMs;
     const started = Date.now();
     const target = formatHostPort(this.address);
     let conn: Deno.TcpConn;
@@ -401,27 +416,19 @@ export class OvtpClient {
     const handshake = await clientHandshake(transport, {
       identity: this.#options.identity,
       verifyServerKey: (key) => this.#verifyServerKey(key),
-      maxRecordBytes: this.#options.maxRecordBytes ?? defaultMaxRecordBytes,
-      rekeyRecords: this.#options.rekeyRecords ?? defaultRekeyRecords,
-      maxStreams: this.#options.maxStreams ?? defaultMaxStreams,
-      timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
+      maxRecordBytes: this.#settings.maxRecordBytes,
+      rekeyRecords: this.#settings.rekeyRecords,
+      maxStreams: this.#settings.maxStreams,
+      // The handshake's own deadline, within what is left of the connect deadline.
+      timeoutMs: Math.max(1, Math.min(handshakeTimeoutMs, timeoutMs - (Date.now() - started))),
     });
     this.#serverKey = handshake.peerKey;
-    const handler = this.#options.handler;
+    const router = this.#router;
     return new Channel(transport, handshake, {
       role: "client",
-      keepaliveMs: this.#options.keepaliveMs,
-      idleTimeoutMs: this.#options.idleTimeoutMs,
-      onStream: handler === undefined ? undefined : (stream) => {
-        if (stream.kind !== StreamKind.message) {
-          stream.reset(StreamError.unsupported, `This client answers only messages`);
-          return;
-        }
-        answerMessage(stream, handler, {
-          maxMessageBytes: this.#options.maxMessageBytes ?? defaultMaxMessageBytes,
-          onError: this.#options.onError,
-        }).catch((error) => this.#options.onError?.(error));
-      },
+      keepaliveMs: this.#settings.keepaliveMs,
+      idleTimeoutMs: this.#settings.idleTimeoutMs,
+      onStream: router === undefined ? undefined : (stream) => router.route(stream, theServer),
     });
   }
 

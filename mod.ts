@@ -47,16 +47,26 @@ export { forwardErrorCodes } from "./forward/forward_service.ts";
 export { PeerConnection, type PeerInfo } from "./peer_connection.ts";
 export {
   defaultMaxConnections,
-  defaultMaxRecordBytes,
-  defaultRekeyRecords,
   defaultStreamStallTimeoutMs,
   type OvtpHandler,
   OvtpServer,
   type OvtpServerOptions,
   serveOvtp,
   type ServeOvtpOptions,
-  type SessionOptions,
 } from "./server.ts";
+export {
+  defaultHandshakeTimeoutMs,
+  defaultIdleTimeoutMs,
+  defaultKeepaliveMs,
+  defaultMaxMessageBytes,
+  defaultMaxRecordBytes,
+  defaultMaxStreams,
+  defaultRekeyRecords,
+  resolveSessionSettings,
+  sessionDefaults,
+  type SessionOptions,
+  type SessionSettings,
+} from "./session/settings.ts";
 export {
   type AcceptErrorEvent,
   type ConnectionEvent,
@@ -78,7 +88,6 @@ export {
 } from "./session/budget.ts";
 export { type MessageType, type MessageValue, OvtpMessage } from "./message.ts";
 export {
-  defaultMaxMessageBytes,
   defaultRequestTimeoutMs,
   type OvtpReply,
   type OvtpResult,

@@ -1,13 +1,18 @@
+/**
+ * @module
+ * An authenticated client connection as a server sees it: who the peer is (its key, comment,
+ * address and authorized_keys options, and its share of the budgets) and a way to call it back
+ * (the same `Caller` the client uses). Made by `server_connection.ts` once a handshake
+ * succeeded; handed to the handler and to every stream service.
+ */
+
 import { ConnectionError } from "./errors.ts";
-import { type MessageValue, OvtpMessage } from "./message.ts";
+import type { MessageValue } from "./message.ts";
+import { Caller } from "./session/caller.ts";
 import type { Allowance } from "./session/budget.ts";
 import type { Channel } from "./session/channel.ts";
-import {
-  defaultMaxMessageBytes,
-  type OvtpResult,
-  requestMessage,
-  type RequestOptions,
-} from "./session/message_exchange.ts";
+import type { OvtpResult, RequestOptions } from "./session/message_exchange.ts";
+import { defaultMaxMessageBytes } from "./session/settings.ts";
 import type { TransportAddress } from "./wire/transport.ts";
 
 /** Who is on the other end of a connection, as authenticated by the handshake. */
@@ -52,7 +57,7 @@ export class PeerConnection implements PeerInfo {
    */
   readonly allowance: Allowance | undefined;
   #channel: Channel;
-  #maxMessageBytes: number;
+  #caller: Caller;
 
   /**
    * Creates the object. Made by the server for each authenticated connection.
@@ -74,7 +79,14 @@ export class PeerConnection implements PeerInfo {
     this.comment = info.comment;
     this.remoteAddr = info.remoteAddr;
     this.options = info.options;
-    this.#maxMessageBytes = maxMessageBytes;
+    this.#caller = new Caller(() => {
+      if (channel.closing) {
+        throw new ConnectionError(
+          `The connection to ${this.comment || this.fingerprint} is closed`,
+        );
+      }
+      return Promise.resolve(channel);
+    }, { maxMessageBytes });
   }
 
   /** True once the connection is closing or closed. */
@@ -92,26 +104,16 @@ export class PeerConnection implements PeerInfo {
     message: Exclude<MessageValue, Uint8Array>,
     options?: RequestOptions,
   ): Promise<OvtpResult> {
-    return this.#request(OvtpMessage.from(message), options);
+    return this.#caller.sendMessage(message, options);
   }
 
   /** Sends the peer raw bytes and waits for the reply. */
   sendData(data: Uint8Array, options?: RequestOptions): Promise<OvtpResult> {
-    return this.#request(new OvtpMessage("bytes", data), options);
+    return this.#caller.sendData(data, options);
   }
 
   /** Closes the connection gracefully. */
   async close(): Promise<void> {
     await this.#channel.close();
-  }
-
-  async #request(message: OvtpMessage, options: RequestOptions = {}): Promise<OvtpResult> {
-    if (this.#channel.closing) {
-      throw new ConnectionError(`The connection to ${this.comment || this.fingerprint} is closed`);
-    }
-    return await requestMessage(this.#channel, message, {
-      maxMessageBytes: this.#maxMessageBytes,
-      ...options,
-    });
   }
 }

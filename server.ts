@@ -1,156 +1,49 @@
-import { defaultPort, formatHostPort, type HostPort } from "./address.ts";
-import { AuthenticationError, ConnectionError, LimitError, TimeoutError } from "./errors.ts";
-import type { RefusalCause, ServerLogEvent } from "./server_log.ts";
-import { Admission, defaultAdmissionLimits } from "./session/admission.ts";
-import {
-  type Allowance,
-  Budget,
-  type BudgetLimits,
-  budgetLimits,
-  type BudgetRefusal,
-  isBudgetRefusal,
-  type Resource,
-  type ResourceLimits,
-} from "./session/budget.ts";
+/**
+ * @module
+ * The server endpoint: `OvtpServer` listens, accepts, and serves each connection
+ * (`server_connection.ts`: admit → authenticate → run → log) with one stream router built from
+ * its services: messages (the handler), files, publish/subscribe, work queues and forwarding.
+ * Its options are in `server_options.ts`; the settings it shares with the client in
+ * `session/settings.ts`.
+ */
+
+import { defaultPort, type HostPort } from "./address.ts";
 import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
-import { allowsFrom } from "./crypto/key_permissions.ts";
+import type { MessageValue } from "./message.ts";
 import { ForwardService } from "./forward/forward_service.ts";
-import type { Identity } from "./crypto/identity.ts";
-import type { MessageValue, OvtpMessage } from "./message.ts";
-import { PubSub, type PubSubOptions, type PubSubStats } from "./messaging/pubsub.ts";
-import { type WorkQueueOptions, WorkQueues, type WorkQueueStats } from "./messaging/work_queue.ts";
-import { PeerConnection, type PeerInfo } from "./peer_connection.ts";
-import { Channel, type ChannelOptions, defaultMaxStreams } from "./session/channel.ts";
-import { serverHandshake } from "./session/handshake.ts";
+import { PubSub, type PubSubStats } from "./messaging/pubsub.ts";
+import { WorkQueues, type WorkQueueStats } from "./messaging/work_queue.ts";
+import type { PeerConnection } from "./peer_connection.ts";
+import { serveConnection } from "./server_connection.ts";
 import {
-  answerMessage,
-  defaultMaxMessageBytes,
-  type OvtpReply,
-} from "./session/message_exchange.ts";
-import { type Stream, StreamError, StreamKind } from "./session/stream.ts";
-import { FileService } from "./transfer/file_service.ts";
+  defaultStreamStallTimeoutMs,
+  type OvtpHandler,
+  type OvtpServerOptions,
+} from "./server_options.ts";
+import type { ServerLogEvent } from "./server_log.ts";
+import { Admission } from "./session/admission.ts";
+import { Budget, budgetLimits, type Resource } from "./session/budget.ts";
+import type { Channel } from "./session/channel.ts";
+import { MessageService } from "./session/message_service.ts";
+import { resolveSessionSettings, type SessionSettings } from "./session/settings.ts";
+import type { Stream } from "./session/stream.ts";
+import { StreamRouter, type StreamService } from "./session/stream_router.ts";
 import { fileErrorCodes } from "./transfer/file_protocol.ts";
+import { FileService, fileStreamKinds } from "./transfer/file_service.ts";
 import { acceptLoop } from "./wire/accept_loop.ts";
-import { DenoTransport } from "./wire/deno_transport.ts";
-import { encodeFrame } from "./wire/frame.ts";
-import { encodeRefused, RefusalReason } from "./wire/handshake_codec.ts";
+import type { DenoTransport } from "./wire/deno_transport.ts";
 
-/** Default largest record plaintext we accept: 1 MiB of data plus room for record headers. */
-export const defaultMaxRecordBytes: number = 1024 * 1024 + 1024;
-/** Default records per key before a key update (well below AES-GCM's 2^24.5 limit). */
-export const defaultRekeyRecords: number = 1 << 23;
-/** Default time a stream may wait for its peer's data or window credit before it is reset. */
-export const defaultStreamStallTimeoutMs: number = 30_000;
-/** Default number of connections served at once. */
-export const defaultMaxConnections: number = defaultAdmissionLimits.maxConnections;
-
-/** What answers messages on a server: like OVTP's callback, it returns `{ status, response }`. */
-export type OvtpHandler = (
-  message: OvtpMessage,
-  peer: PeerConnection,
-) => OvtpReply | Promise<OvtpReply>;
-
-/** Settings shared by both endpoints: record sizes and channel limits. */
-export interface SessionOptions {
-  /** Largest record plaintext we accept. Default 1 MiB + 1 KiB. */
-  maxRecordBytes?: number;
-  /** Records we send under one key before updating it. Default 2^23. */
-  rekeyRecords?: number;
-  /** Time allowed for the handshake. Default 10 s. */
-  handshakeTimeoutMs?: number;
-  /** Ping after this much silence. Default 15 s. */
-  keepaliveMs?: number;
-  /** Close after this much silence. Default 60 s. */
-  idleTimeoutMs?: number;
-  /** Streams the peer may have open towards us at once (announced in the hello). Default 256. */
-  maxStreams?: number;
-  /** Largest message body accepted. Default 16 MiB. */
-  maxMessageBytes?: number;
-  /**
-   * A stream whose peer stops half way (a message without its end, an upload that stops
-   * sending, a download that stops reading) is reset after this long without progress.
-   * Default 30 s.
-   */
-  streamStallTimeoutMs?: number;
-}
-
-/** Options of {@linkcode OvtpServer}. */
-export interface OvtpServerOptions extends SessionOptions {
-  /** The server's identity key. */
-  identity: Identity;
-  /** Who may connect: an {@linkcode AuthorizedKeys} or the path of an authorized_keys file. */
-  authorizedKeys: AuthorizedKeys | string;
-  /** Address to listen on. Default `0.0.0.0`. */
-  hostname?: string;
-  /** Port to listen on; 0 picks a free one. Default 4242. */
-  port?: number;
-  /**
-   * The folder whose files clients may upload, download, list and hash. Without it, file
-   * operations are refused. A key's `root=` option in authorized_keys narrows it further, and
-   * `read-only` / `write-only` options restrict what the key may do.
-   */
-  root?: string;
-  /** Partial uploads older than this are removed. Default 24 hours. */
-  partialMaxAgeMs?: number;
-  /**
-   * Destinations clients may open TCP forwards to (`ssh -L` style; SPEC.md, section 14):
-   * `host:port`, `host:*` (any port) or `[IPv6]:port`, hosts compared as text. Default none:
-   * every forward is refused. Keys with `no-forward` or `restrict` may not forward at all, and a
-   * key's `permitopen="host:port,…"` narrows the list further.
-   */
-  forwardAllow?: string[];
-  /** Time allowed to connect to a forward's destination. Default 10 s. */
-  forwardConnectTimeoutMs?: number;
-  /**
-   * Limits of publish/subscribe and the work queues (SPEC.md sections 12 and 13): the bounded
-   * queue of each slow subscriber (default 1000 events or 8 MiB, then the oldest are dropped),
-   * subscriptions per connection (256), items per work queue (10,000 or 64 MiB).
-   */
-  messaging?: Omit<PubSubOptions & WorkQueueOptions, "onError" | "maxMessageBytes">;
-  /** Connections served at once; more are refused as busy. Default 1024. */
-  maxConnections?: number;
-  /** Connections from one address (an IPv4 address, an IPv6 /64) at once. Default 256. */
-  maxConnectionsPerAddress?: number;
-  /**
-   * Connections of one client key at once; more are refused as busy once authenticated, so
-   * one key cannot take every slot. Default 256.
-   */
-  maxConnectionsPerKey?: number;
-  /**
-   * What one connection, all connections of one key, and the whole server may hold at once:
-   * buffered bytes, open files, handler calls running, subscriptions (SECURITY.md, "Budgets").
-   * A peer over a budget has its stream refused; nothing else is affected.
-   */
-  budgets?: { [S in keyof BudgetLimits]?: Partial<ResourceLimits> };
-  /**
-   * Connections still in the handshake at once. When full, a new connection pushes out the
-   * oldest startup that has cost no RSA decryption yet (from the address group holding the
-   * most), so a flood of silent connections cannot lock out good clients; only when every
-   * startup is already costly is the newcomer refused as busy. Default 64.
-   */
-  maxStartups?: number;
-  /**
-   * Failed handshakes from one address group (an IPv4 address, an IPv6 /64) within a minute
-   * before it is held off: refused at once for 1 s, then twice as long after every further
-   * failure, up to 5 minutes. Every handshake that cost an RSA decryption and did not
-   * authenticate counts, however it ended. Never counted per key, which anyone can name.
-   * Default 5.
-   */
-  authFailureLimit?: number;
-  /** The first hold-off after `authFailureLimit` failures. Default 1000 ms. */
-  authBackoffMs?: number;
-  /**
-   * Called with one structured event per connection outcome and per refusal (which limit or
-   * which check). Nothing secret is in them. `formatLogLine()` makes a JSON line of one.
-   */
-  onLog?: (event: ServerLogEvent) => void;
-  /** Aborting it closes the server, as {@linkcode OvtpServer.close} does. */
-  signal?: AbortSignal;
-  /** Called once listening, with the bound address. */
-  onListen?: (address: HostPort) => void;
-  /** Called with every connection or handler failure; the server goes on serving. */
-  onError?: (error: unknown, peer?: PeerInfo) => void;
-}
+export {
+  defaultMaxConnections,
+  defaultStreamStallTimeoutMs,
+  type OvtpHandler,
+  type OvtpServerOptions,
+} from "./server_options.ts";
+export {
+  defaultMaxRecordBytes,
+  defaultRekeyRecords,
+  type SessionOptions,
+} from "./session/settings.ts";
 
 /**
  * An ovtp server: accepts connections, authenticates clients against authorized_keys, and
@@ -177,17 +70,15 @@ export interface OvtpServerOptions extends SessionOptions {
  * ```
  */
 export class OvtpServer {
-  #handler: OvtpHandler;
   #options: OvtpServerOptions;
+  #settings: SessionSettings;
   #authorizedKeys: AuthorizedKeys;
-  #files: FileService | undefined;
-  #forwards: ForwardService;
   #pubsub: PubSub;
   #queues: WorkQueues;
+  #router: StreamRouter<PeerConnection>;
   #admission: Admission;
   #budget: Budget;
   #listener: Deno.Listener | undefined;
-  #channels = new Set<Channel>();
   #peers = new Map<Channel, PeerConnection>();
   #pending = new Set<DenoTransport>();
   #accepting: Promise<void> | undefined;
@@ -201,10 +92,11 @@ export class OvtpServer {
    *
    * @param handler Answers each message.
    * @param options Identity, authorized keys, address and limits.
+   * @throws {RangeError} A setting out of its range (the message names it).
    */
   constructor(handler: OvtpHandler, options: OvtpServerOptions) {
-    this.#handler = handler;
     this.#options = options;
+    this.#settings = resolveSessionSettings(options);
     this.#authorizedKeys = typeof options.authorizedKeys === "string"
       ? AuthorizedKeys.fromFile(options.authorizedKeys, {
         // A skipped line or a file writable by others: logged once, never sent to a peer.
@@ -223,24 +115,37 @@ export class OvtpServer {
       key: { connections: options.maxConnectionsPerKey, ...options.budgets?.key },
       process: { connections: options.maxConnections, ...options.budgets?.process },
     }));
-    this.#files = options.root === undefined ? undefined : new FileService({
-      root: options.root,
-      partialMaxAgeMs: options.partialMaxAgeMs,
-      stallTimeoutMs: options.streamStallTimeoutMs ?? defaultStreamStallTimeoutMs,
-      // The budgets count open files per connection, key and process; this is the same cap.
-      maxOpenFilesPerConnection: this.#budget.limits.connection.fileHandles,
-    });
-    this.#forwards = new ForwardService({
-      allow: options.forwardAllow ?? [],
-      connectTimeoutMs: options.forwardConnectTimeoutMs,
-    });
-    const limits = {
+    const stallTimeoutMs = options.streamStallTimeoutMs ?? defaultStreamStallTimeoutMs;
+    const messagingLimits = {
       ...options.messaging,
-      maxMessageBytes: options.maxMessageBytes,
+      maxMessageBytes: this.#settings.maxMessageBytes,
       onError: options.onError,
     };
-    this.#pubsub = new PubSub(limits);
-    this.#queues = new WorkQueues(limits);
+    this.#pubsub = new PubSub(messagingLimits);
+    this.#queues = new WorkQueues(messagingLimits);
+    const onError = (error: unknown, peer?: PeerConnection) => options.onError?.(error, peer);
+    this.#router = new StreamRouter<PeerConnection>([
+      new MessageService<PeerConnection>({
+        answer: handler,
+        maxMessageBytes: this.#settings.maxMessageBytes,
+        stallTimeoutMs,
+        onLimit: (detail, peer) => this.#logLimit(peer, detail),
+        onError,
+      }),
+      options.root === undefined ? noFiles : new FileService({
+        root: options.root,
+        partialMaxAgeMs: options.partialMaxAgeMs,
+        stallTimeoutMs,
+        // The budgets count open files per connection, key and process; this is the same cap.
+        maxOpenFilesPerConnection: this.#budget.limits.connection.fileHandles,
+      }),
+      this.#pubsub,
+      this.#queues,
+      new ForwardService({
+        allow: options.forwardAllow ?? [],
+        connectTimeoutMs: options.forwardConnectTimeoutMs,
+      }),
+    ], { onError });
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
   }
@@ -254,7 +159,7 @@ export class OvtpServer {
 
   /** Connections that finished the handshake and are open now. */
   get connectionCount(): number {
-    return this.#channels.size;
+    return this.#peers.size;
   }
 
   /**
@@ -331,15 +236,27 @@ export class OvtpServer {
     for (const transport of this.#pending) transport.close();
     this.#pubsub.close();
     this.#queues.close();
-    await Promise.all([...this.#channels].map((channel) => channel.close()));
+    await Promise.all([...this.#peers.keys()].map((channel) => channel.close()));
     await this.#accepting;
     this.#resolveFinished();
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
     const serving = new Set<Promise<void>>();
+    const context = {
+      identity: this.#options.identity,
+      authorizedKeys: this.#authorizedKeys,
+      admission: this.#admission,
+      budget: this.#budget,
+      settings: this.#settings,
+      router: this.#router,
+      closing: () => this.#closing !== undefined,
+      pending: this.#pending,
+      peers: this.#peers,
+      log: (event: ServerLogEvent) => this.#log(event),
+    };
     await acceptLoop(listener, (conn) => {
-      const task = this.#serve(conn).catch((error) => this.#options.onError?.(error));
+      const task = serveConnection(conn, context).catch((error) => this.#options.onError?.(error));
       serving.add(task);
       task.finally(() => serving.delete(task));
     }, {
@@ -356,130 +273,13 @@ export class OvtpServer {
     await Promise.all(serving);
   }
 
-  async #serve(conn: Deno.Conn): Promise<void> {
-    const started = Date.now();
-    const transport = new DenoTransport(conn);
-    const address = transport.remoteAddr.hostname;
-    const remote = formatHostPort(transport.remoteAddr);
-    const limit = this.#closing !== undefined ? "closing" : this.#admission.check(address);
-    if (limit !== undefined) {
-      // Turned away before any cryptography: one write, then close.
-      await transport.write(encodeFrame(encodeRefused(RefusalReason.busy))).catch(() => {});
-      transport.close();
-      this.#log({ event: "refused", time: now(), remote, reason: limit });
-      return;
-    }
-    let shed = false;
-    const ticket = this.#admission.admit(address, () => {
-      shed = true;
-      transport.close();
-    });
-    this.#pending.add(transport);
-    let channel: Channel;
-    let peer!: PeerConnection;
-    let allowance: Allowance | undefined;
-    let refusedFrom: string | undefined;
-    let overBudget: BudgetRefusal | undefined;
-    try {
-      const result = await serverHandshake(transport, {
-        identity: this.#options.identity,
-        authorize: async (fingerprint) => {
-          const key = await this.#authorizedKeys.find(fingerprint);
-          // The key's from= option: refused like an unknown key, logged with its own reason.
-          if (key !== undefined && !allowsFrom(key.options, address)) {
-            refusedFrom = `key ${fingerprint} is not allowed from ${address} ` +
-              `(its authorized_keys option from="${key.options.get("from")}")`;
-            return undefined;
-          }
-          return key;
-        },
-        admit: (fingerprint) => {
-          const opened = this.#budget.open(fingerprint);
-          if (isBudgetRefusal(opened)) {
-            overBudget = opened;
-            return false;
-          }
-          allowance = opened;
-          return true;
-        },
-        onDecrypt: () => ticket.decrypting(),
-        maxRecordBytes: this.#options.maxRecordBytes ?? defaultMaxRecordBytes,
-        rekeyRecords: this.#options.rekeyRecords ?? defaultRekeyRecords,
-        maxStreams: this.#options.maxStreams ?? defaultMaxStreams,
-        timeoutMs: this.#options.handshakeTimeoutMs,
-      });
-      channel = new Channel(transport, result, {
-        ...this.#channelOptions(),
-        role: "server",
-        allowance,
-        onLimit: (detail) => this.#logLimit(peer, detail),
-        onStream: (stream) => this.#onStream(stream, peer),
-      });
-      peer = new PeerConnection(
-        channel,
-        {
-          fingerprint: result.peerKey.fingerprint,
-          comment: result.authorizedKey.publicKey.comment,
-          remoteAddr: transport.remoteAddr,
-          options: result.authorizedKey.options,
-        },
-        this.#options.maxMessageBytes,
-        allowance,
-      );
-      ticket.authenticated();
-    } catch (error) {
-      transport.close();
-      allowance?.close();
-      const fingerprint = error instanceof AuthenticationError ? error.fingerprint : undefined;
-      const cause: RefusalCause = shed
-        ? "shed"
-        : overBudget !== undefined
-        ? "max_connections_per_key"
-        : refusedFrom !== undefined && error instanceof AuthenticationError
-        ? "from"
-        : handshakeFailure(error);
-      // Every handshake that cost an RSA decryption and did not authenticate counts against
-      // its address group, whatever cut it short; one refused for its key's connection cap
-      // authenticated and does not.
-      if (overBudget !== undefined) ticket.authenticated();
-      ticket.release(cause === "authentication" || cause === "from");
-      this.#log({
-        event: "refused",
-        time: now(),
-        remote,
-        reason: this.#closing !== undefined ? "closing" : cause,
-        ...(fingerprint === undefined ? {} : { fingerprint }),
-        detail: cause === "from"
-          ? refusedFrom
-          : overBudget !== undefined
-          ? overBudget.message
-          : error instanceof Error
-          ? error.message
-          : String(error),
-      });
-      return;
-    } finally {
-      this.#pending.delete(transport);
-    }
-    this.#channels.add(channel);
-    this.#peers.set(channel, peer);
-    if (this.#closing !== undefined) channel.close();
-    const error = await channel.closed;
-    this.#channels.delete(channel);
-    this.#peers.delete(channel);
-    allowance?.close();
-    ticket.release();
+  #logLimit(peer: PeerConnection, detail: string): void {
     this.#log({
-      event: "connection",
+      event: "limit",
       time: now(),
-      remote,
+      remote: `${peer.remoteAddr.hostname}:${peer.remoteAddr.port}`,
       fingerprint: peer.fingerprint,
-      comment: peer.comment,
-      result: error === undefined ? "closed" : "error",
-      ...(error === undefined ? {} : { error: error.message }),
-      bytesIn: channel.bytesReceived,
-      bytesOut: channel.bytesSent,
-      durationMs: Date.now() - started,
+      detail,
     });
   }
 
@@ -490,66 +290,16 @@ export class OvtpServer {
       // A failing logger must not take the server down.
     }
   }
-
-  #channelOptions(): Omit<ChannelOptions, "role"> {
-    return {
-      keepaliveMs: this.#options.keepaliveMs,
-      idleTimeoutMs: this.#options.idleTimeoutMs,
-    };
-  }
-
-  #onStream(stream: Stream, peer: PeerConnection): void {
-    if (PubSub.handles(stream.kind) || WorkQueues.handles(stream.kind)) {
-      const service = PubSub.handles(stream.kind) ? this.#pubsub : this.#queues;
-      service.handle(stream, peer).catch((error) => this.#options.onError?.(error, peer));
-      return;
-    }
-    if (FileService.handles(stream.kind)) {
-      if (this.#files === undefined) {
-        stream.reset(fileErrorCodes.permission, "This server serves no files (it has no root)");
-        return;
-      }
-      this.#files.handle(stream, peer).catch((error) => this.#options.onError?.(error, peer));
-      return;
-    }
-    if (stream.kind === StreamKind.forward) {
-      this.#forwards.handle(stream, peer).catch((error) => this.#options.onError?.(error, peer));
-      return;
-    }
-    if (stream.kind !== StreamKind.message) {
-      stream.reset(StreamError.unsupported, `Unknown stream kind ${stream.kind}`);
-      return;
-    }
-    // A message that stops half way is reset; handler calls running at once are budgeted.
-    stream.setStallTimeout(this.#options.streamStallTimeoutMs ?? defaultStreamStallTimeoutMs);
-    const overBudget = peer.allowance?.take("handlerCalls", 1);
-    if (overBudget !== undefined) {
-      this.#logLimit(peer, `stream ${stream.id} refused: ${overBudget.message}`);
-      stream.reset(StreamError.refused, overBudget.message);
-      return;
-    }
-    answerMessage(stream, (message) => this.#handler(message, peer), {
-      maxMessageBytes: this.#options.maxMessageBytes ?? defaultMaxMessageBytes,
-      onError: (error) => this.#options.onError?.(error, peer),
-    }).catch((error) => {
-      // A stream ended by a budget, a stall or the connection is logged where that happened;
-      // only the handler's own failures are reported here.
-      if (error instanceof LimitError || error instanceof TimeoutError) return;
-      if (error instanceof ConnectionError && stream.done) return;
-      this.#options.onError?.(error, peer);
-    }).finally(() => peer.allowance?.give("handlerCalls", 1));
-  }
-
-  #logLimit(peer: PeerConnection, detail: string): void {
-    this.#log({
-      event: "limit",
-      time: now(),
-      remote: formatHostPort(peer.remoteAddr),
-      fingerprint: peer.fingerprint,
-      detail,
-    });
-  }
 }
+
+/** Answers every file stream of a server that serves no folder. */
+const noFiles: StreamService<PeerConnection> = {
+  kinds: fileStreamKinds,
+  handle(stream: Stream): Promise<void> {
+    stream.reset(fileErrorCodes.permission, "This server serves no files (it has no root)");
+    return Promise.resolve();
+  },
+};
 
 /** Options of {@linkcode serveOvtp}: the server's options without a separate `listen()`. */
 export type ServeOvtpOptions = OvtpServerOptions;
@@ -587,11 +337,4 @@ export function serveOvtp(options: ServeOvtpOptions, handler: OvtpHandler): Ovtp
 
 function now(): string {
   return new Date().toISOString();
-}
-
-function handshakeFailure(error: unknown): RefusalCause {
-  if (error instanceof AuthenticationError) return "authentication";
-  if (error instanceof TimeoutError) return "handshake_timeout";
-  if (error instanceof ConnectionError) return "handshake_aborted";
-  return "protocol";
 }

@@ -1,7 +1,7 @@
 import { formatHostPort } from "../address.ts";
 import { allowsForward } from "../crypto/key_permissions.ts";
 import type { PeerInfo } from "../peer_connection.ts";
-import { type Head, type Stream, StreamError } from "../session/stream.ts";
+import { type Head, type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { ForwardAllowList } from "./forward_allow_list.ts";
 import { pipeStream } from "./_pipe.ts";
 
@@ -90,6 +90,9 @@ export class ForwardService {
     }
     return undefined;
   }
+
+  /** The stream kind it answers: forward. */
+  readonly kinds: readonly number[] = [StreamKind.forward];
 
   /**
    * Answers one forward stream: checks it, connects, replies `{}` and pipes until both sides

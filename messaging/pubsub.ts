@@ -105,10 +105,8 @@ export class PubSub {
     this.#options = options;
   }
 
-  /** Whether a stream of `kind` is one this service answers. */
-  static handles(kind: number): boolean {
-    return kind === StreamKind.subscribe || kind === StreamKind.publish;
-  }
+  /** The stream kinds it answers. */
+  readonly kinds: readonly number[] = [StreamKind.subscribe, StreamKind.publish];
 
   /** What is held now: subscriptions, queued events and bytes, drops so far. */
   stats(): PubSubStats {

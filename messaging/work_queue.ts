@@ -163,10 +163,8 @@ export class WorkQueues {
     this.#limits = resolveLimits(options);
   }
 
-  /** Whether a stream of `kind` is one this service answers. */
-  static handles(kind: number): boolean {
-    return kind === StreamKind.pull || kind === StreamKind.push;
-  }
+  /** The stream kinds it answers. */
+  readonly kinds: readonly number[] = [StreamKind.pull, StreamKind.push];
 
   /** What a queue holds now. */
   stats(name: string): WorkQueueStats {

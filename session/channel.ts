@@ -18,6 +18,7 @@ import {
 import type { Transport } from "../wire/transport.ts";
 import type { Allowance, BudgetRefusal } from "./budget.ts";
 import type { HandshakeResult } from "./handshake.ts";
+import { defaultIdleTimeoutMs, defaultKeepaliveMs } from "./settings.ts";
 import { RecordReceiver } from "./record_receiver.ts";
 import { RecordSender } from "./record_sender.ts";
 import {
@@ -29,12 +30,7 @@ import {
   type StreamHost,
 } from "./stream.ts";
 
-/** Default interval of silence after which we ping the peer. */
-export const defaultKeepaliveMs = 15_000;
-/** Default interval of silence after which the peer is taken for dead. */
-export const defaultIdleTimeoutMs = 60_000;
-/** Default number of streams the peer may have open towards us at once. */
-export const defaultMaxStreams = 256;
+export { defaultIdleTimeoutMs, defaultKeepaliveMs, defaultMaxStreams } from "./settings.ts";
 /** Default time a graceful close may take before the connection is cut. */
 export const defaultCloseTimeoutMs = 10_000;
 /** Control records (pongs, window updates) queued beyond this mean the peer does not read. */

@@ -55,6 +55,7 @@ import {
   RefusalReason,
 } from "../wire/handshake_codec.ts";
 import type { Transport } from "../wire/transport.ts";
+import { defaultHandshakeTimeoutMs } from "./settings.ts";
 import {
   clientAuthKey,
   clientSignatureContext,
@@ -64,8 +65,7 @@ import {
   transcriptHash,
 } from "./key_schedule.ts";
 
-/** Default time allowed for a whole handshake. */
-export const defaultHandshakeTimeoutMs = 10_000;
+export { defaultHandshakeTimeoutMs } from "./settings.ts";
 
 /** What both handshake functions hand to the channel. */
 export interface HandshakeResult {

@@ -1,10 +1,10 @@
 import { ProtocolError, TimeoutError } from "../errors.ts";
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
 import type { Channel } from "./channel.ts";
+import { defaultMaxMessageBytes } from "./settings.ts";
 import { type Stream, StreamError, StreamKind } from "./stream.ts";
 
-/** Default largest message or response body accepted. */
-export const defaultMaxMessageBytes = 16 * 1024 * 1024;
+export { defaultMaxMessageBytes } from "./settings.ts";
 /** Default time a request may take, from sending to the whole response. */
 export const defaultRequestTimeoutMs = 30_000;
 

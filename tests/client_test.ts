@@ -249,3 +249,31 @@ Deno.test("OvtpClient fails fast when nothing listens", async () => {
     await client.close();
   }
 });
+
+Deno.test("OvtpClient gives up on a silent server after its handshakeTimeoutMs", async () => {
+  // A listener that accepts and never answers: only the handshake deadline ends the wait.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const alice = await fixtureIdentity("alice");
+  const client = new OvtpClient(listener.addr as Deno.NetAddr, {
+    identity: alice,
+    fingerprint: "SHA256:unused",
+    handshakeTimeoutMs: 200,
+    reconnect: false,
+  });
+  try {
+    await assert.rejects(client.connect(), (error: Error) => {
+      assert.ok(error instanceof TimeoutError, String(error));
+      assert.match(error.message, /200 ms/);
+      return true;
+    });
+  } finally {
+    await client.close();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});

@@ -1,3 +1,13 @@
+/** The stream kinds of file operations, PUT to SYMLINK. */
+export const fileStreamKinds: readonly number[] = [
+  StreamKind.put,
+  StreamKind.get,
+  StreamKind.stat,
+  StreamKind.list,
+  StreamKind.mkdir,
+  StreamKind.symlink,
+];
+
 /**
  * The server side of the file operations (SPEC.md section 11): every path resolved inside the
  * served folder, key options enforced, uploads written to a partial file of their own and
@@ -154,10 +164,8 @@ export class FileService {
     }
   }
 
-  /** True for the stream kinds this service answers. */
-  static handles(kind: number): boolean {
-    return kind >= StreamKind.put && kind <= StreamKind.symlink;
-  }
+  /** The file stream kinds (SPEC.md section 11): PUT, GET, STAT, LIST, MKDIR, SYMLINK. */
+  readonly kinds: readonly number[] = fileStreamKinds;
 
   /**
    * Answers one file stream. Refusals and failures reset the stream with their file error code
