@@ -1,4 +1,3 @@
-import { type HostPort, parseHostPort } from "../address.ts";
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliIo } from "./cli_io.ts";
@@ -29,22 +28,6 @@ export async function readMessageInput(
   }
   const body = text === "-" ? await readStdin(io) : new TextEncoder().encode(text);
   return valueOf(command, body, type ?? (text === "-" ? undefined : "text"));
-}
-
-/**
- * Parses a HOST[:PORT] argument, or fails as a usage error of `command`.
- *
- * @example
- * ```ts ignore
- * const address = parseTarget("send", "files.example:4242");
- * ```
- */
-export function parseTarget(command: string, target: string): HostPort {
-  try {
-    return parseHostPort(target);
-  } catch {
-    throw CliError.usage(command, `"${target}" is not HOST, HOST:PORT or [IPv6]:PORT`);
-  }
 }
 
 async function readStdin(io: CliIo): Promise<Uint8Array> {

@@ -1,15 +1,10 @@
 import { checkTopic } from "../messaging/topic_pattern.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
-import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
+import { clientCommand } from "./client_command.ts";
+import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { parseTarget, readMessageInput } from "./_message_input.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
-
-const options = {
-  ...clientOptions,
-  type: { type: "string", short: "t" },
-} as const;
+import { readMessageInput } from "./_message_input.ts";
 
 /**
  * `ovtp push HOST[:PORT] QUEUE MESSAGE|-`: adds one item to a work queue and prints
@@ -20,7 +15,7 @@ const options = {
  * await pushCommand.run(["jobs.example", "jobs", "resize a.png"], denoIo());
  * ```
  */
-export const pushCommand: CliCommand = {
+export const pushCommand: CliCommand = clientCommand({
   name: "push",
   summary: "add an item to a work queue",
   help: `Usage: ovtp push [options] HOST[:PORT] QUEUE MESSAGE|-
@@ -38,28 +33,22 @@ ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("push", args, options, {
-      min: 3,
-      max: 3,
-      names: "HOST[:PORT] QUEUE MESSAGE|-",
-    });
-    const [target, queue, text] = positionals;
-    const address = parseTarget("push", target);
+  options: { type: { type: "string", short: "t" } },
+  arguments: { min: 3, max: 3, names: "HOST[:PORT] QUEUE MESSAGE|-" },
+  target: { argument: 0, withPath: false },
+  async prepare({ values, positionals: [, queue, text] }, io) {
     try {
       checkTopic(queue);
     } catch (error) {
       throw CliError.usage("push", (error as Error).message);
     }
     const value = await readMessageInput("push", text, values.type, io);
-    const client = await connectClient("push", address, values, io);
-    let queued: number;
-    try {
-      queued = await client.push(queue, value);
-    } finally {
-      await client.close();
-    }
-    io.print(JSON.stringify({ queued }));
-    return ExitCode.ok;
+    return {
+      use: (client) => client.push(queue, value),
+      report: (queued) => {
+        io.print(JSON.stringify({ queued }));
+        return ExitCode.ok;
+      },
+    };
   },
-};
+});

@@ -18,6 +18,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { loadIdentityFile } from "./load_identity_file.ts";
 import { ovtpHomeFiles } from "./ovtp_home.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
+import { StopSignals } from "./stop_signals.ts";
 
 const options = {
   listen: { type: "string", short: "l" },
@@ -36,7 +37,6 @@ const options = {
 const defaultListenHost = "0.0.0.0";
 const defaultListenPort = 4242;
 const previewChars = 80;
-const stopSignals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
 
 /**
  * `ovtp serve`: answers authorized clients until SIGINT or SIGTERM, then lets requests in flight
@@ -284,32 +284,27 @@ function preview(message: OvtpMessage): string | null {
   }
 }
 
+/**
+ * Serves until a stop signal: the first closes the server and lets requests in flight finish
+ * (exit code 0), a second stops at once (exit code 1).
+ */
 async function untilStopped(
   server: { close(): Promise<void>; finished: Promise<void> },
   log: (event: string, fields: Record<string, unknown>) => void,
 ): Promise<number> {
-  let stopping = false;
-  let forceStop!: () => void;
-  const forced = new Promise<void>((resolve) => forceStop = resolve);
-  const onSignal = () => {
-    if (stopping) {
-      log("stopping", { detail: "second signal: not waiting for requests in flight" });
-      forceStop();
-      return;
-    }
-    stopping = true;
-    log("stopping", { detail: "no new connections; letting requests in flight finish" });
-    server.close();
-  };
-  for (const signal of stopSignals) Deno.addSignalListener(signal, onSignal);
-  try {
-    const outcome = await Promise.race([
-      server.finished.then(() => ExitCode.ok),
-      forced.then(() => ExitCode.failure),
-    ]);
-    if (outcome === ExitCode.ok) log("stopped", {});
-    return outcome;
-  } finally {
-    for (const signal of stopSignals) Deno.removeSignalListener(signal, onSignal);
-  }
+  using stopping = new StopSignals({
+    onSignal: (count) => {
+      if (count > 1) {
+        log("stopping", { detail: "second signal: not waiting for requests in flight" });
+        return true;
+      }
+      log("stopping", { detail: "no new connections; letting requests in flight finish" });
+      server.close();
+      return false;
+    },
+  });
+  const outcome = await stopping.until(server.finished.then(() => ExitCode.ok)) ??
+    ExitCode.failure;
+  if (outcome === ExitCode.ok) log("stopped", {});
+  return outcome;
 }
