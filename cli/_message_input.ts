@@ -1,6 +1,21 @@
+/**
+ * What `send` and `push` share: their MESSAGE argument (or standard input for `-`) with its
+ * `--type` option, read into the value they send.
+ *
+ * @module
+ */
+
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliIo } from "./cli_io.ts";
+
+/** The `--type` option of `send` and `push`, which {@linkcode readMessageInput} reads. */
+export const messageTypeOption = { type: { type: "string", short: "t" } } as const;
+
+/** The help line of {@linkcode messageTypeOption}. */
+export const messageTypeHelp =
+  `  -t, --type TYPE         send MESSAGE as text (default), json (parsed first) or bytes; standard
+                          input goes as text when it is UTF-8, else as bytes`;
 
 const messageTypes = ["text", "json", "bytes"] as const;
 type MessageKind = typeof messageTypes[number];

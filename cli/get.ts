@@ -1,3 +1,12 @@
+/**
+ * `ovtp get`: download a file or folder from the folder a server serves. This file holds the
+ * command's help and how REMOTE and LOCAL are read; the client-command skeleton
+ * (`client_command.ts`) parses, connects and closes, and `_transfer.ts` moves the files with a
+ * progress bar and prints the summary.
+ *
+ * @module
+ */
+
 import { basename } from "node:path";
 import { formatRemote, transferCall, transferOptions, transferOptionsHelp } from "./_transfer.ts";
 import type { CliCommand } from "./cli_command.ts";

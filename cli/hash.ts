@@ -1,3 +1,11 @@
+/**
+ * `ovtp hash`: a remote file's digest, size and time (OVTP's verify), compared with a local file
+ * when one is named. This file holds the command's help, the local hash and the output; parsing,
+ * the target, connecting and closing are the client-command skeleton's (`client_command.ts`).
+ *
+ * @module
+ */
+
 import { formatDigest, hashFile } from "../files/chunk_tree.ts";
 import { formatRemote } from "./_transfer.ts";
 import type { CliCommand } from "./cli_command.ts";

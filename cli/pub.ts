@@ -1,6 +1,14 @@
-import { checkTopic } from "../messaging/topic_pattern.ts";
+/**
+ * `ovtp pub`: one message published on a topic, `{"delivered":N}` printed. This file holds the
+ * command's help, its `--type` and topic checks and its output; parsing, the target, connecting
+ * and closing are the client-command skeleton's (`client_command.ts`).
+ *
+ * @module
+ */
+
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
+import { checkTopicArgument } from "./_topic_argument.ts";
 import { clientCommand } from "./client_command.ts";
 import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
@@ -44,11 +52,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
     } else if (values.type !== undefined && values.type !== "text") {
       throw CliError.usage("pub", `--type takes text or json, not "${values.type}"`);
     }
-    try {
-      checkTopic(topic);
-    } catch (error) {
-      throw CliError.usage("pub", (error as Error).message);
-    }
+    checkTopicArgument("pub", topic);
     return {
       use: (client) => client.publish(topic, value),
       report: (delivered) => {

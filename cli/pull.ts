@@ -1,9 +1,18 @@
+/**
+ * `ovtp pull`: a work-queue worker that prints each item, or runs `--exec CMD` for it, until
+ * stopped. This file holds the command's help, its checks, its loop and the two ways to work on an
+ * item; parsing, the target, connecting and closing are the client-command skeleton's
+ * (`client_command.ts`), waiting for a stop signal `stop_signals.ts`'s.
+ *
+ * @module
+ */
+
 import type { OvtpClient } from "../client.ts";
 import type { OvtpMessage } from "../message.ts";
 import type { QueueItemInfo } from "../messaging/queue_worker.ts";
-import { checkTopic } from "../messaging/topic_pattern.ts";
-import { CliError } from "./cli_error.ts";
+import { checkRunPermission } from "./_run_permission.ts";
 import type { CliCommand } from "./cli_command.ts";
+import { checkTopicArgument } from "./_topic_argument.ts";
 import type { CliIo } from "./cli_io.ts";
 import { clientCommand } from "./client_command.ts";
 import { clientOptionsHelp } from "./connect_client.ts";
@@ -53,13 +62,9 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   arguments: { min: 2, max: 2, names: "HOST[:PORT] QUEUE" },
   target: { argument: 0, withPath: false },
   prepare({ values, positionals: [, queue] }, io) {
-    try {
-      checkTopic(queue);
-    } catch (error) {
-      throw CliError.usage("pull", (error as Error).message);
-    }
+    checkTopicArgument("pull", queue);
     const count = parseCount("pull", values.count);
-    if (values.exec !== undefined) checkRunPermission(values.exec);
+    if (values.exec !== undefined) checkRunPermission("pull", "item", values.exec);
     const work = values.exec === undefined ? printItem(io) : execItem(values.exec, io);
     return { use: (client) => workOn(client, queue, count, work, values.quiet === true, io) };
   },
@@ -132,13 +137,4 @@ function execItem(commandLine: string, io: CliIo): ItemWork {
       throw new Error(`The command exited with ${code}`);
     }
   };
-}
-
-function checkRunPermission(commandLine: string): void {
-  const [command] = execShell(commandLine);
-  if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return;
-  throw new CliError(
-    `pull --exec runs a command for each item: give Deno the run permission, e.g. ` +
-      `deno run --allow-net --allow-read --allow-env --allow-run=${command} cli.ts pull --exec …`,
-  );
 }

@@ -1,10 +1,17 @@
-import { checkTopic } from "../messaging/topic_pattern.ts";
-import { CliError } from "./cli_error.ts";
+/**
+ * `ovtp push`: one item onto a server's work queue, `{"queued":N}` printed. This file holds the
+ * command's help, its queue check and its output; parsing, the target, connecting and closing are
+ * the client-command skeleton's (`client_command.ts`), reading MESSAGE `_message_input.ts`'s.
+ *
+ * @module
+ */
+
 import type { CliCommand } from "./cli_command.ts";
+import { checkTopicArgument } from "./_topic_argument.ts";
 import { clientCommand } from "./client_command.ts";
 import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { readMessageInput } from "./_message_input.ts";
+import { messageTypeHelp, messageTypeOption, readMessageInput } from "./_message_input.ts";
 
 /**
  * `ovtp push HOST[:PORT] QUEUE MESSAGE|-`: adds one item to a work queue and prints
@@ -27,21 +34,16 @@ time and leaves the queue once a worker acknowledged it. A full queue is refused
 and so is a queue outside the topics="…" of our key's authorized_keys line.
 
 Options:
-  -t, --type TYPE         send MESSAGE as text (default), json (parsed first) or bytes; standard
-                          input goes as text when it is UTF-8, else as bytes
+${messageTypeHelp}
 ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  options: { type: { type: "string", short: "t" } },
+  options: messageTypeOption,
   arguments: { min: 3, max: 3, names: "HOST[:PORT] QUEUE MESSAGE|-" },
   target: { argument: 0, withPath: false },
   async prepare({ values, positionals: [, queue, text] }, io) {
-    try {
-      checkTopic(queue);
-    } catch (error) {
-      throw CliError.usage("push", (error as Error).message);
-    }
+    checkTopicArgument("push", queue);
     const value = await readMessageInput("push", text, values.type, io);
     return {
       use: (client) => client.push(queue, value),

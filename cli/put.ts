@@ -1,3 +1,12 @@
+/**
+ * `ovtp put`: upload a file or folder into the folder a server serves. This file holds the
+ * command's help and how LOCAL and REMOTE are read; the client-command skeleton
+ * (`client_command.ts`) parses, connects and closes, and `_transfer.ts` moves the files with a
+ * progress bar and prints the summary.
+ *
+ * @module
+ */
+
 import { basename, resolve } from "node:path";
 import { formatRemote, transferCall, transferOptions, transferOptionsHelp } from "./_transfer.ts";
 import { CliError } from "./cli_error.ts";

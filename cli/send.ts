@@ -1,9 +1,17 @@
+/**
+ * `ovtp send`: one message, its reply printed as one JSON line. This file holds the command's
+ * help and what it does once connected; parsing, the target, connecting and closing are the
+ * client-command skeleton's (`client_command.ts`), reading MESSAGE `_message_input.ts`'s.
+ *
+ * @module
+ */
+
 import type { OvtpResult } from "../session/message_exchange.ts";
 import type { CliCommand } from "./cli_command.ts";
 import { clientCommand } from "./client_command.ts";
 import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { readMessageInput } from "./_message_input.ts";
+import { messageTypeHelp, messageTypeOption, readMessageInput } from "./_message_input.ts";
 import { jsonLine } from "./_json_line.ts";
 
 /**
@@ -26,12 +34,11 @@ response the value itself, and a bytes response base64, marked "encoding":"base6
 the status is true and 1 when it is false.
 
 Options:
-  -t, --type TYPE         send MESSAGE as text (default), json (parsed first) or bytes; standard
-                          input goes as text when it is UTF-8, else as bytes
+${messageTypeHelp}
 ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
-  options: { type: { type: "string", short: "t" } },
+  options: messageTypeOption,
   arguments: { min: 2, max: 2, names: "HOST[:PORT] MESSAGE|-" },
   target: { argument: 0, withPath: false },
   async prepare({ values, positionals: [, text] }, io) {

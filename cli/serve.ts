@@ -1,3 +1,12 @@
+/**
+ * `ovtp serve`: the server command. It checks its flags and the permissions of the ovtp folder
+ * and authorized_keys (as sshd does), starts `serveOvtp` with a handler (a receipt, or `--exec CMD`
+ * through `exec_handler.ts`), logs one JSON line per event on standard error, and serves until a
+ * stop signal (`stop_signals.ts`): the first lets requests in flight finish, a second stops at once.
+ *
+ * @module
+ */
+
 import { resolve } from "node:path";
 import { formatHostPort, type HostPort, parseHostPort } from "../address.ts";
 import { assertNotWritableByOthers } from "../crypto/_file.ts";
@@ -10,10 +19,11 @@ import { ForwardAllowList } from "../forward/forward_allow_list.ts";
 import { formatKey } from "./_format.ts";
 import { terminalSafeJson } from "./_terminal_text.ts";
 import { addKeys } from "./add_keys.ts";
+import { checkRunPermission } from "./_run_permission.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
 import type { CliIo } from "./cli_io.ts";
-import { defaultMaxExecProcesses, execHandler, execShell } from "./exec_handler.ts";
+import { defaultMaxExecProcesses, execHandler } from "./exec_handler.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadIdentityFile } from "./load_identity_file.ts";
 import { ovtpHomeFiles } from "./ovtp_home.ts";
@@ -102,7 +112,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
     await checkPermissions(files.home, files.authorizedKeys);
     const root = values.root === undefined ? undefined : await checkRoot(values.root);
     const forwardAllow = parseForwardAllow(values["forward-allow"] ?? []);
-    if (values.exec !== undefined) checkRunPermission(values.exec);
+    if (values.exec !== undefined) checkRunPermission("serve", "message", values.exec);
     const maxProcesses = parseMaxExec(values["max-exec"], values.exec);
     const identity = await loadIdentityFile(files.identity);
     if (values["add-keys"] !== undefined) {
@@ -213,15 +223,6 @@ async function checkRoot(root: string): Promise<string> {
   }
   if (!info.isDirectory) throw new CliError(`Cannot serve ${path}: it is not a folder`);
   return await Deno.realPath(path);
-}
-
-function checkRunPermission(commandLine: string): void {
-  const [command] = execShell(commandLine);
-  if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return;
-  throw new CliError(
-    `serve --exec runs a command for each message: give Deno the run permission, e.g. ` +
-      `deno run --allow-net --allow-read --allow-env --allow-run=${command} cli.ts serve --exec …`,
-  );
 }
 
 /**

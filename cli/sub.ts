@@ -1,7 +1,15 @@
+/**
+ * `ovtp sub`: subscribe to topic patterns and print each message as one JSON line until stopped.
+ * This file holds the command's help, its checks and its loop; parsing, the target, connecting and
+ * closing are the client-command skeleton's (`client_command.ts`), waiting for a stop signal
+ * `stop_signals.ts`'s.
+ *
+ * @module
+ */
+
 import type { OvtpClient } from "../client.ts";
-import { checkTopicPattern } from "../messaging/topic_pattern.ts";
-import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
+import { checkTopicArgument } from "./_topic_argument.ts";
 import type { CliIo } from "./cli_io.ts";
 import { clientCommand } from "./client_command.ts";
 import { clientOptionsHelp } from "./connect_client.ts";
@@ -41,13 +49,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   arguments: { min: 2, max: Infinity, names: "HOST[:PORT] PATTERN..." },
   target: { argument: 0, withPath: false },
   prepare({ values, positionals: [, ...patterns] }, io) {
-    for (const pattern of patterns) {
-      try {
-        checkTopicPattern(pattern);
-      } catch (error) {
-        throw CliError.usage("sub", (error as Error).message);
-      }
-    }
+    for (const pattern of patterns) checkTopicArgument("sub", pattern, { pattern: true });
     const count = parseCount("sub", values.count);
     return { use: (client) => follow(client, patterns, count, values.quiet === true, io) };
   },
