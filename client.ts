@@ -53,6 +53,11 @@ export interface OvtpClientOptions extends SessionOptions {
   fingerprint?: string;
   /** Trust an unknown server key on first use and record it in known_hosts. Default false. */
   acceptNew?: boolean;
+  /**
+   * Called once `acceptNew` recorded the server's key in known_hosts (an unknown key trusted on
+   * first use, or a pinned key not yet there); not called when the file knew the key already.
+   */
+  onHostKeyRecorded?: (key: PublicKey, knownHostsPath: string) => void;
   /** Default time a call may take. Default 30 s. */
   timeoutMs?: number;
   /**
@@ -452,7 +457,7 @@ export class OvtpClient {
       // A pinned key is trusted; with acceptNew it is also recorded for later runs.
       if (this.#options.acceptNew === true && this.#knownHosts !== undefined) {
         const check = await this.#knownHosts.check(hostname, port, key);
-        if (check.status === "unknown") await this.#knownHosts.add(hostname, port, key);
+        if (check.status === "unknown") await this.#recordKey(this.#knownHosts, key);
       }
       return;
     }
@@ -472,7 +477,7 @@ export class OvtpClient {
       }
     }
     if (this.#options.acceptNew === true) {
-      await this.#knownHosts?.add(hostname, port, key);
+      if (this.#knownHosts !== undefined) await this.#recordKey(this.#knownHosts, key);
       return;
     }
     throw new HostKeyError(
@@ -480,6 +485,11 @@ export class OvtpClient {
         `server's owner, then pass it as the expected fingerprint or accept it on first use`,
       { problem: "unknown", host, presented: key.fingerprint },
     );
+  }
+
+  async #recordKey(knownHosts: KnownHosts, key: PublicKey): Promise<void> {
+    await knownHosts.add(this.address.hostname, this.address.port, key);
+    this.#options.onHostKeyRecorded?.(key, knownHosts.path);
   }
 }
 

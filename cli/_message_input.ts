@@ -1,7 +1,21 @@
-import { type HostPort, parseHostPort } from "../address.ts";
+/**
+ * What `send` and `push` share: their MESSAGE argument (or standard input for `-`) with its
+ * `--type` option, read into the value they send.
+ *
+ * @module
+ */
+
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliIo } from "./cli_io.ts";
+
+/** The `--type` option of `send` and `push`, which {@linkcode readMessageInput} reads. */
+export const messageTypeOption = { type: { type: "string", short: "t" } } as const;
+
+/** The help line of {@linkcode messageTypeOption}. */
+export const messageTypeHelp =
+  `  -t, --type TYPE         send MESSAGE as text (default), json (parsed first) or bytes; standard
+                          input goes as text when it is UTF-8, else as bytes`;
 
 const messageTypes = ["text", "json", "bytes"] as const;
 type MessageKind = typeof messageTypes[number];
@@ -29,22 +43,6 @@ export async function readMessageInput(
   }
   const body = text === "-" ? await readStdin(io) : new TextEncoder().encode(text);
   return valueOf(command, body, type ?? (text === "-" ? undefined : "text"));
-}
-
-/**
- * Parses a HOST[:PORT] argument, or fails as a usage error of `command`.
- *
- * @example
- * ```ts ignore
- * const address = parseTarget("send", "files.example:4242");
- * ```
- */
-export function parseTarget(command: string, target: string): HostPort {
-  try {
-    return parseHostPort(target);
-  } catch {
-    throw CliError.usage(command, `"${target}" is not HOST, HOST:PORT or [IPv6]:PORT`);
-  }
 }
 
 async function readStdin(io: CliIo): Promise<Uint8Array> {

@@ -1,5 +1,7 @@
 /**
- * What `put` and `get` share: their options, the progress bar and the summary line.
+ * What `put` and `get` share: their options, and the {@linkcode ClientCall} that moves the files
+ * with a progress bar and prints the summary line (the client-command skeleton,
+ * `client_command.ts`, connects and closes around it).
  *
  * @module
  */
@@ -9,18 +11,13 @@ import type { OvtpClient } from "../client.ts";
 import type { FileTransferOptions, TransferResult } from "../transfer/file_client.ts";
 import { formatBytes, formatMs } from "./_format.ts";
 import type { CliIo } from "./cli_io.ts";
-import {
-  type ClientFlags,
-  clientOptions,
-  clientOptionsHelp,
-  connectClient,
-} from "./connect_client.ts";
+import type { ClientCall } from "./client_command.ts";
+import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { ProgressBar } from "./progress_bar.ts";
 
-/** The options of `put` and `get`. */
+/** The options of `put` and `get` (besides the client options). */
 export const transferOptions = {
-  ...clientOptions,
   recursive: { type: "boolean", short: "r" },
   resume: { type: "boolean" },
   force: { type: "boolean", short: "f" },
@@ -40,7 +37,8 @@ export const transferOptionsHelp = `Options:
 ${clientOptionsHelp}`;
 
 /** The values of {@linkcode transferOptions} after parsing. */
-export interface TransferFlags extends ClientFlags {
+export interface TransferFlags {
+  quiet?: boolean;
   recursive?: boolean;
   resume?: boolean;
   force?: boolean;
@@ -51,51 +49,51 @@ export interface TransferFlags extends ClientFlags {
 }
 
 /**
- * Connects, runs one transfer with a progress bar when standard output is a terminal (and
- * neither `--quiet` nor `--json` is given), and prints what moved.
+ * Runs one transfer with a progress bar when standard output is a terminal (and neither
+ * `--quiet` nor `--json` is given), and once the client is closed prints what moved.
  *
- * @param command `put` or `get`.
- * @param address The server.
  * @param flags The parsed options.
  * @param io Where to draw and print.
  * @param what How the summary names the transfer (`a.txt -> host:4242:in/a.txt`).
  * @param transfer Moves the files.
- * @returns The exit code.
+ * @returns The call, for the client-command skeleton.
  */
-export async function runTransfer(
-  command: string,
-  address: HostPort,
+export function transferCall(
   flags: TransferFlags,
   io: CliIo,
   what: string,
   transfer: (client: OvtpClient, options: FileTransferOptions) => Promise<TransferResult>,
-): Promise<number> {
+): ClientCall<TransferResult> {
   const bar = io.interactive && !flags.quiet && !flags.json
     ? new ProgressBar({ write: (text) => io.write(text), columns: () => io.columns() })
     : undefined;
-  const client = await connectClient(command, address, flags, io);
-  const started = performance.now();
-  let result: TransferResult;
-  try {
-    result = await transfer(client, {
-      overwrite: flags.force === true,
-      resume: flags.resume === true,
-      preserve: flags.preserve === true,
-      sync: flags.sync === true,
-      keepSymlinks: flags["keep-symlinks"] === true,
-      onProgress: bar === undefined ? undefined : (progress) => bar.update(progress),
-    });
-  } finally {
-    bar?.finish();
-    await client.close();
-  }
-  const ms = performance.now() - started;
-  if (flags.json) {
-    io.print(JSON.stringify({ ...result, seconds: Number((ms / 1000).toFixed(3)) }));
-  } else if (!flags.quiet) {
-    io.print(summary(what, result, ms));
-  }
-  return ExitCode.ok;
+  let started = 0;
+  return {
+    async use(client) {
+      started = performance.now();
+      try {
+        return await transfer(client, {
+          overwrite: flags.force === true,
+          resume: flags.resume === true,
+          preserve: flags.preserve === true,
+          sync: flags.sync === true,
+          keepSymlinks: flags["keep-symlinks"] === true,
+          onProgress: bar === undefined ? undefined : (progress) => bar.update(progress),
+        });
+      } finally {
+        bar?.finish();
+      }
+    },
+    report(result) {
+      const ms = performance.now() - started;
+      if (flags.json) {
+        io.print(JSON.stringify({ ...result, seconds: Number((ms / 1000).toFixed(3)) }));
+      } else if (!flags.quiet) {
+        io.print(summary(what, result, ms));
+      }
+      return ExitCode.ok;
+    },
+  };
 }
 
 /** `a.txt -> h:4242:in/a.txt: 1 file, 4.0 MiB in 120.5 ms (33.2 MiB/s)`. */

@@ -1,6 +1,15 @@
+/**
+ * From a client command's flags to a connected {@linkcode OvtpClient}: the client options every
+ * client command shares (identity, known_hosts, `--accept-new`, `--fingerprint`, `--timeout`), and
+ * {@linkcode connectClient}, which loads the identity, lets the library check the server's key
+ * and record it, and turns a refused client key into exit code 3. Used by the client-command
+ * skeleton (`client_command.ts`); the known_hosts logic itself lives in the library.
+ *
+ * @module
+ */
+
 import { formatHostPort, type HostPort } from "../address.ts";
 import { OvtpClient } from "../client.ts";
-import { KnownHosts } from "../crypto/known_hosts.ts";
 import { AuthenticationError } from "../errors.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliIo } from "./cli_io.ts";
@@ -8,7 +17,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { loadIdentityFile } from "./load_identity_file.ts";
 import { ovtpHomeFiles } from "./ovtp_home.ts";
 
-/** The options every client command (`send`, `put`, `get`, `hash`) takes. */
+/** The options every client command (`send`, `put`, `get`, `hash`, …) takes. */
 export const clientOptions = {
   home: { type: "string" },
   identity: { type: "string", short: "i" },
@@ -82,37 +91,24 @@ export async function connectClient(
   const timeoutMs = flags.timeout === undefined ? undefined : parseSeconds(command, flags.timeout);
   const files = ovtpHomeFiles(flags);
   const identity = await loadIdentityFile(files.identity);
-  const knownHostsBefore = await fileSize(files.knownHosts);
+  const server = formatHostPort(address);
+  // Announced once connected, as before: a refused client key reports only the refusal.
+  let recorded: string | undefined;
   const client = new OvtpClient(address, {
     identity,
     knownHosts: files.knownHosts,
     fingerprint: flags.fingerprint,
     acceptNew: flags["accept-new"] === true,
+    onHostKeyRecorded: (key, path) => {
+      recorded = `ovtp: recorded the key ${key.fingerprint} of ${server} in ${path}`;
+    },
     timeoutMs,
     connectTimeoutMs: timeoutMs,
     reconnect: false,
   });
-  const server = formatHostPort(address);
   try {
     await client.connect();
-    if (flags["accept-new"]) {
-      const serverKey = client.serverKey!;
-      let recorded = await fileSize(files.knownHosts) !== knownHostsBefore;
-      if (flags.fingerprint !== undefined) {
-        // The library checks only the pin; record the pinned key, so later runs need no flag.
-        const knownHosts = new KnownHosts(files.knownHosts);
-        const check = await knownHosts.check(address.hostname, address.port, serverKey);
-        if (check.status === "unknown") {
-          await knownHosts.add(address.hostname, address.port, serverKey);
-          recorded = true;
-        }
-      }
-      if (recorded && !flags.quiet) {
-        io.printError(
-          `ovtp: recorded the key ${serverKey.fingerprint} of ${server} in ${files.knownHosts}`,
-        );
-      }
-    }
+    if (recorded !== undefined && !flags.quiet) io.printError(recorded);
   } catch (error) {
     await client.close().catch(() => {});
     if (error instanceof AuthenticationError) {
@@ -135,12 +131,4 @@ function parseSeconds(command: string, text: string): number {
     throw CliError.usage(command, `--timeout takes a number of seconds above 0, not "${text}"`);
   }
   return Math.max(1, Math.round(seconds * msPerSecond));
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch {
-    return -1;
-  }
 }

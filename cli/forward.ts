@@ -1,22 +1,27 @@
+/**
+ * `ovtp forward`: local port forwarding through a server, as `ssh -L` does. This file holds the
+ * `-L` syntax, the command's help and its loop (open each forward, print its line, run until
+ * stopped or the connection is lost); parsing, connecting and closing are the client-command
+ * skeleton's (`client_command.ts`), waiting for a stop signal `stop_signals.ts`'s.
+ *
+ * @module
+ */
+
 import { formatHostPort } from "../address.ts";
+import type { OvtpClient } from "../client.ts";
 import type { LocalForward } from "../forward/local_forward.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
-import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
+import type { CliIo } from "./cli_io.ts";
+import { clientCommand } from "./client_command.ts";
+import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { parseTarget } from "./_message_input.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
+import { StopSignals } from "./stop_signals.ts";
 import { terminalSafe } from "./_terminal_text.ts";
-
-const options = {
-  ...clientOptions,
-  local: { type: "string", short: "L", multiple: true },
-} as const;
 
 const defaultBindHost = "127.0.0.1";
 /** How often the command checks that the connection to the server is still up. */
 const connectionCheckMs = 1000;
-const stopSignals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
 
 /** One `-L [BIND:]PORT:HOST:PORT`. */
 export interface LocalForwardSpec {
@@ -75,7 +80,7 @@ export function parseLocalForward(text: string): LocalForwardSpec | undefined {
  * await forwardCommand.run(["-L", "5432:db.internal:5432", "gateway.example"], denoIo());
  * ```
  */
-export const forwardCommand: CliCommand = {
+export const forwardCommand: CliCommand = clientCommand({
   name: "forward",
   summary: "forward local TCP ports through a server, like ssh -L",
   help: `Usage: ovtp forward [options] -L [BIND:]PORT:HOST:PORT… SERVER[:PORT]
@@ -96,12 +101,10 @@ ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("forward", args, options, {
-      min: 1,
-      max: 1,
-      names: "SERVER[:PORT]",
-    });
+  options: { local: { type: "string", short: "L", multiple: true } },
+  arguments: { min: 1, max: 1, names: "SERVER[:PORT]" },
+  target: { argument: 0, withPath: false },
+  prepare({ values }, io) {
     const specs = (values.local ?? []).map((text) => {
       const spec = parseLocalForward(text);
       if (spec === undefined) {
@@ -110,58 +113,67 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
       return spec;
     });
     if (specs.length === 0) throw CliError.usage("forward", "give at least one -L");
-    const address = parseTarget("forward", positionals[0]);
-    const server = formatHostPort(address);
-    const client = await connectClient("forward", address, values, io);
-    const forwards: LocalForward[] = [];
-    let stop!: (code: number) => void;
-    const stopped = new Promise<number>((resolve) => stop = resolve);
-    const onSignal = () => stop(ExitCode.ok);
+    return { use: (client) => runForwards(client, specs, values.quiet === true, io) };
+  },
+});
+
+/**
+ * Opens each forward and prints its line, then runs until stopped; throws when the connection
+ * to the server is lost (exit code 6).
+ */
+async function runForwards(
+  client: OvtpClient,
+  specs: LocalForwardSpec[],
+  quiet: boolean,
+  io: CliIo,
+): Promise<void> {
+  const server = formatHostPort(client.address);
+  const forwards: LocalForward[] = [];
+  try {
+    for (const spec of specs) {
+      const destination = formatHostPort({ hostname: spec.host, port: spec.port });
+      const forward = await client.forward({
+        localHost: spec.bindHost,
+        localPort: spec.bindPort,
+        remoteHost: spec.host,
+        remotePort: spec.port,
+        onError: (error) => {
+          if (quiet) return;
+          io.printError(
+            `ovtp: forward to ${destination}: ${
+              terminalSafe(error instanceof Error ? error.message : String(error))
+            }`,
+          );
+        },
+      }).catch((error) => {
+        if (error instanceof Deno.errors.AddrInUse) {
+          throw new CliError(
+            `Cannot listen on ${
+              formatHostPort({ hostname: spec.bindHost, port: spec.bindPort })
+            }: it is in use; pick another port`,
+            ExitCode.failure,
+            { cause: error },
+          );
+        }
+        throw error;
+      });
+      forwards.push(forward);
+      io.print(`forwarding ${formatHostPort(forward.addr)} -> ${destination} via ${server}`);
+    }
+    using stopping = new StopSignals();
+    let lost = false;
     const timer = setInterval(() => {
-      if (!client.connected) stop(ExitCode.connection);
+      if (client.connected) return;
+      lost = true;
+      stopping.stop();
     }, connectionCheckMs);
     try {
-      for (const spec of specs) {
-        const destination = formatHostPort({ hostname: spec.host, port: spec.port });
-        const forward = await client.forward({
-          localHost: spec.bindHost,
-          localPort: spec.bindPort,
-          remoteHost: spec.host,
-          remotePort: spec.port,
-          onError: (error) => {
-            if (values.quiet) return;
-            io.printError(
-              `ovtp: forward to ${destination}: ${
-                terminalSafe(error instanceof Error ? error.message : String(error))
-              }`,
-            );
-          },
-        }).catch((error) => {
-          if (error instanceof Deno.errors.AddrInUse) {
-            throw new CliError(
-              `Cannot listen on ${
-                formatHostPort({ hostname: spec.bindHost, port: spec.bindPort })
-              }: it is in use; pick another port`,
-              ExitCode.failure,
-              { cause: error },
-            );
-          }
-          throw error;
-        });
-        forwards.push(forward);
-        io.print(`forwarding ${formatHostPort(forward.addr)} -> ${destination} via ${server}`);
-      }
-      for (const signal of stopSignals) Deno.addSignalListener(signal, onSignal);
-      const code = await stopped;
-      if (code === ExitCode.connection) {
-        throw new CliError(`The connection to ${server} was lost`, ExitCode.connection);
-      }
-      return code;
+      await stopping.stopped;
     } finally {
       clearInterval(timer);
-      for (const signal of stopSignals) Deno.removeSignalListener(signal, onSignal);
-      await Promise.all(forwards.map((forward) => forward.close()));
-      await client.close();
     }
-  },
-};
+    if (lost) throw new CliError(`The connection to ${server} was lost`, ExitCode.connection);
+  } finally {
+    await Promise.all(forwards.map((forward) => forward.close()));
+  }
+}

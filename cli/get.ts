@@ -1,9 +1,16 @@
+/**
+ * `ovtp get`: download a file or folder from the folder a server serves. This file holds the
+ * command's help and how REMOTE and LOCAL are read; the client-command skeleton
+ * (`client_command.ts`) parses, connects and closes, and `_transfer.ts` moves the files with a
+ * progress bar and prints the summary.
+ *
+ * @module
+ */
+
 import { basename } from "node:path";
-import { formatRemote, runTransfer, transferOptions, transferOptionsHelp } from "./_transfer.ts";
-import { CliError } from "./cli_error.ts";
+import { formatRemote, transferCall, transferOptions, transferOptionsHelp } from "./_transfer.ts";
 import type { CliCommand } from "./cli_command.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
-import { parseRemoteTarget } from "./remote_target.ts";
+import { clientCommand } from "./client_command.ts";
 
 /**
  * `ovtp get HOST[:PORT]:REMOTE [LOCAL]`: downloads a file (or with `-r` a folder) from the folder
@@ -14,7 +21,7 @@ import { parseRemoteTarget } from "./remote_target.ts";
  * await getCommand.run(["files.example:in/report.csv", "."], denoIo());
  * ```
  */
-export const getCommand: CliCommand = {
+export const getCommand: CliCommand = clientCommand({
   name: "get",
   summary: "download a file or, with -r, a folder from a server",
   help: `Usage: ovtp get [options] HOST[:PORT]:REMOTE [LOCAL]
@@ -31,23 +38,14 @@ ${transferOptionsHelp}
 
 Needs --allow-net --allow-read --allow-write --allow-env.`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("get", args, transferOptions, {
-      min: 1,
-      max: 2,
-      names: "HOST[:PORT]:REMOTE [LOCAL]",
-    });
-    const [targetText, localArg] = positionals;
-    const target = parseRemoteTarget(targetText);
-    if (target === undefined) {
-      throw CliError.usage("get", `"${targetText}" names no server; expected HOST[:PORT]:REMOTE`);
-    }
+  options: transferOptions,
+  arguments: { min: 1, max: 2, names: "HOST[:PORT]:REMOTE [LOCAL]" },
+  target: { argument: 0, withPath: true },
+  prepare({ values, positionals: [, localArg], target }, io) {
     const remote = target.path;
     const local = localArg ??
       (values.recursive && basename(remote) !== "" ? basename(remote) : ".");
-    return await runTransfer(
-      "get",
-      target.address,
+    return transferCall(
       values,
       io,
       `${formatRemote(target.address, remote)} -> ${local}`,
@@ -57,4 +55,4 @@ Needs --allow-net --allow-read --allow-write --allow-env.`,
           : client.getFile(remote, local, options),
     );
   },
-};
+});

@@ -1,11 +1,17 @@
+/**
+ * `ovtp hash`: a remote file's digest, size and time (OVTP's verify), compared with a local file
+ * when one is named. This file holds the command's help, the local hash and the output; parsing,
+ * the target, connecting and closing are the client-command skeleton's (`client_command.ts`).
+ *
+ * @module
+ */
+
 import { formatDigest, hashFile } from "../files/chunk_tree.ts";
 import { formatRemote } from "./_transfer.ts";
-import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
-import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
+import { clientCommand } from "./client_command.ts";
+import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
-import { parseRemoteTarget } from "./remote_target.ts";
 
 /**
  * `ovtp hash HOST[:PORT]:REMOTE [LOCAL]`: prints a remote file's digest, size and modification
@@ -16,7 +22,7 @@ import { parseRemoteTarget } from "./remote_target.ts";
  * await hashCommand.run(["files.example:in/report.csv", "report.csv"], denoIo());
  * ```
  */
-export const hashCommand: CliCommand = {
+export const hashCommand: CliCommand = clientCommand({
   name: "hash",
   summary: "print a remote file's digest, size and time; compare it with a local file",
   help: `Usage: ovtp hash [options] HOST[:PORT]:REMOTE [LOCAL]
@@ -29,55 +35,46 @@ ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("hash", args, clientOptions, {
-      min: 1,
-      max: 2,
-      names: "HOST[:PORT]:REMOTE [LOCAL]",
-    });
-    const [targetText, local] = positionals;
-    const target = parseRemoteTarget(targetText);
-    if (target === undefined) {
-      throw CliError.usage("hash", `"${targetText}" names no server; expected HOST[:PORT]:REMOTE`);
-    }
+  options: {},
+  arguments: { min: 1, max: 2, names: "HOST[:PORT]:REMOTE [LOCAL]" },
+  target: { argument: 0, withPath: true },
+  prepare({ values, positionals: [, local], target }, io) {
     const localDigest = local === undefined ? undefined : hashLocal(local);
     localDigest?.catch(() => {});
-    const client = await connectClient("hash", target.address, values, io);
-    let info;
-    try {
-      info = await client.hash(target.path);
-    } finally {
-      await client.close();
-    }
-    const ours = await localDigest;
-    const same = ours === undefined ? undefined : ours.digest === info.digest;
-    const mtime = info.mtime?.toISOString() ?? null;
-    if (values.json) {
-      io.print(JSON.stringify({
-        path: target.path,
-        digest: info.digest,
-        size: info.size,
-        mtime,
-        mode: info.mode,
-        ...(ours === undefined ? {} : { local: { path: local, ...ours, same } }),
-      }));
-    } else {
-      io.print(
-        `${info.digest}  ${info.size}  ${mtime ?? "-"}  ${
-          formatRemote(target.address, target.path)
-        }`,
-      );
-      if (ours !== undefined && !values.quiet) {
-        io.print(
-          same
-            ? `same content as ${local}`
-            : `differs from ${local} (${ours.size} bytes, digest ${ours.digest})`,
-        );
-      }
-    }
-    return same === false ? ExitCode.failure : ExitCode.ok;
+    return {
+      use: (client) => client.hash(target.path),
+      async report(info) {
+        const ours = await localDigest;
+        const same = ours === undefined ? undefined : ours.digest === info.digest;
+        const mtime = info.mtime?.toISOString() ?? null;
+        if (values.json) {
+          io.print(JSON.stringify({
+            path: target.path,
+            digest: info.digest,
+            size: info.size,
+            mtime,
+            mode: info.mode,
+            ...(ours === undefined ? {} : { local: { path: local, ...ours, same } }),
+          }));
+        } else {
+          io.print(
+            `${info.digest}  ${info.size}  ${mtime ?? "-"}  ${
+              formatRemote(target.address, target.path)
+            }`,
+          );
+          if (ours !== undefined && !values.quiet) {
+            io.print(
+              same
+                ? `same content as ${local}`
+                : `differs from ${local} (${ours.size} bytes, digest ${ours.digest})`,
+            );
+          }
+        }
+        return same === false ? ExitCode.failure : ExitCode.ok;
+      },
+    };
   },
-};
+});
 
 async function hashLocal(path: string): Promise<{ digest: string; size: number }> {
   const { root, size } = await hashFile(path);

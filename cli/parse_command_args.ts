@@ -14,6 +14,11 @@ export interface PositionalSpec {
 /** The options of a command, as `node:util` `parseArgs` takes them. */
 export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
 
+/** The values of `options` after parsing. */
+export type CommandValues<T extends CommandOptions> = ReturnType<
+  typeof parseArgs<{ options: T; strict: true }>
+>["values"];
+
 /**
  * Parses a command's arguments strictly (unknown options are errors; `--` ends the options) and
  * checks the number of positional arguments. Every problem is a {@linkcode CliError} with exit
@@ -46,10 +51,7 @@ export function parseCommandArgs<T extends CommandOptions>(
   args: string[],
   options: T,
   positionals: PositionalSpec,
-): {
-  values: ReturnType<typeof parseArgs<{ options: T; strict: true }>>["values"];
-  positionals: string[];
-} {
+): { values: CommandValues<T>; positionals: string[] } {
   let parsed;
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
@@ -63,7 +65,7 @@ export function parseCommandArgs<T extends CommandOptions>(
     throw CliError.usage(command, `${problem}; expected ${expected}`);
   }
   return {
-    values: parsed.values as ReturnType<typeof parseArgs<{ options: T; strict: true }>>["values"],
+    values: parsed.values as CommandValues<T>,
     positionals: parsed.positionals,
   };
 }

@@ -1,15 +1,17 @@
-import { checkTopic } from "../messaging/topic_pattern.ts";
+/**
+ * `ovtp pub`: one message published on a topic, `{"delivered":N}` printed. This file holds the
+ * command's help, its `--type` and topic checks and its output; parsing, the target, connecting
+ * and closing are the client-command skeleton's (`client_command.ts`).
+ *
+ * @module
+ */
+
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
-import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
+import { checkTopicArgument } from "./_topic_argument.ts";
+import { clientCommand } from "./client_command.ts";
+import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
-import { parseTarget } from "./_message_input.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
-
-const options = {
-  ...clientOptions,
-  type: { type: "string", short: "t" },
-} as const;
 
 /**
  * `ovtp pub HOST[:PORT] TOPIC MESSAGE`: publishes one message and prints
@@ -20,7 +22,7 @@ const options = {
  * await pubCommand.run(["metrics.example", "metrics.cpu", "0.5"], denoIo());
  * ```
  */
-export const pubCommand: CliCommand = {
+export const pubCommand: CliCommand = clientCommand({
   name: "pub",
   summary: "publish a message on a topic",
   help: `Usage: ovtp pub [options] HOST[:PORT] TOPIC MESSAGE
@@ -36,14 +38,10 @@ ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("pub", args, options, {
-      min: 3,
-      max: 3,
-      names: "HOST[:PORT] TOPIC MESSAGE",
-    });
-    const [target, topic, text] = positionals;
-    const address = parseTarget("pub", target);
+  options: { type: { type: "string", short: "t" } },
+  arguments: { min: 3, max: 3, names: "HOST[:PORT] TOPIC MESSAGE" },
+  target: { argument: 0, withPath: false },
+  prepare({ values, positionals: [, topic, text] }, io) {
     let value: unknown = text;
     if (values.type === "json") {
       try {
@@ -54,19 +52,13 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
     } else if (values.type !== undefined && values.type !== "text") {
       throw CliError.usage("pub", `--type takes text or json, not "${values.type}"`);
     }
-    try {
-      checkTopic(topic);
-    } catch (error) {
-      throw CliError.usage("pub", (error as Error).message);
-    }
-    const client = await connectClient("pub", address, values, io);
-    let delivered: number;
-    try {
-      delivered = await client.publish(topic, value);
-    } finally {
-      await client.close();
-    }
-    io.print(JSON.stringify({ delivered }));
-    return ExitCode.ok;
+    checkTopicArgument("pub", topic);
+    return {
+      use: (client) => client.publish(topic, value),
+      report: (delivered) => {
+        io.print(JSON.stringify({ delivered }));
+        return ExitCode.ok;
+      },
+    };
   },
-};
+});

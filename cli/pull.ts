@@ -1,24 +1,24 @@
+/**
+ * `ovtp pull`: a work-queue worker that prints each item, or runs `--exec CMD` for it, until
+ * stopped. This file holds the command's help, its checks, its loop and the two ways to work on an
+ * item; parsing, the target, connecting and closing are the client-command skeleton's
+ * (`client_command.ts`), waiting for a stop signal `stop_signals.ts`'s.
+ *
+ * @module
+ */
+
+import type { OvtpClient } from "../client.ts";
 import type { OvtpMessage } from "../message.ts";
 import type { QueueItemInfo } from "../messaging/queue_worker.ts";
-import { checkTopic } from "../messaging/topic_pattern.ts";
-import { CliError } from "./cli_error.ts";
+import { checkRunPermission } from "./_run_permission.ts";
 import type { CliCommand } from "./cli_command.ts";
+import { checkTopicArgument } from "./_topic_argument.ts";
 import type { CliIo } from "./cli_io.ts";
-import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
+import { clientCommand } from "./client_command.ts";
+import { clientOptionsHelp } from "./connect_client.ts";
 import { execShell } from "./exec_handler.ts";
-import { ExitCode } from "./exit_codes.ts";
 import { jsonLine, parseCount } from "./_json_line.ts";
-import { parseTarget } from "./_message_input.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
-
-const options = {
-  ...clientOptions,
-  exec: { type: "string" },
-  count: { type: "string", short: "n" },
-} as const;
-
-/** Signals that end `ovtp pull` normally. */
-const stopSignals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+import { StopSignals } from "./stop_signals.ts";
 
 /**
  * `ovtp pull HOST[:PORT] QUEUE`: works on a queue, one item at a time, until interrupted (or
@@ -31,7 +31,7 @@ const stopSignals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
  * await pullCommand.run(["jobs.example", "jobs", "--count", "3"], denoIo());
  * ```
  */
-export const pullCommand: CliCommand = {
+export const pullCommand: CliCommand = clientCommand({
   name: "pull",
   summary: "take items from a work queue: print them, or run a command for each",
   help: `Usage: ovtp pull [options] HOST[:PORT] QUEUE
@@ -58,50 +58,46 @@ ${clientOptionsHelp}
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new), and
 --allow-run=sh with --exec.`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("pull", args, options, {
-      min: 2,
-      max: 2,
-      names: "HOST[:PORT] QUEUE",
-    });
-    const [target, queue] = positionals;
-    const address = parseTarget("pull", target);
-    try {
-      checkTopic(queue);
-    } catch (error) {
-      throw CliError.usage("pull", (error as Error).message);
-    }
+  options: { exec: { type: "string" }, count: { type: "string", short: "n" } },
+  arguments: { min: 2, max: 2, names: "HOST[:PORT] QUEUE" },
+  target: { argument: 0, withPath: false },
+  prepare({ values, positionals: [, queue] }, io) {
+    checkTopicArgument("pull", queue);
     const count = parseCount("pull", values.count);
-    if (values.exec !== undefined) checkRunPermission(values.exec);
+    if (values.exec !== undefined) checkRunPermission("pull", "item", values.exec);
     const work = values.exec === undefined ? printItem(io) : execItem(values.exec, io);
-    const client = await connectClient("pull", address, values, io);
-    let received = 0;
-    let stop!: () => void;
-    const stopped = new Promise<void>((resolve) => stop = resolve);
-    const onSignal = () => stop();
-    for (const signal of stopSignals) Deno.addSignalListener(signal, onSignal);
-    try {
-      const worker = await client.pull(queue, async (message, info) => {
-        // Past --count: hand the item back, for another worker.
-        if (received >= count) throw new Error("Stopping");
-        received++;
-        try {
-          await work(message, info);
-        } finally {
-          if (received >= count) stop();
-        }
-      });
-      if (!values.quiet) io.printError(`ovtp: pulling from ${queue}`);
-      const ended = await Promise.race([stopped.then(() => undefined), worker.closed]);
-      if (ended !== undefined) throw ended;
-      await worker.stop();
-    } finally {
-      for (const signal of stopSignals) Deno.removeSignalListener(signal, onSignal);
-      await client.close();
-    }
-    return ExitCode.ok;
+    return { use: (client) => workOn(client, queue, count, work, values.quiet === true, io) };
   },
-};
+});
+
+/**
+ * Works on `queue` until stopped, `count` items, or a lost connection (thrown). Past `count`,
+ * an item is handed back, for another worker.
+ */
+async function workOn(
+  client: OvtpClient,
+  queue: string,
+  count: number,
+  work: ItemWork,
+  quiet: boolean,
+  io: CliIo,
+): Promise<void> {
+  using stopping = new StopSignals();
+  let received = 0;
+  const worker = await client.pull(queue, async (message, info) => {
+    if (received >= count) throw new Error("Stopping");
+    received++;
+    try {
+      await work(message, info);
+    } finally {
+      if (received >= count) stopping.stop();
+    }
+  });
+  if (!quiet) io.printError(`ovtp: pulling from ${queue}`);
+  const lost = await stopping.until(worker.closed);
+  if (lost !== undefined) throw lost;
+  await worker.stop();
+}
 
 type ItemWork = (message: OvtpMessage, info: QueueItemInfo) => Promise<void>;
 
@@ -141,13 +137,4 @@ function execItem(commandLine: string, io: CliIo): ItemWork {
       throw new Error(`The command exited with ${code}`);
     }
   };
-}
-
-function checkRunPermission(commandLine: string): void {
-  const [command] = execShell(commandLine);
-  if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return;
-  throw new CliError(
-    `pull --exec runs a command for each item: give Deno the run permission, e.g. ` +
-      `deno run --allow-net --allow-read --allow-env --allow-run=${command} cli.ts pull --exec …`,
-  );
 }

@@ -1,15 +1,17 @@
-import { checkTopic } from "../messaging/topic_pattern.ts";
-import { CliError } from "./cli_error.ts";
-import type { CliCommand } from "./cli_command.ts";
-import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
-import { ExitCode } from "./exit_codes.ts";
-import { parseTarget, readMessageInput } from "./_message_input.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
+/**
+ * `ovtp push`: one item onto a server's work queue, `{"queued":N}` printed. This file holds the
+ * command's help, its queue check and its output; parsing, the target, connecting and closing are
+ * the client-command skeleton's (`client_command.ts`), reading MESSAGE `_message_input.ts`'s.
+ *
+ * @module
+ */
 
-const options = {
-  ...clientOptions,
-  type: { type: "string", short: "t" },
-} as const;
+import type { CliCommand } from "./cli_command.ts";
+import { checkTopicArgument } from "./_topic_argument.ts";
+import { clientCommand } from "./client_command.ts";
+import { clientOptionsHelp } from "./connect_client.ts";
+import { ExitCode } from "./exit_codes.ts";
+import { messageTypeHelp, messageTypeOption, readMessageInput } from "./_message_input.ts";
 
 /**
  * `ovtp push HOST[:PORT] QUEUE MESSAGE|-`: adds one item to a work queue and prints
@@ -20,7 +22,7 @@ const options = {
  * await pushCommand.run(["jobs.example", "jobs", "resize a.png"], denoIo());
  * ```
  */
-export const pushCommand: CliCommand = {
+export const pushCommand: CliCommand = clientCommand({
   name: "push",
   summary: "add an item to a work queue",
   help: `Usage: ovtp push [options] HOST[:PORT] QUEUE MESSAGE|-
@@ -32,34 +34,23 @@ time and leaves the queue once a worker acknowledged it. A full queue is refused
 and so is a queue outside the topics="…" of our key's authorized_keys line.
 
 Options:
-  -t, --type TYPE         send MESSAGE as text (default), json (parsed first) or bytes; standard
-                          input goes as text when it is UTF-8, else as bytes
+${messageTypeHelp}
 ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("push", args, options, {
-      min: 3,
-      max: 3,
-      names: "HOST[:PORT] QUEUE MESSAGE|-",
-    });
-    const [target, queue, text] = positionals;
-    const address = parseTarget("push", target);
-    try {
-      checkTopic(queue);
-    } catch (error) {
-      throw CliError.usage("push", (error as Error).message);
-    }
+  options: messageTypeOption,
+  arguments: { min: 3, max: 3, names: "HOST[:PORT] QUEUE MESSAGE|-" },
+  target: { argument: 0, withPath: false },
+  async prepare({ values, positionals: [, queue, text] }, io) {
+    checkTopicArgument("push", queue);
     const value = await readMessageInput("push", text, values.type, io);
-    const client = await connectClient("push", address, values, io);
-    let queued: number;
-    try {
-      queued = await client.push(queue, value);
-    } finally {
-      await client.close();
-    }
-    io.print(JSON.stringify({ queued }));
-    return ExitCode.ok;
+    return {
+      use: (client) => client.push(queue, value),
+      report: (queued) => {
+        io.print(JSON.stringify({ queued }));
+        return ExitCode.ok;
+      },
+    };
   },
-};
+});

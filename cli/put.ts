@@ -1,9 +1,17 @@
+/**
+ * `ovtp put`: upload a file or folder into the folder a server serves. This file holds the
+ * command's help and how LOCAL and REMOTE are read; the client-command skeleton
+ * (`client_command.ts`) parses, connects and closes, and `_transfer.ts` moves the files with a
+ * progress bar and prints the summary.
+ *
+ * @module
+ */
+
 import { basename, resolve } from "node:path";
-import { formatRemote, runTransfer, transferOptions, transferOptionsHelp } from "./_transfer.ts";
+import { formatRemote, transferCall, transferOptions, transferOptionsHelp } from "./_transfer.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
-import { parseRemoteTarget } from "./remote_target.ts";
+import { clientCommand } from "./client_command.ts";
 
 /**
  * `ovtp put LOCAL HOST[:PORT]:REMOTE`: uploads a file (or with `-r` a folder) into the folder the
@@ -14,7 +22,7 @@ import { parseRemoteTarget } from "./remote_target.ts";
  * await putCommand.run(["report.csv", "files.example:in/"], denoIo());
  * ```
  */
-export const putCommand: CliCommand = {
+export const putCommand: CliCommand = clientCommand({
   name: "put",
   summary: "upload a file or, with -r, a folder to a server",
   help: `Usage: ovtp put [options] LOCAL HOST[:PORT]:REMOTE
@@ -31,17 +39,10 @@ ${transferOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("put", args, transferOptions, {
-      min: 2,
-      max: 2,
-      names: "LOCAL HOST[:PORT]:REMOTE",
-    });
-    const [local, targetText] = positionals;
-    const target = parseRemoteTarget(targetText);
-    if (target === undefined) {
-      throw CliError.usage("put", `"${targetText}" names no server; expected HOST[:PORT]:REMOTE`);
-    }
+  options: transferOptions,
+  arguments: { min: 2, max: 2, names: "LOCAL HOST[:PORT]:REMOTE" },
+  target: { argument: 1, withPath: true },
+  async prepare({ values, positionals: [local], target }, io) {
     const info = await Deno.stat(local).catch((error) => {
       if (error instanceof Deno.errors.NotFound) {
         throw new CliError(`Cannot read ${local}: it does not exist`, undefined, { cause: error });
@@ -54,9 +55,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
     const remote = target.path === "" || target.path.endsWith("/")
       ? `${target.path}${basename(resolve(local))}`
       : target.path;
-    return await runTransfer(
-      "put",
-      target.address,
+    return transferCall(
       values,
       io,
       `${local} -> ${formatRemote(target.address, remote)}`,
@@ -66,4 +65,4 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
           : client.sendFile(local, remote, options),
     );
   },
-};
+});

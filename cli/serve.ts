@@ -1,3 +1,12 @@
+/**
+ * `ovtp serve`: the server command. It checks its flags and the permissions of the ovtp folder
+ * and authorized_keys (as sshd does), starts `serveOvtp` with a handler (a receipt, or `--exec CMD`
+ * through `exec_handler.ts`), logs one JSON line per event on standard error, and serves until a
+ * stop signal (`stop_signals.ts`): the first lets requests in flight finish, a second stops at once.
+ *
+ * @module
+ */
+
 import { resolve } from "node:path";
 import { formatHostPort, type HostPort, parseHostPort } from "../address.ts";
 import { assertNotWritableByOthers } from "../crypto/_file.ts";
@@ -10,14 +19,16 @@ import { ForwardAllowList } from "../forward/forward_allow_list.ts";
 import { formatKey } from "./_format.ts";
 import { terminalSafeJson } from "./_terminal_text.ts";
 import { addKeys } from "./add_keys.ts";
+import { checkRunPermission } from "./_run_permission.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
 import type { CliIo } from "./cli_io.ts";
-import { defaultMaxExecProcesses, execHandler, execShell } from "./exec_handler.ts";
+import { defaultMaxExecProcesses, execHandler } from "./exec_handler.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadIdentityFile } from "./load_identity_file.ts";
 import { ovtpHomeFiles } from "./ovtp_home.ts";
 import { parseCommandArgs } from "./parse_command_args.ts";
+import { StopSignals } from "./stop_signals.ts";
 
 const options = {
   listen: { type: "string", short: "l" },
@@ -36,7 +47,6 @@ const options = {
 const defaultListenHost = "0.0.0.0";
 const defaultListenPort = 4242;
 const previewChars = 80;
-const stopSignals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
 
 /**
  * `ovtp serve`: answers authorized clients until SIGINT or SIGTERM, then lets requests in flight
@@ -102,7 +112,7 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
     await checkPermissions(files.home, files.authorizedKeys);
     const root = values.root === undefined ? undefined : await checkRoot(values.root);
     const forwardAllow = parseForwardAllow(values["forward-allow"] ?? []);
-    if (values.exec !== undefined) checkRunPermission(values.exec);
+    if (values.exec !== undefined) checkRunPermission("serve", "message", values.exec);
     const maxProcesses = parseMaxExec(values["max-exec"], values.exec);
     const identity = await loadIdentityFile(files.identity);
     if (values["add-keys"] !== undefined) {
@@ -215,15 +225,6 @@ async function checkRoot(root: string): Promise<string> {
   return await Deno.realPath(path);
 }
 
-function checkRunPermission(commandLine: string): void {
-  const [command] = execShell(commandLine);
-  if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return;
-  throw new CliError(
-    `serve --exec runs a command for each message: give Deno the run permission, e.g. ` +
-      `deno run --allow-net --allow-read --allow-env --allow-run=${command} cli.ts serve --exec …`,
-  );
-}
-
 /**
  * Refuses to serve, like sshd's StrictModes, when the group or others may write the ovtp folder,
  * the authorized_keys file or its folder: they could let their own key in.
@@ -284,32 +285,27 @@ function preview(message: OvtpMessage): string | null {
   }
 }
 
+/**
+ * Serves until a stop signal: the first closes the server and lets requests in flight finish
+ * (exit code 0), a second stops at once (exit code 1).
+ */
 async function untilStopped(
   server: { close(): Promise<void>; finished: Promise<void> },
   log: (event: string, fields: Record<string, unknown>) => void,
 ): Promise<number> {
-  let stopping = false;
-  let forceStop!: () => void;
-  const forced = new Promise<void>((resolve) => forceStop = resolve);
-  const onSignal = () => {
-    if (stopping) {
-      log("stopping", { detail: "second signal: not waiting for requests in flight" });
-      forceStop();
-      return;
-    }
-    stopping = true;
-    log("stopping", { detail: "no new connections; letting requests in flight finish" });
-    server.close();
-  };
-  for (const signal of stopSignals) Deno.addSignalListener(signal, onSignal);
-  try {
-    const outcome = await Promise.race([
-      server.finished.then(() => ExitCode.ok),
-      forced.then(() => ExitCode.failure),
-    ]);
-    if (outcome === ExitCode.ok) log("stopped", {});
-    return outcome;
-  } finally {
-    for (const signal of stopSignals) Deno.removeSignalListener(signal, onSignal);
-  }
+  using stopping = new StopSignals({
+    onSignal: (count) => {
+      if (count > 1) {
+        log("stopping", { detail: "second signal: not waiting for requests in flight" });
+        return true;
+      }
+      log("stopping", { detail: "no new connections; letting requests in flight finish" });
+      server.close();
+      return false;
+    },
+  });
+  const outcome = await stopping.until(server.finished.then(() => ExitCode.ok)) ??
+    ExitCode.failure;
+  if (outcome === ExitCode.ok) log("stopped", {});
+  return outcome;
 }

@@ -1,19 +1,20 @@
-import { checkTopicPattern } from "../messaging/topic_pattern.ts";
-import { CliError } from "./cli_error.ts";
+/**
+ * `ovtp sub`: subscribe to topic patterns and print each message as one JSON line until stopped.
+ * This file holds the command's help, its checks and its loop; parsing, the target, connecting and
+ * closing are the client-command skeleton's (`client_command.ts`), waiting for a stop signal
+ * `stop_signals.ts`'s.
+ *
+ * @module
+ */
+
+import type { OvtpClient } from "../client.ts";
 import type { CliCommand } from "./cli_command.ts";
-import { clientOptions, clientOptionsHelp, connectClient } from "./connect_client.ts";
-import { ExitCode } from "./exit_codes.ts";
+import { checkTopicArgument } from "./_topic_argument.ts";
+import type { CliIo } from "./cli_io.ts";
+import { clientCommand } from "./client_command.ts";
+import { clientOptionsHelp } from "./connect_client.ts";
 import { jsonLine, parseCount } from "./_json_line.ts";
-import { parseTarget } from "./_message_input.ts";
-import { parseCommandArgs } from "./parse_command_args.ts";
-
-const options = {
-  ...clientOptions,
-  count: { type: "string", short: "n" },
-} as const;
-
-/** Signals that end `ovtp sub` normally. */
-const stopSignals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+import { StopSignals } from "./stop_signals.ts";
 
 /**
  * `ovtp sub HOST[:PORT] PATTERN...`: subscribes and prints one JSON line per message,
@@ -24,7 +25,7 @@ const stopSignals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
  * await subCommand.run(["metrics.example", "metrics.>"], denoIo());
  * ```
  */
-export const subCommand: CliCommand = {
+export const subCommand: CliCommand = clientCommand({
   name: "sub",
   summary: "subscribe to topics and print each message as one JSON line",
   help: `Usage: ovtp sub [options] HOST[:PORT] PATTERN...
@@ -44,44 +45,35 @@ ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  async run(args, io) {
-    const { values, positionals } = parseCommandArgs("sub", args, options, {
-      min: 2,
-      max: Infinity,
-      names: "HOST[:PORT] PATTERN...",
-    });
-    const [target, ...patterns] = positionals;
-    const address = parseTarget("sub", target);
-    for (const pattern of patterns) {
-      try {
-        checkTopicPattern(pattern);
-      } catch (error) {
-        throw CliError.usage("sub", (error as Error).message);
-      }
-    }
+  options: { count: { type: "string", short: "n" } },
+  arguments: { min: 2, max: Infinity, names: "HOST[:PORT] PATTERN..." },
+  target: { argument: 0, withPath: false },
+  prepare({ values, positionals: [, ...patterns] }, io) {
+    for (const pattern of patterns) checkTopicArgument("sub", pattern, { pattern: true });
     const count = parseCount("sub", values.count);
-    const client = await connectClient("sub", address, values, io);
-    let received = 0;
-    let stop!: () => void;
-    const stopped = new Promise<void>((resolve) => stop = resolve);
-    const onSignal = () => stop();
-    for (const signal of stopSignals) Deno.addSignalListener(signal, onSignal);
-    try {
-      const subscription = await client.subscribe(patterns, (message, topic) => {
-        if (received >= count) return;
-        received++;
-        const value = message.type === "bytes" ? message.data : message.value();
-        io.print(jsonLine({ topic }, "message", value));
-        if (received >= count) stop();
-      }, { onDropped: (dropped) => io.print(JSON.stringify({ dropped })) });
-      if (!values.quiet) io.printError(`ovtp: subscribed to ${patterns.join(" ")}`);
-      const ended = await Promise.race([stopped.then(() => undefined), subscription.closed]);
-      if (ended !== undefined) throw ended;
-      await subscription.unsubscribe();
-    } finally {
-      for (const signal of stopSignals) Deno.removeSignalListener(signal, onSignal);
-      await client.close();
-    }
-    return ExitCode.ok;
+    return { use: (client) => follow(client, patterns, count, values.quiet === true, io) };
   },
-};
+});
+
+/** Prints each message until stopped, `count` messages, or a lost connection (thrown). */
+async function follow(
+  client: OvtpClient,
+  patterns: string[],
+  count: number,
+  quiet: boolean,
+  io: CliIo,
+): Promise<void> {
+  using stopping = new StopSignals();
+  let received = 0;
+  const subscription = await client.subscribe(patterns, (message, topic) => {
+    if (received >= count) return;
+    received++;
+    const value = message.type === "bytes" ? message.data : message.value();
+    io.print(jsonLine({ topic }, "message", value));
+    if (received >= count) stopping.stop();
+  }, { onDropped: (dropped) => io.print(JSON.stringify({ dropped })) });
+  if (!quiet) io.printError(`ovtp: subscribed to ${patterns.join(" ")}`);
+  const lost = await stopping.until(subscription.closed);
+  if (lost !== undefined) throw lost;
+  await subscription.unsubscribe();
+}

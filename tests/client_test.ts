@@ -115,6 +115,32 @@ Deno.test("OvtpClient records a pinned key in known_hosts when acceptNew is set"
   });
 });
 
+Deno.test("OvtpClient reports each key acceptNew recorded through onHostKeyRecorded", async () => {
+  await withTempDir(async (dir) => {
+    const server = await startServer();
+    try {
+      const alice = await fixtureIdentity("alice");
+      const serverKey = server.identity.publicKey.fingerprint;
+      for (const fingerprint of [undefined, serverKey]) {
+        const path = join(dir, `known_hosts_${fingerprint === undefined ? "tofu" : "pinned"}`);
+        const recorded: string[] = [];
+        const options = server.clientOptions(alice, {
+          knownHosts: path,
+          acceptNew: true,
+          fingerprint,
+          onHostKeyRecorded: (key, file) => recorded.push(`${key.fingerprint} ${file}`),
+        });
+        // The first connection records the key; the second finds it known.
+        await withClient(server.address, options, (client) => client.connect());
+        await withClient(server.address, options, (client) => client.connect());
+        assert.deepEqual(recorded, [`${serverKey} ${path}`]);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 Deno.test("OvtpClient refuses a server that does not match the pinned fingerprint", async () => {
   const server = await startServer();
   try {
