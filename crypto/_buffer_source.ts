@@ -1,4 +1,11 @@
 /**
+ * Internal: hands byte views to Web Crypto as the `BufferSource` it accepts, copying only views
+ * over shared memory. Every Web Crypto wrapper in `crypto/` passes its bytes through it.
+ *
+ * @module
+ */
+
+/**
  * Returns `bytes` typed as a view over an `ArrayBuffer`, as Web Crypto's `BufferSource` wants.
  * The view is returned as is, without copying, unless it lies over a `SharedArrayBuffer`, which
  * Web Crypto refuses: then it is copied.

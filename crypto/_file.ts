@@ -1,3 +1,11 @@
+/**
+ * Internal: the file helpers of the key files (`identity.ts`, `authorized_keys.ts`,
+ * `known_hosts.ts`): read a small file with a size cap, append a line, describe a failure in a few
+ * words, refuse a file others may write (as sshd's StrictModes), quote a path for a shell.
+ *
+ * @module
+ */
+
 import { dirname } from "node:path";
 import { KeyFileError } from "../errors.ts";
 

@@ -1,3 +1,11 @@
+/**
+ * Internal: `KeyProblem`, a `KeyFileError` that keeps its short reason apart, so that the
+ * `authorized_keys` and `known_hosts` readers can skip a bad line with a one-line warning; and the
+ * one-line rule for key comments.
+ *
+ * @module
+ */
+
 import { KeyFileError } from "../errors.ts";
 
 /**

@@ -1,3 +1,11 @@
+/**
+ * Internal: what the RSA wrappers share: the one public exponent ovtp makes or accepts (65537) and
+ * `assertRsaKey()`, which checks a `CryptoKey`'s algorithm, type and hash before `rsa_oaep.ts`,
+ * `rsa_pss.ts`, `identity.ts` or `public_key.ts` use it.
+ *
+ * @module
+ */
+
 const bitsPerByte = 8;
 
 /** The only RSA public exponent ovtp makes or accepts: 65537, big-endian. */

@@ -1,3 +1,11 @@
+/**
+ * AES-256-GCM over Web Crypto: the record layer seals (`session/record_sender.ts`) and opens
+ * (`session/record_receiver.ts`) every record with it, and the handshake its ClientAuth message.
+ * Lengths are checked before Web Crypto is called.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "../errors.ts";
 import { bufferSource } from "./_buffer_source.ts";
 

@@ -1,3 +1,12 @@
+/**
+ * `AuthorizedKeys`: the client keys a server lets in, read from an ssh-style `authorized_keys`
+ * file (re-read when it changes) or given in memory, each with its options (`key_permissions.ts`).
+ * The server's handshake looks the client's key up here before it accepts it. Over 450 lines,
+ * nearly half of them docs: parsing lines, following the file and the StrictModes checks.
+ *
+ * @module
+ */
+
 import { dirname, resolve } from "node:path";
 import { KeyFileError } from "../errors.ts";
 import {

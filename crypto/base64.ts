@@ -1,4 +1,12 @@
 /**
+ * Standard base64 (RFC 4648, padded), decoded strictly: whitespace, the URL-safe alphabet, missing
+ * padding and stray bits are refused. It carries keys in text: `.pub` lines, `authorized_keys`,
+ * `known_hosts`, PEM files and fingerprints.
+ *
+ * @module
+ */
+
+/**
  * Characters allowed in standard base64 with padding; the length and the position of the padding
  * are checked separately.
  */

@@ -1,3 +1,11 @@
+/**
+ * Key fingerprints as OpenSSH prints them (`SHA256:` and the unpadded base64 of the SHA-256 of the
+ * key's SPKI): how a key is named in a pin, in `known_hosts` errors, in the server log and by the
+ * CLI.
+ *
+ * @module
+ */
+
 import { encodeBase64 } from "./base64.ts";
 import { sha256 } from "./sha256.ts";
 

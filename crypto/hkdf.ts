@@ -1,3 +1,10 @@
+/**
+ * HKDF-SHA256 (RFC 5869) over Web Crypto: the one derivation from which the key schedule
+ * (`session/key_schedule.ts`) builds the handshake secrets and the traffic keys.
+ *
+ * @module
+ */
+
 import { bufferSource } from "./_buffer_source.ts";
 
 const sha256Bytes = 32;

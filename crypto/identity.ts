@@ -1,3 +1,12 @@
+/**
+ * Our own key: `Identity` (an RSA key pair for signing and unwrapping) and how it is made, saved
+ * and loaded (`generateIdentity()`, `saveIdentity()`, `loadIdentity()`, PKCS#8 PEM, mode 0600).
+ * Both endpoints take one; the handshake signs and unwraps with it. Over 450 lines, a third of
+ * them docs: PEM, PKCS#8 import, saving and loading each have their checks.
+ *
+ * @module
+ */
+
 import { dirname } from "node:path";
 import { KeyFileError } from "../errors.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";

@@ -1,3 +1,11 @@
+/**
+ * `KnownHosts`: the client's ssh-style record of server keys. During the handshake `OvtpClient`
+ * checks the key the server presents against it (or a pinned fingerprint), and records a new one
+ * when told to trust on first use.
+ *
+ * @module
+ */
+
 import { KeyFileError } from "../errors.ts";
 import { decodeBase64 } from "./base64.ts";
 import { appendLine, describeFileError, type FileContents, readFileUpTo } from "./_file.ts";

@@ -1,3 +1,11 @@
+/**
+ * `PublicKey`: an RSA public key imported strictly (canonical DER, 2048 to 8192 bits, exponent
+ * 65537) with its fingerprint and comment, and the one-line text form `ovtp-rsa <base64 SPKI>
+ * comment`. The key type the handshake, `authorized_keys` and `known_hosts` all exchange.
+ *
+ * @module
+ */
+
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { bufferSource } from "./_buffer_source.ts";
 import { rsaPublicExponent } from "./_rsa_key.ts";

@@ -1,3 +1,11 @@
+/**
+ * Cryptographically secure random bytes (`crypto.getRandomValues`, at most 64 KiB a call): the
+ * handshake's nonces and client secret (`session/handshake.ts`), ping payloads
+ * (`session/channel.ts`) and the temporary name a key file is written under (`identity.ts`).
+ *
+ * @module
+ */
+
 /** The most bytes `crypto.getRandomValues` fills in one call. */
 const maxRandomBytes = 65_536;
 

@@ -1,3 +1,11 @@
+/**
+ * RSAES-OAEP (SHA-256) over Web Crypto: in the handshake the client wraps its secret to the
+ * server's key and the server unwraps it (`session/handshake.ts`); a failed unwrap gives no
+ * reason, so the handshake can go on with a random secret and fail later.
+ *
+ * @module
+ */
+
 import { bufferSource } from "./_buffer_source.ts";
 import { assertRsaKey } from "./_rsa_key.ts";
 

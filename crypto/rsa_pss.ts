@@ -1,3 +1,11 @@
+/**
+ * RSASSA-PSS (SHA-256, 32-byte salt) over Web Crypto: the client signs the handshake transcript
+ * with it (`session/handshake.ts`) and the server checks the signature; `identity.ts` uses it to
+ * check that a loaded key pair belongs together.
+ *
+ * @module
+ */
+
 import { bufferSource } from "./_buffer_source.ts";
 import { assertRsaKey } from "./_rsa_key.ts";
 

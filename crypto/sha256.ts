@@ -1,3 +1,10 @@
+/**
+ * One-shot SHA-256 over Web Crypto: the hash under fingerprints, the handshake transcript, the key
+ * schedule and the files' chunk-tree digest (`files/chunk_tree.ts`).
+ *
+ * @module
+ */
+
 import { bufferSource } from "./_buffer_source.ts";
 
 /**

@@ -1,4 +1,11 @@
 /**
+ * Constant-time comparison of byte arrays, for anything a peer could probe: the handshake's
+ * Finished check, the server key against a pin or `known_hosts`, and the X25519 all-zero check.
+ *
+ * @module
+ */
+
+/**
  * Compares two byte arrays in constant time: for arrays of equal length, the time taken does not
  * depend on where (or whether) they differ. Arrays of different lengths are unequal at once, so
  * the length itself is not hidden.

@@ -1,3 +1,11 @@
+/**
+ * Ephemeral X25519 over Web Crypto: each handshake makes a fresh key pair on each side and agrees
+ * on the shared secret that gives forward secrecy (`session/handshake.ts`,
+ * `session/key_schedule.ts`); a low-order peer key is refused.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "../errors.ts";
 import { bufferSource } from "./_buffer_source.ts";
 import { timingSafeEqual } from "./timing_safe_equal.ts";
