@@ -1,3 +1,10 @@
+/**
+ * Internal: the JSON lines that `send`, `sub` and `pull` print (bytes as base64, made safe for a
+ * terminal) and their `--count` option.
+ *
+ * @module
+ */
+
 import { encodeBase64 } from "../crypto/base64.ts";
 import { terminalSafeJson } from "./_terminal_text.ts";
 import { CliError } from "./cli_error.ts";

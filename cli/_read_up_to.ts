@@ -1,4 +1,11 @@
 /**
+ * Internal: reads a stream to its end up to a byte limit, so that standard input (`cli_io.ts`) and
+ * an `--exec` program's output (`exec_handler.ts`) cannot grow memory without bound.
+ *
+ * @module
+ */
+
+/**
  * Reads a stream to its end, up to a limit.
  *
  * @param readable The stream.

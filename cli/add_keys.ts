@@ -1,3 +1,11 @@
+/**
+ * Adds the public keys of files and folders to an `authorized_keys` file, skipping keys already
+ * there (OVTP's `--add-keys`): what `ovtp authorize` and `ovtp serve --add-keys` call before the
+ * server reads the file.
+ *
+ * @module
+ */
+
 import { join } from "node:path";
 import { addAuthorizedKey } from "../crypto/authorized_keys.ts";
 import { CliError } from "./cli_error.ts";

@@ -1,3 +1,10 @@
+/**
+ * `ovtp authorize PUBFILE|DIR…`: adds client keys to our `authorized_keys` (`add_keys.ts` does the
+ * work), which a running server re-reads at its next handshake.
+ *
+ * @module
+ */
+
 import { formatKey } from "./_format.ts";
 import { addKeys } from "./add_keys.ts";
 import type { CliCommand } from "./cli_command.ts";

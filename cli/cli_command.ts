@@ -1,3 +1,11 @@
+/**
+ * The shape of every `ovtp` command (`CliCommand`: its name, its help and `run`), which `cli.ts`
+ * picks by name. `run` returns the exit code or throws; `report_error.ts` turns what it throws
+ * into one line on standard error and an exit code.
+ *
+ * @module
+ */
+
 import type { CliIo } from "./cli_io.ts";
 
 /**

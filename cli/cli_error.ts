@@ -1,3 +1,11 @@
+/**
+ * `CliError`: a failure a command reports as it is, one line on standard error and its exit code
+ * (2 for usage mistakes). Commands throw it; `report_error.ts` prints it, while the library's own
+ * errors are mapped there by class.
+ *
+ * @module
+ */
+
 import { ExitCode } from "./exit_codes.ts";
 
 /**

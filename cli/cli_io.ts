@@ -1,3 +1,11 @@
+/**
+ * `CliIo`, the standard streams a command writes to and reads from, and `denoIo()`, the process's
+ * own. Every command gets one from `cli.ts`'s `main(args, io)`, so that tests run commands
+ * in-process with buffers instead.
+ *
+ * @module
+ */
+
 import { readUpTo } from "./_read_up_to.ts";
 
 /** Where a command writes and reads: the process's standard streams, or a test's buffers. */

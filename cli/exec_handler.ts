@@ -1,3 +1,11 @@
+/**
+ * `ovtp serve --exec CMD` (and `pull --exec`): a message handler that runs a command line per
+ * message, like ssh's forced command (the message on its standard input, its output the reply, its
+ * exit code the status), with a cap on processes in all and per client key.
+ *
+ * @module
+ */
+
 import { formatHostPort } from "../address.ts";
 import type { OvtpMessage } from "../message.ts";
 import type { PeerConnection } from "../peer_connection.ts";

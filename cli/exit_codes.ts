@@ -1,4 +1,11 @@
 /**
+ * The `ovtp` command's exit codes (0 to 6), defined once: `report_error.ts` and the commands map
+ * their outcomes to them, and scripts branch on them (README, "Exit codes").
+ *
+ * @module
+ */
+
+/**
  * The exit codes of the `ovtp` command. Scripts may rely on them; they never change meaning.
  *
  * @example Branch on an exit code

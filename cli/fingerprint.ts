@@ -1,3 +1,10 @@
+/**
+ * `ovtp fingerprint [FILE]`: prints the fingerprint of each key in a key file (a `.pub`, a private
+ * key, `authorized_keys` or `known_hosts`; by default our own key), read by `read_public_keys.ts`.
+ *
+ * @module
+ */
+
 import { formatKey } from "./_format.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";

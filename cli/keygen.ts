@@ -1,3 +1,10 @@
+/**
+ * `ovtp keygen`: makes an identity (`crypto/identity.ts`), writes FILE (mode 0600) and FILE.pub,
+ * prints the fingerprint, and never overwrites a key.
+ *
+ * @module
+ */
+
 import { defaultRsaBits, generateIdentity, saveIdentity } from "../crypto/identity.ts";
 import { maxRsaBits, minRsaBits } from "../crypto/public_key.ts";
 import { formatKey } from "./_format.ts";

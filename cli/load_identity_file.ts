@@ -1,3 +1,10 @@
+/**
+ * Loads the private key of a CLI command (`serve`, and every client command through
+ * `connect_client.ts`), and turns a missing key file into a one-line hint to run `ovtp keygen`.
+ *
+ * @module
+ */
+
 import { type Identity, loadIdentity } from "../crypto/identity.ts";
 import { KeyFileError } from "../errors.ts";
 import { shellWord } from "./_format.ts";

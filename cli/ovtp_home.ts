@@ -1,3 +1,11 @@
+/**
+ * Where the command's key files are: each flag wins, then `--home`, then `$OVTP_HOME`, then
+ * `~/.ovtp` (`id_ovtp`, `authorized_keys`, `known_hosts`). Read by `keygen`, `authorize`,
+ * `fingerprint`, `serve` and, through `connect_client.ts`, every client command.
+ *
+ * @module
+ */
+
 import { join } from "node:path";
 import { CliError } from "./cli_error.ts";
 

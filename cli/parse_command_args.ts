@@ -1,3 +1,11 @@
+/**
+ * Strict argument parsing for every command (`node:util`'s `parseArgs`, unknown options refused,
+ * the count of positional arguments checked); each problem becomes a usage error (exit code 2)
+ * that points to the command's help.
+ *
+ * @module
+ */
+
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CliError } from "./cli_error.ts";
 

@@ -1,3 +1,10 @@
+/**
+ * A one-line terminal progress bar (bytes, percent, rate, time left), fed by the transfer progress
+ * callbacks; drawn by `put`, `get` and the demo when standard output is a terminal.
+ *
+ * @module
+ */
+
 import { basename } from "node:path";
 import type { TransferProgress } from "../transfer/content_transfer.ts";
 import { formatBytes, formatClock } from "./_format.ts";

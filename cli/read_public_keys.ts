@@ -1,3 +1,11 @@
+/**
+ * Reads the public keys of any key file the commands are given: a `.pub` file, an
+ * `authorized_keys` or `known_hosts` file, or a private key (its public half). Used by `ovtp
+ * fingerprint` and by `add_keys.ts`.
+ *
+ * @module
+ */
+
 import { loadIdentity } from "../crypto/identity.ts";
 import { parsePublicKey, type PublicKey, publicKeyType } from "../crypto/public_key.ts";
 import { KeyFileError } from "../errors.ts";

@@ -1,3 +1,11 @@
+/**
+ * Reads the `HOST[:PORT]:PATH` arguments of `put`, `get` and `hash` as `scp` does (a port only
+ * when a second `:` follows it); the client-command skeleton (`client_command.ts`) connects to the
+ * server it names and hands the command the remote path.
+ *
+ * @module
+ */
+
 import { defaultPort, type HostPort, parseHostPort } from "../address.ts";
 
 /** A remote path with the server it is on, as `HOST[:PORT]:PATH` names it. */

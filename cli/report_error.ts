@@ -1,3 +1,11 @@
+/**
+ * The last step of every command: turns whatever it threw into one terminal-safe line for standard
+ * error and an exit code (`exit_codes.ts`), telling the library's errors apart by class (a refused
+ * key is 3, a server key problem 4, a refused operation 5, a connection failure 6).
+ *
+ * @module
+ */
+
 import {
   AuthenticationError,
   ConnectionError,
