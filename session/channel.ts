@@ -1,3 +1,13 @@
+/**
+ * `Channel`: the connection after the handshake. It multiplexes streams over the record layer:
+ * outgoing records from all streams are batched and passed to `RecordSender`, incoming plaintexts
+ * from `RecordReceiver` are decoded (`wire/record_codec.ts`) and dispatched to their stream, and a
+ * stream the peer opens goes to `onStream` (the endpoint's `StreamRouter`). Over 450 lines: the
+ * send scheduler, the dispatch, keepalive and close share the channel's queues and stream table.
+ *
+ * @module
+ */
+
 import { ConnectionError, ProtocolError, TimeoutError } from "../errors.ts";
 import type { PublicKey } from "../crypto/public_key.ts";
 import { freeBuffer } from "../wire/_bytes.ts";

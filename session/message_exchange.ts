@@ -1,3 +1,12 @@
+/**
+ * One request/reply over one MESSAGE stream (SPEC.md section 9), both halves: `requestMessage()`
+ * opens the stream, sends the body and reads the reply head and body (used by `Caller`);
+ * `answerMessage()` reads a message and writes the handler's reply (used by `MessageService`).
+ * Also the reply and per-call option types.
+ *
+ * @module
+ */
+
 import { ProtocolError, TimeoutError } from "../errors.ts";
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
 import type { Channel } from "./channel.ts";

@@ -1,3 +1,11 @@
+/**
+ * The receiving half of the record layer. It reads frames from the `FrameReader`, opens each
+ * (several in flight) and hands the plaintexts to the channel strictly in sequence; the first
+ * record that fails to open ends the connection. Its mirror is `record_sender.ts`.
+ *
+ * @module
+ */
+
 import { aesGcmOpen, aesGcmTagBytes } from "../crypto/aes_gcm.ts";
 import { frameHeaderBytes, writeFrameHeader } from "../wire/frame.ts";
 import type { FrameReader } from "../wire/frame_reader.ts";

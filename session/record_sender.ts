@@ -1,3 +1,11 @@
+/**
+ * The sending half of the record layer. The channel hands it each batch of records as plaintext;
+ * it seals each with the next key and sequence number (several seals in flight) and writes the
+ * frames to the transport strictly in order. Its mirror is `record_receiver.ts`.
+ *
+ * @module
+ */
+
 import { aesGcmSeal, aesGcmTagBytes } from "../crypto/aes_gcm.ts";
 import { freeBuffer } from "../wire/_bytes.ts";
 import { frameHeaderBytes, writeFrameHeader } from "../wire/frame.ts";

@@ -1,3 +1,13 @@
+/**
+ * `Stream`: one stream of a channel (open, reply, data, end, reset), with flow control in both
+ * directions, and the stream kinds and error codes. Services read and write streams; the channel
+ * (`channel.ts`) turns their records into sealed batches and back. Over 450 lines: both
+ * directions, the window credit, the server's buffer budget and the stall timeout share one
+ * stream's state.
+ *
+ * @module
+ */
+
 import {
   ConnectionError,
   LimitError,

@@ -1,3 +1,11 @@
+/**
+ * Record numbers and epoch keys for one direction of the record layer: `RecordSender` and
+ * `RecordReceiver` each take the next slot per record, and both ends move to a new key after the
+ * same number of records or bytes (SPEC.md, "Key update").
+ *
+ * @module
+ */
+
 import { type EpochKeys, epochKeys } from "./key_schedule.ts";
 
 /**

@@ -1,3 +1,11 @@
+/**
+ * `DenoTransport`: where the protocol meets a socket. It adapts a `Deno.Conn` to the `Transport`
+ * interface (`transport.ts`) that the handshake and the channel read and write; the client makes
+ * one per connection, the server one per accepted socket.
+ *
+ * @module
+ */
+
 import type { Transport, TransportAddress } from "./transport.ts";
 
 function toAddress(addr: Deno.Addr): TransportAddress {

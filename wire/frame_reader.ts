@@ -1,3 +1,11 @@
+/**
+ * `FrameReader`: reads length-prefixed frames (`frame.ts`) from a `Transport`, for the handshake
+ * and then the record layer (`session/record_receiver.ts`). It checks each length against its
+ * limit before allocating, and recycles large frame buffers.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "../errors.ts";
 import { frameHeaderBytes, maxHandshakeFrameBytes, protocolMaxFrameBytes } from "./frame.ts";
 import type { Transport } from "./transport.ts";

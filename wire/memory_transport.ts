@@ -1,3 +1,11 @@
+/**
+ * Two joined in-memory `Transport` ends with bounded buffers, so that the frame reader, the
+ * handshake and the channel can be tested (and shown in doc examples) without sockets. Not used in
+ * production.
+ *
+ * @module
+ */
+
 import type { Transport, TransportAddress } from "./transport.ts";
 
 /** Options for {@linkcode memoryTransportPair}. */
