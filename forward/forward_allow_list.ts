@@ -1,3 +1,11 @@
+/**
+ * `ForwardAllowList`: the destinations a server opens TCP forwards to (`serveOvtp`'s
+ * `forwardAllow`, `ovtp serve --forward-allow`), compared as text. `forward_service.ts` checks
+ * each forward stream against it before connecting.
+ *
+ * @module
+ */
+
 import { formatHostPort } from "../address.ts";
 
 /** Highest TCP port. */

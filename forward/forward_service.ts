@@ -1,3 +1,11 @@
+/**
+ * `ForwardService`: the server side of TCP forwarding (SPEC.md, section 14), one of the server's
+ * stream services. For each FORWARD stream it checks the key's options and the allow list,
+ * connects to the destination, and pipes bytes both ways (`_pipe.ts`).
+ *
+ * @module
+ */
+
 import { formatHostPort } from "../address.ts";
 import { allowsForward } from "../crypto/key_permissions.ts";
 import type { PeerInfo } from "../peer_connection.ts";

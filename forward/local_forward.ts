@@ -1,3 +1,11 @@
+/**
+ * The client side of TCP forwarding (`OvtpClient.forward()`, like `ssh -L`): after a probe stream
+ * shows the server would allow it, it listens on a local port and carries each accepted connection
+ * as one FORWARD stream, which `forward_service.ts` answers.
+ *
+ * @module
+ */
+
 import { acceptLoop } from "../wire/accept_loop.ts";
 import type { HostPort } from "../address.ts";
 import type { Channel } from "../session/channel.ts";

@@ -1,3 +1,11 @@
+/**
+ * The client side of the one-shot messaging streams: `publishMessage()` (a PUBLISH stream) and
+ * `pushMessage()` (a PUSH stream), which `OvtpClient.publish()` and `OvtpClient.push()` call over
+ * the current channel; the server answers them in `pubsub.ts` and `work_queue.ts`.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "../errors.ts";
 import type { OvtpMessage } from "../message.ts";
 import type { Channel } from "../session/channel.ts";

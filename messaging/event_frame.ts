@@ -1,3 +1,11 @@
+/**
+ * The framing inside long-lived SUBSCRIBE and PULL streams: `headLength (2) || head || bodyLength
+ * (4) || body`, written by the server (`pubsub.ts`, `work_queue.ts`) and read by the client
+ * (`subscription.ts`, `queue_worker.ts`), each length checked before anything is allocated.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "../errors.ts";
 import type { Head, Stream } from "../session/stream.ts";
 import { StreamReader } from "../transfer/stream_reader.ts";

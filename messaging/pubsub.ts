@@ -1,3 +1,11 @@
+/**
+ * `PubSub`: the server side of publish/subscribe (SPEC.md, "Publish/subscribe"), one of the
+ * server's stream services. It answers SUBSCRIBE and PUBLISH streams and copies each event into
+ * every matching subscription's bounded queue, dropping the oldest for a slow reader.
+ *
+ * @module
+ */
+
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
 import type { PeerInfo } from "../peer_connection.ts";
 import type { Allowance } from "../session/budget.ts";

@@ -1,3 +1,11 @@
+/**
+ * `QueueWorker`: the client side of a PULL stream, made by `OvtpClient.pull()`. It reads one item
+ * at a time, runs the handler and acknowledges it, on a `LiveStream` that is opened again after a
+ * reconnect; the server side is `work_queue.ts`.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "../errors.ts";
 import { OvtpMessage, parseMessageType } from "../message.ts";
 import type { Channel } from "../session/channel.ts";

@@ -1,3 +1,11 @@
+/**
+ * `Subscription`: the client side of a SUBSCRIBE stream, made by `OvtpClient.subscribe()`. It
+ * reads events one at a time and hands them to the handler, on a `LiveStream` that is made again
+ * after a reconnect; the server side is `pubsub.ts`.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "../errors.ts";
 import { OvtpMessage, parseMessageType } from "../message.ts";
 import type { Channel } from "../session/channel.ts";

@@ -1,3 +1,12 @@
+/**
+ * `WorkQueues`: the server side of the work queues (SPEC.md, "Work queues"), one of the server's
+ * stream services. It answers PUSH and PULL streams, hands each item to one worker and takes it
+ * back when the worker leaves without acknowledging. Over 450 lines: the queues share their bounds
+ * (per queue, per key, in all), counted here because items outlive their connection.
+ *
+ * @module
+ */
+
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
 import type { PeerInfo } from "../peer_connection.ts";
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
