@@ -1,3 +1,11 @@
+/**
+ * Host and port parsing and formatting (`host`, `host:port`, `[IPv6]:port`; port 4242 when none is
+ * given). Not on the data path: it names where a connection goes, for the client's target, the
+ * server's listen address, the forward allow lists and the CLI's `HOST[:PORT]` arguments.
+ *
+ * @module
+ */
+
 /** The port ovtp uses when none is given. */
 export const defaultPort = 4242;
 

@@ -1,3 +1,13 @@
+/**
+ * `OvtpClient`, the client endpoint: it connects (TCP, `clientHandshake`, a `Channel`), checks the
+ * server's key against a pin or `known_hosts`, reconnects with backoff, and gives each operation
+ * to its layer: messages to `Caller`, files to `transfer/`, publish/subscribe, queues and
+ * forwarding to `messaging/` and `forward/`. A `StreamRouter` with a `MessageService` answers a
+ * server's callbacks. Over 450 lines: one short method per public operation.
+ *
+ * @module
+ */
+
 import { formatHostPort, type HostPort, parseHostPort } from "./address.ts";
 import type { Identity } from "./crypto/identity.ts";
 import { KnownHosts } from "./crypto/known_hosts.ts";

@@ -1,3 +1,11 @@
+/**
+ * `OvtpMessage`, a message body and its type (`bytes`, `text` or `json`): what `sendMessage()`
+ * sends, what a handler receives and what a reply, an event or a queue item carries. It turns
+ * values into bytes and back; it knows nothing of streams.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "./errors.ts";
 import { utf8Decoder, utf8Encoder } from "./wire/_bytes.ts";
 

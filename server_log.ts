@@ -1,3 +1,11 @@
+/**
+ * The events a server reports (`connection`, `refused`, `accept_error`, `limit`, `warning`) as one
+ * typed union, and `formatLogLine()`, the JSON line `ovtp serve` prints for each. `server.ts` and
+ * `server_connection.ts` hand them to the server's `onLog` option.
+ *
+ * @module
+ */
+
 import type { AdmissionRefusal } from "./session/admission.ts";
 
 /**
