@@ -1,9 +1,10 @@
 /**
- * @module
  * An authenticated client connection as a server sees it: who the peer is (its key, comment,
  * address and authorized_keys options, and its share of the budgets) and a way to call it back
  * (the same `Caller` the client uses). Made by `server_connection.ts` once a handshake
  * succeeded; handed to the handler and to every stream service.
+ *
+ * @module
  */
 
 import { ConnectionError } from "./errors.ts";

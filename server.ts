@@ -1,10 +1,11 @@
 /**
- * @module
  * The server endpoint: `OvtpServer` listens, accepts, and serves each connection
  * (`server_connection.ts`: admit → authenticate → run → log) with one stream router built from
  * its services: messages (the handler), files, publish/subscribe, work queues and forwarding.
  * Its options are in `server_options.ts`; the settings it shares with the client in
  * `session/settings.ts`.
+ *
+ * @module
  */
 
 import { defaultPort, type HostPort } from "./address.ts";

@@ -1,5 +1,4 @@
 /**
- * @module
  * The life of one accepted connection on a server, as four straight-line steps:
  *
  * ```text
@@ -12,6 +11,8 @@
  *
  * `OvtpServer` owns what is shared (admission, budgets, authorized keys, services) and calls
  * {@linkcode serveConnection} for each accepted socket.
+ *
+ * @module
  */
 
 import { formatHostPort } from "./address.ts";

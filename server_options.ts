@@ -1,9 +1,10 @@
 /**
- * @module
  * What an `OvtpServer` is given: its options (identity, authorized keys, address, services and
  * every limit) and the server-only defaults. The settings it shares with the client live in
  * `session/settings.ts`; the budgets in `session/budget.ts`; the admission limits in
  * `session/admission.ts`.
+ *
+ * @module
  */
 
 import type { HostPort } from "./address.ts";

@@ -1,5 +1,4 @@
 /**
- * @module
  * Who may start a handshake: the limits a server applies before any cryptography. Sits in
  * `OvtpServer` between accept and the handshake; counts connections per address group and in
  * the handshake, and remembers failed handshakes per address group.
@@ -9,6 +8,8 @@
  * connection pushes out the oldest cheap startup of the address group that holds the most, so
  * a trickle of silent sockets cannot keep good clients out. And failures are counted per address
  * group (an IPv4 address, an IPv6 /64), never per client key, which anyone can name.
+ *
+ * @module
  */
 
 import { addressBytes } from "../crypto/address_patterns.ts";

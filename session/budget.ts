@@ -1,5 +1,4 @@
 /**
- * @module
  * The server's resource budgets: one place that holds the limits and counts what each
  * connection, each client key and the whole process holds now. Every service that spends
  * memory, a file descriptor or a process on behalf of a peer takes it from the connection's
@@ -12,6 +11,8 @@
  * `Allowance` from it (which counts the connection against its key), hands it to its channel
  * (stream windows, message bodies being read) and to the file, messaging and forwarding
  * services through the `PeerConnection`.
+ *
+ * @module
  */
 
 /** What a server counts for each connection, each key and the whole process. */

@@ -1,8 +1,9 @@
 /**
- * @module
  * The calling side of messages, shared by both endpoints: `OvtpClient` calls its server with it,
  * and a server calls a connected client back through `PeerConnection`. It turns a value into a
  * message, opens a message stream on the current channel and waits for the reply.
+ *
+ * @module
  */
 
 import { type MessageValue, OvtpMessage } from "../message.ts";

@@ -1,10 +1,11 @@
 /**
- * @module
  * The service that answers message streams (SPEC.md section 9) with a handler, for both
  * endpoints: the server's handler, or a client's `handler` option when a server calls it back.
  * On a server it also applies the budgets of message handling: a handler call is taken from the
  * connection's `handlerCalls`, and a message that stops half way is reset after the stall
  * timeout.
+ *
+ * @module
  */
 
 import { ConnectionError, LimitError, TimeoutError } from "../errors.ts";

@@ -1,9 +1,10 @@
 /**
- * @module
  * The settings both endpoints share, in one place: their options, their defaults, and the one
  * check that fills and validates them (the model is js-libp2p-yamux's `defaultConfig` and
  * `verifyConfig()`). `OvtpClient` and `OvtpServer` call {@linkcode resolveSessionSettings} once;
  * everything below them (handshake, channel, message exchange) takes the resolved figures.
+ *
+ * @module
  */
 
 import { maxRekeyRecords, minRekeyRecords } from "../wire/handshake_codec.ts";

@@ -1,10 +1,11 @@
 /**
- * @module
  * One way to answer the streams a peer opens, for both endpoints: each kind of stream belongs to
  * one {@linkcode StreamService} (messages, files, publish/subscribe, work queues, forwarding),
  * and a {@linkcode StreamRouter} hands each new stream to its service, resetting a kind nobody
  * serves as `unsupported`. The server builds its router from all its services; the client from
  * the message service alone (a server may call it back).
+ *
+ * @module
  */
 
 import type { Stream } from "./stream.ts";

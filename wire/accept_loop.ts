@@ -1,8 +1,9 @@
 /**
- * @module
  * The one accept loop of every listener ovtp opens (the server's, and `ovtp forward -L`'s local
  * one). An accept error that concerns one connection, or the process, never ends it: only
  * closing the listener does.
+ *
+ * @module
  */
 
 /** Options of {@linkcode acceptLoop}. */
