@@ -23,7 +23,7 @@ export interface HostPort {
  *
  * @example
  * ```ts
- * import { parseHostPort } from "./address.ts";
+ * import { parseHostPort } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parseHostPort("example.org:99"), { hostname: "example.org", port: 99 });
@@ -48,7 +48,7 @@ export function parseHostPort(text: string, fallbackPort: number = defaultPort):
  *
  * @example
  * ```ts
- * import { formatHostPort } from "./address.ts";
+ * import { formatHostPort } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatHostPort({ hostname: "::1", port: 7 }), "[::1]:7");

@@ -29,7 +29,7 @@ export interface OvtpErrorOptions {
  *
  * @example Branch on the code
  * ```ts
- * import { OvtpError, ProtocolError } from "./errors.ts";
+ * import { OvtpError, ProtocolError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const error: OvtpError = new ProtocolError("Cannot decode frame: truncated");
@@ -61,7 +61,7 @@ export class OvtpError extends Error {
  *
  * @example Check the class
  * ```ts
- * import { ProtocolError } from "./errors.ts";
+ * import { ProtocolError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const error = new ProtocolError("Cannot decode frame: length 70000 exceeds the 65536-byte limit");
@@ -87,7 +87,7 @@ export class ProtocolError extends OvtpError {
  *
  * @example Check the code
  * ```ts
- * import { AuthenticationError } from "./errors.ts";
+ * import { AuthenticationError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new AuthenticationError("refused").code, "AUTHENTICATION");
@@ -145,7 +145,7 @@ export interface HostKeyErrorOptions extends OvtpErrorOptions {
  *
  * @example Read both fingerprints
  * ```ts
- * import { HostKeyError } from "./errors.ts";
+ * import { HostKeyError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const error = new HostKeyError("host key changed", {
@@ -195,7 +195,7 @@ export class HostKeyError extends OvtpError {
  *
  * @example Check the class
  * ```ts
- * import { TimeoutError } from "./errors.ts";
+ * import { TimeoutError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new TimeoutError("handshake took longer than 10000 ms").code, "TIMEOUT");
@@ -226,7 +226,7 @@ export interface RemoteErrorOptions extends OvtpErrorOptions {
  *
  * @example Read the remote code
  * ```ts
- * import { RemoteError } from "./errors.ts";
+ * import { RemoteError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const error = new RemoteError("handler failed", { remoteCode: 2 });
@@ -255,7 +255,7 @@ export class RemoteError extends OvtpError {
  *
  * @example Check the code
  * ```ts
- * import { ConnectionError } from "./errors.ts";
+ * import { ConnectionError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new ConnectionError("connection closed").code, "CONNECTION");
@@ -280,7 +280,7 @@ export class ConnectionError extends OvtpError {
  *
  * @example Check the code
  * ```ts
- * import { KeyFileError } from "./errors.ts";
+ * import { KeyFileError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new KeyFileError("bad permissions").code, "KEY_FILE");
@@ -342,7 +342,7 @@ export interface FileErrorOptions extends OvtpErrorOptions {
  *
  * @example Check the reason
  * ```ts
- * import { FileError } from "./errors.ts";
+ * import { FileError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const error = new FileError("report.csv exists; pass overwrite", {
@@ -383,7 +383,7 @@ export class FileError extends OvtpError {
  *
  * @example Check the code
  * ```ts
- * import { LimitError } from "./errors.ts";
+ * import { LimitError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(new LimitError("over the budget").code, "LIMIT");

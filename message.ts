@@ -22,7 +22,7 @@ const messageTypes: readonly MessageType[] = ["bytes", "text", "json"];
  *
  * @example Read a JSON message
  * ```ts
- * import { OvtpMessage } from "./message.ts";
+ * import { OvtpMessage } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const message = OvtpMessage.from({ job: 7 });
@@ -53,7 +53,7 @@ export class OvtpMessage {
    *
    * @example Bytes stay bytes
    * ```ts
-   * import { OvtpMessage } from "./message.ts";
+   * import { OvtpMessage } from "./mod.ts";
    * import assert from "node:assert/strict";
    *
    * assert.equal(OvtpMessage.from(new Uint8Array([1])).type, "bytes");

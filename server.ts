@@ -52,13 +52,10 @@ export {
  *
  * @example Serve on a free port, then close
  * ```ts
- * import { OvtpServer } from "./server.ts";
- * import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
- * import { identityFromPkcs8, parsePrivateKeyPem } from "./crypto/identity.ts";
+ * import { AuthorizedKeys, generateIdentity, OvtpServer } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
- * const pem = await Deno.readTextFile(new URL("./tests/fixtures/keys/server", import.meta.url));
- * const identity = await identityFromPkcs8(parsePrivateKeyPem(pem));
+ * const identity = await generateIdentity({ bits: 2048 }); // the smallest size, for speed
  * const server = new OvtpServer((message) => ({ status: true, response: message.text() }), {
  *   identity,
  *   authorizedKeys: AuthorizedKeys.fromKeys([]),
@@ -311,15 +308,12 @@ export type ServeOvtpOptions = OvtpServerOptions;
  *
  * @example Serve until aborted
  * ```ts
- * import { serveOvtp } from "./server.ts";
- * import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
- * import { identityFromPkcs8, parsePrivateKeyPem } from "./crypto/identity.ts";
+ * import { AuthorizedKeys, generateIdentity, serveOvtp } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
- * const pem = await Deno.readTextFile(new URL("./tests/fixtures/keys/server", import.meta.url));
  * const controller = new AbortController();
  * const server = serveOvtp({
- *   identity: await identityFromPkcs8(parsePrivateKeyPem(pem)),
+ *   identity: await generateIdentity({ bits: 2048 }),
  *   authorizedKeys: AuthorizedKeys.fromKeys([]),
  *   hostname: "127.0.0.1",
  *   port: 0,

@@ -121,7 +121,7 @@ export type ServerLogEvent =
  *
  * @example
  * ```ts
- * import { formatLogLine } from "./server_log.ts";
+ * import { formatLogLine } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const line = formatLogLine({

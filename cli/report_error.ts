@@ -43,7 +43,7 @@ export interface ErrorReport {
  * @example Map a refused upload to exit code 5
  * ```ts
  * import { reportError } from "./report_error.ts";
- * import { FileError } from "../errors.ts";
+ * import { FileError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const report = reportError(

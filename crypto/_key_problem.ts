@@ -16,7 +16,7 @@ import { KeyFileError } from "../errors.ts";
  * @example Read the reason
  * ```ts
  * import { KeyProblem } from "./_key_problem.ts";
- * import { KeyFileError } from "../errors.ts";
+ * import { KeyFileError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const problem = new KeyProblem("Cannot parse public key", "not an ovtp-rsa key");

@@ -102,7 +102,7 @@ export async function aesGcmSeal(
  * @example Open a record, and refuse an altered one
  * ```ts
  * import { aesGcmOpen, aesGcmSeal, importAesGcmKey } from "./aes_gcm.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const key = await importAesGcmKey(new Uint8Array(32));

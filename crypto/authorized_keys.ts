@@ -69,7 +69,7 @@ export interface AuthorizedKey {
  *
  * @example Look up keys in a file
  * ```ts
- * import { AuthorizedKeys } from "./authorized_keys.ts";
+ * import { AuthorizedKeys } from "../mod.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
@@ -120,7 +120,7 @@ export class AuthorizedKeys {
    *
    * @example A missing file authorizes nobody
    * ```ts
-   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import { AuthorizedKeys } from "../mod.ts";
    * import assert from "node:assert/strict";
    *
    * const authorized = AuthorizedKeys.fromFile("/nonexistent/authorized_keys");
@@ -143,7 +143,7 @@ export class AuthorizedKeys {
    *
    * @example Refuse a world-writable file
    * ```ts
-   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import { AuthorizedKeys } from "../mod.ts";
    * import { join } from "node:path";
    * import assert from "node:assert/strict";
    *
@@ -187,8 +187,7 @@ export class AuthorizedKeys {
    *
    * @example Authorize one key
    * ```ts
-   * import { AuthorizedKeys } from "./authorized_keys.ts";
-   * import { importPublicKey } from "./public_key.ts";
+   * import { AuthorizedKeys, importPublicKey } from "../mod.ts";
    * import assert from "node:assert/strict";
    *
    * const { publicKey } = await crypto.subtle.generateKey(
@@ -228,7 +227,7 @@ export class AuthorizedKeys {
    *
    * @example No warnings before the first read
    * ```ts
-   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import { AuthorizedKeys } from "../mod.ts";
    * import assert from "node:assert/strict";
    *
    * assert.deepEqual(AuthorizedKeys.fromFile("authorized_keys").warnings, []);
@@ -245,7 +244,7 @@ export class AuthorizedKeys {
    *
    * @example Count keys
    * ```ts
-   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import { AuthorizedKeys } from "../mod.ts";
    * import assert from "node:assert/strict";
    *
    * assert.equal(AuthorizedKeys.fromKeys([]).size, 0);
@@ -264,7 +263,7 @@ export class AuthorizedKeys {
    *
    * @example Read a file at start
    * ```ts
-   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import { AuthorizedKeys } from "../mod.ts";
    * import { join } from "node:path";
    * import assert from "node:assert/strict";
    *
@@ -297,7 +296,7 @@ export class AuthorizedKeys {
    *
    * @example Find nothing in an empty set
    * ```ts
-   * import { AuthorizedKeys } from "./authorized_keys.ts";
+   * import { AuthorizedKeys } from "../mod.ts";
    * import assert from "node:assert/strict";
    *
    * assert.equal(await AuthorizedKeys.fromKeys([]).find("SHA256:x"), undefined);
@@ -489,8 +488,7 @@ async function parseLines(text: string): Promise<ParsedLines> {
  *
  * @example Add a key once
  * ```ts
- * import { addAuthorizedKey, AuthorizedKeys } from "./authorized_keys.ts";
- * import { importPublicKey } from "./public_key.ts";
+ * import { addAuthorizedKey, AuthorizedKeys, importPublicKey } from "../mod.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *

@@ -19,7 +19,7 @@ import { sha256 } from "./sha256.ts";
  *
  * @example Fingerprint some bytes
  * ```ts
- * import { fingerprint } from "./fingerprint.ts";
+ * import { fingerprint } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const value = await fingerprint(new TextEncoder().encode("abc"));

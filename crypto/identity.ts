@@ -87,7 +87,7 @@ export interface GenerateIdentityOptions {
  *
  * @example Generate an identity
  * ```ts
- * import { generateIdentity } from "./identity.ts";
+ * import { generateIdentity } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const identity = await generateIdentity({ bits: 2048, comment: "alice@laptop" });
@@ -140,7 +140,7 @@ export async function generateIdentity(options: GenerateIdentityOptions = {}): P
  *
  * @example Import a key made by Web Crypto
  * ```ts
- * import { identityFromPkcs8 } from "./identity.ts";
+ * import { identityFromPkcs8 } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const pair = await crypto.subtle.generateKey(
@@ -211,7 +211,7 @@ export async function identityFromPkcs8(pkcs8: Uint8Array, comment = ""): Promis
  * @example Round-trip with formatPrivateKeyPem
  * ```ts
  * import { formatPrivateKeyPem, parsePrivateKeyPem } from "./identity.ts";
- * import { KeyFileError } from "../errors.ts";
+ * import { KeyFileError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const der = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]);
@@ -322,8 +322,7 @@ export interface SaveIdentityOptions {
  *
  * @example Save a new identity
  * ```ts
- * import { generateIdentity, saveIdentity } from "./identity.ts";
- * import { KeyFileError } from "../errors.ts";
+ * import { generateIdentity, KeyFileError, saveIdentity } from "../mod.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
@@ -406,8 +405,7 @@ export interface LoadIdentityOptions {
  *
  * @example Refuse a key file that others can read
  * ```ts
- * import { loadIdentity } from "./identity.ts";
- * import { KeyFileError } from "../errors.ts";
+ * import { KeyFileError, loadIdentity } from "../mod.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *

@@ -78,8 +78,7 @@ export function formatHostPattern(host: string, port: number): string {
  *
  * @example Trust on first use
  * ```ts
- * import { KnownHosts } from "./known_hosts.ts";
- * import { importPublicKey } from "./public_key.ts";
+ * import { importPublicKey, KnownHosts } from "../mod.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
@@ -134,8 +133,7 @@ export class KnownHosts {
    *
    * @example A missing file knows no host
    * ```ts
-   * import { KnownHosts } from "./known_hosts.ts";
-   * import type { PublicKey } from "./public_key.ts";
+   * import { KnownHosts, type PublicKey } from "../mod.ts";
    * import assert from "node:assert/strict";
    *
    * const knownHosts = new KnownHosts("/nonexistent/known_hosts");
@@ -175,8 +173,7 @@ export class KnownHosts {
    *
    * @example Record a key
    * ```ts
-   * import { KnownHosts } from "./known_hosts.ts";
-   * import type { PublicKey } from "./public_key.ts";
+   * import { KnownHosts, type PublicKey } from "../mod.ts";
    * import { join } from "node:path";
    * import assert from "node:assert/strict";
    *

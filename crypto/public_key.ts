@@ -59,8 +59,7 @@ export interface PublicKey {
  *
  * @example Refuse bytes that are not a key
  * ```ts
- * import { importPublicKey } from "./public_key.ts";
- * import { KeyFileError } from "../errors.ts";
+ * import { importPublicKey, KeyFileError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * await assert.rejects(importPublicKey(new Uint8Array([0x30, 0x00])), KeyFileError);
@@ -82,8 +81,7 @@ export async function importPublicKey(spki: Uint8Array, comment = ""): Promise<P
  *
  * @example Refuse another key type
  * ```ts
- * import { parsePublicKey } from "./public_key.ts";
- * import { KeyFileError } from "../errors.ts";
+ * import { KeyFileError, parsePublicKey } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * await assert.rejects(parsePublicKey("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 me@host"), KeyFileError);
@@ -140,7 +138,7 @@ export async function parsePublicKey(line: string): Promise<PublicKey> {
  *
  * @example Round-trip a key
  * ```ts
- * import { formatPublicKey, importPublicKey, parsePublicKey } from "./public_key.ts";
+ * import { formatPublicKey, importPublicKey, parsePublicKey } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const { publicKey } = await crypto.subtle.generateKey(

@@ -16,7 +16,7 @@ import { fileErrorFromOs, quotePath } from "./_os_error.ts";
  *
  * @example Count the chunks of a file
  * ```ts
- * import { fileChunkBytes } from "./chunk_tree.ts";
+ * import { fileChunkBytes } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(Math.ceil(2.5 * 1048576 / fileChunkBytes), 3);
@@ -439,7 +439,7 @@ export function formatDigest(root: Uint8Array): string {
  * @example Refuse a short digest
  * ```ts
  * import { parseDigest } from "./chunk_tree.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => parseDigest("abcd"), ProtocolError);

@@ -431,7 +431,7 @@ export async function removeStalePartials(
  * @example A partial file of 1.5 chunks
  * ```ts
  * import { resumableBytes } from "./partial_files.ts";
- * import { fileChunkBytes } from "./chunk_tree.ts";
+ * import { fileChunkBytes } from "../mod.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *

@@ -97,7 +97,7 @@ type Action = "read" | "write" | "use";
  * @example Resolve a file for reading
  * ```ts
  * import { Sandbox } from "./sandbox.ts";
- * import { FileError } from "../errors.ts";
+ * import { FileError } from "../mod.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
@@ -224,7 +224,7 @@ export class Sandbox {
    * @example Refuse a folder unless allowed
    * ```ts
    * import { Sandbox } from "./sandbox.ts";
-   * import { FileError } from "../errors.ts";
+   * import { FileError } from "../mod.ts";
    * import assert from "node:assert/strict";
    *
    * const dir = await Deno.makeTempDir();
@@ -384,7 +384,7 @@ export class Sandbox {
    * @example Refuse a target that leaves through a link
    * ```ts
    * import { Sandbox } from "./sandbox.ts";
-   * import { FileError } from "../errors.ts";
+   * import { FileError } from "../mod.ts";
    * import { join } from "node:path";
    * import assert from "node:assert/strict";
    *

@@ -45,7 +45,7 @@ function topicProblem(text: unknown, wildcards: boolean): string | undefined {
  *
  * @example Check topics
  * ```ts
- * import { checkTopic } from "./topic_pattern.ts";
+ * import { checkTopic } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(checkTopic("metrics.cpu"), "metrics.cpu");
@@ -67,7 +67,7 @@ export function checkTopic(topic: unknown): string {
  *
  * @example Check patterns
  * ```ts
- * import { checkTopicPattern } from "./topic_pattern.ts";
+ * import { checkTopicPattern } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(checkTopicPattern("metrics.*.>"), "metrics.*.>");
@@ -89,7 +89,7 @@ export function checkTopicPattern(pattern: unknown): string {
  *
  * @example Match topics
  * ```ts
- * import { topicMatches } from "./topic_pattern.ts";
+ * import { topicMatches } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(topicMatches("metrics.*", "metrics.cpu"), true);

@@ -75,7 +75,7 @@ const ranges: Readonly<Record<keyof SessionOptions, readonly [number, number]>> 
  *
  * @example Defaults, an override, and a refusal
  * ```ts
- * import { resolveSessionSettings } from "./settings.ts";
+ * import { resolveSessionSettings } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const settings = resolveSessionSettings({ handshakeTimeoutMs: 200 });

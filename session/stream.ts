@@ -568,7 +568,7 @@ export function encodeHead(head: Head): Uint8Array {
  * @example
  * ```ts
  * import { decodeHead } from "./stream.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => decodeHead(new TextEncoder().encode("[1]"), "open"), ProtocolError);

@@ -184,7 +184,7 @@ export function encodeClientHello(hello: ClientHello): Uint8Array {
  * @example Refuses bytes that are not ovtp
  * ```ts
  * import { decodeClientHello } from "./handshake_codec.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => decodeClientHello(new TextEncoder().encode("GET / HTTP/1.1")), ProtocolError);
@@ -252,7 +252,7 @@ export function encodeServerHello(hello: ServerHello): Uint8Array {
  * @example A truncated message is a ProtocolError
  * ```ts
  * import { decodeServerHello } from "./handshake_codec.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => decodeServerHello(new Uint8Array([2, 0, 1])), ProtocolError);
@@ -301,7 +301,7 @@ export function encodeClientSecret(message: ClientSecret): Uint8Array {
  * @example An oversized wrapped secret is refused
  * ```ts
  * import { decodeClientSecret, encodeClientSecret } from "./handshake_codec.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const bytes = encodeClientSecret({ wrappedSecret: new Uint8Array(2000) });
@@ -339,7 +339,7 @@ export function encodeClientAuth(auth: ClientAuth): Uint8Array {
  * @example The sealed part needs at least its tag
  * ```ts
  * import { decodeClientAuth } from "./handshake_codec.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => decodeClientAuth(new Uint8Array([4, 1, 2])), ProtocolError);
@@ -379,7 +379,7 @@ export function encodeClientAuthInner(inner: ClientAuthInner): Uint8Array {
  * @example Trailing bytes are refused
  * ```ts
  * import { decodeClientAuthInner } from "./handshake_codec.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => decodeClientAuthInner(new Uint8Array([0, 0, 0, 0, 9])), ProtocolError);

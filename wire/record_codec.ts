@@ -152,7 +152,7 @@ export function recordsByteLength(records: readonly ChannelRecord[]): number {
  * @example Unknown types are a ProtocolError
  * ```ts
  * import { decodeRecords } from "./record_codec.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => decodeRecords(new Uint8Array([99, 0, 0, 0, 0, 1, 0, 0, 0, 0])), ProtocolError);
@@ -248,7 +248,7 @@ export function encodeReason(reason: Reason): Uint8Array {
  * @example Invalid UTF-8
  * ```ts
  * import { decodeReason } from "./record_codec.ts";
- * import { ProtocolError } from "../errors.ts";
+ * import { ProtocolError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => decodeReason(new Uint8Array([0, 1, 0xff])), ProtocolError);

@@ -19,7 +19,7 @@ export interface TransportAddress {
  *
  * @example An in-memory pair implements it
  * ```ts
- * import type { Transport } from "./transport.ts";
+ * import type { Transport } from "../mod.ts";
  * import { memoryTransportPair } from "./memory_transport.ts";
  * import assert from "node:assert/strict";
  *
