@@ -8,9 +8,9 @@ import { pipeStream } from "./_pipe.ts";
 /** Stream error codes of TCP forwarding (SPEC.md, section 14). */
 export const forwardErrorCodes = {
   /** The key may not forward, or the destination is not allowed. */
-  permission: 13,
+  permission: StreamError.permission,
   /** The server could not connect to the destination (refused, unreachable, timed out). */
-  connectFailed: 30,
+  connectFailed: StreamError.connectFailed,
 } as const;
 
 /** Default time the server allows for connecting to a forward's destination. */
