@@ -61,8 +61,9 @@ export interface OvtpClientOptions extends SessionOptions {
   /** Default time a call may take. Default 30 s. */
   timeoutMs?: number;
   /**
-   * Time allowed to connect and finish the handshake. Default: `handshakeTimeoutMs` (10 s); the
-   * handshake itself never takes longer than `handshakeTimeoutMs`.
+   * Time allowed to connect and finish the handshake together. Default: `handshakeTimeoutMs`
+   * (10 s) to connect, then `handshakeTimeoutMs` for the handshake; the handshake itself never
+   * takes longer than `handshakeTimeoutMs`.
    */
   connectTimeoutMs?: number;
   /** Reconnect when the link drops (with backoff and jitter). Default true. */
@@ -428,8 +429,11 @@ export class OvtpClient {
       maxRecordBytes: this.#settings.maxRecordBytes,
       rekeyRecords: this.#settings.rekeyRecords,
       maxStreams: this.#settings.maxStreams,
-      // The handshake's own deadline, within what is left of the connect deadline.
-      timeoutMs: Math.max(1, Math.min(handshakeTimeoutMs, timeoutMs - (Date.now() - started))),
+      // The handshake's own deadline (its message names the figure the caller set), within
+      // what is left of an explicit connect deadline.
+      timeoutMs: this.#options.connectTimeoutMs === undefined
+        ? handshakeTimeoutMs
+        : Math.max(1, Math.min(handshakeTimeoutMs, timeoutMs - (Date.now() - started))),
     });
     this.#serverKeys.confirmed(handshake.peerKey);
     const router = this.#router;
