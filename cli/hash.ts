@@ -1,4 +1,5 @@
-import { formatDigest, hashFile } from "../files/chunk_tree.ts";
+import { formatDigest } from "../files/chunk_tree.ts";
+import { hashFile } from "../files/hash_file.ts";
 import { formatRemote } from "./_transfer.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";

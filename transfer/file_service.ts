@@ -22,10 +22,12 @@ import {
   removeStalePartials,
   resumableBytes,
 } from "../files/partial_files.ts";
+import { hashPrefix } from "../files/hash_prefix.ts";
+import { openRegularFile } from "../files/open_regular_file.ts";
 import { Sandbox } from "../files/sandbox.ts";
 import { initialWindowBytes, type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { utf8Encoder } from "../wire/_bytes.ts";
-import { hashPrefix, type PeerWait, receiveFile, sendContent } from "./content_transfer.ts";
+import { type PeerWait, receiveFile, sendContent } from "./content_transfer.ts";
 import {
   digestBytes,
   fileErrorCode,
@@ -38,6 +40,7 @@ import {
   startOffsetBytes,
 } from "./file_protocol.ts";
 import { StreamReader } from "./stream_reader.ts";
+import type { ListEntry } from "./file_protocol.ts";
 
 /** Default age after which a partial upload is removed. */
 export const defaultPartialMaxAgeMs = 24 * 60 * 60 * 1000;
@@ -89,22 +92,6 @@ export interface FilePeer {
    * its `fileHandles` (per connection, per key and per process) as well.
    */
   readonly allowance?: Allowance;
-}
-
-/** One entry of a folder listing (SPEC.md, "LIST"). */
-export interface ListEntry {
-  /** Path relative to the listed folder, with `/` separators. */
-  path: string;
-  /** What it is. */
-  type: "file" | "directory" | "symlink";
-  /** Size in bytes (files). */
-  size: number;
-  /** Modification time in ms since the epoch, or null. */
-  mtimeMs: number | null;
-  /** Permission bits, or null. */
-  mode: number | null;
-  /** The link's target (symlinks). */
-  target?: string;
 }
 
 /**
@@ -255,7 +242,7 @@ export class FileService {
             Math.floor(size / fileChunkBytes) * fileChunkBytes,
           );
           if (kept > 0) {
-            const file = await openForRead(candidate, path);
+            const file = await openRegularFile(candidate, path);
             try {
               ({ leaves: offerLeaves, root: offerRoot } = await hashPrefix(file, kept, path));
               offer = kept;
@@ -313,7 +300,7 @@ export class FileService {
     checkReadable(peer, path);
     const sandbox = await this.#sandboxFor(peer);
     const resolved = await sandbox.resolveForRead(path);
-    const file = await openForRead(resolved.path, path);
+    const file = await openRegularFile(resolved.path, path);
     try {
       const info = await file.stat();
       const size = info.size;
@@ -354,7 +341,7 @@ export class FileService {
     let digest: string | undefined;
     if (withDigest && info.isFile) {
       digest = await this.#withOpenFile(stream, peer, async () => {
-        const file = await openForRead(resolved.path, path);
+        const file = await openRegularFile(resolved.path, path);
         try {
           const size = (await file.stat()).size;
           return formatDigest((await hashPrefix(file, size, path)).root);
@@ -616,24 +603,6 @@ function checkReadable(peer: FilePeer, path: string): void {
 /** A short tag of the peer's key for state file names, so peers never share state files. */
 function partialTag(fingerprint: string): string {
   return fingerprint.replace(/^SHA256:/, "").replaceAll("+", "-").replaceAll("/", "_").slice(0, 12);
-}
-
-async function openForRead(realPath: string, path: string): Promise<Deno.FsFile> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(realPath, { read: true });
-  } catch (error) {
-    throw fileErrorFromOs(error, path, "Cannot read");
-  }
-  const info = await file.stat().catch((error) => {
-    file.close();
-    throw fileErrorFromOs(error, path, "Cannot read");
-  });
-  if (!info.isFile) {
-    file.close();
-    throw new FileError(`${path} is not a regular file`, { reason: "unsupported_type", path });
-  }
-  return file;
 }
 
 async function listEntry(
