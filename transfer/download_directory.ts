@@ -19,6 +19,7 @@ import {
   type FileTransferOptions,
   type TransferResult,
 } from "./file_transfer_options.ts";
+import { FolderTally } from "./folder_tally.ts";
 import { listRemote } from "./list_remote.ts";
 import { ProgressCounter } from "./progress_counter.ts";
 import { statRemote } from "./stat_remote.ts";
@@ -67,7 +68,7 @@ export async function downloadDirectory(
       await Deno.symlink(link.target!, target.path);
     }
   }
-  const result: TransferResult = { files: 0, skipped: 0, bytes: 0, resumedBytes: 0 };
+  const tally = new FolderTally(options);
   const remote = (relative: string) => `${remoteDir}/${relative}`;
   await pooledEach(files, async (entry) => {
     const target = await sandbox.resolveForWrite(entry.path, { createParents: true });
@@ -77,18 +78,14 @@ export async function downloadDirectory(
         statRemote(channel, remote(entry.path), true),
       ]);
       if (theirs.digest === formatDigest(local.root)) {
-        result.skipped++;
+        tally.skipped();
         progress.add(target.path, entry.size);
         return;
       }
     }
-    const one = await downloadFile(channel, remote(entry.path), target.path, {
-      ...options,
-      overwrite: options.overwrite === true || options.sync === true,
-    }, progress);
-    result.files++;
-    result.bytes += one.bytes;
-    result.resumedBytes += one.resumedBytes;
+    tally.moved(
+      await downloadFile(channel, remote(entry.path), target.path, tally.fileOptions, progress),
+    );
   }, { concurrency: options.concurrency ?? defaultFolderConcurrency, signal: options.signal });
-  return result;
+  return tally.result;
 }

@@ -16,7 +16,11 @@ import type { Channel } from "../session/channel.ts";
 import { type Head, StreamKind } from "../session/stream.ts";
 import { withStreamDeadline } from "../session/stream_deadline.ts";
 import { receiveFile } from "./content_transfer.ts";
-import type { FileTransferOptions, TransferResult } from "./file_transfer_options.ts";
+import {
+  type FileTransferOptions,
+  movedFile,
+  type TransferResult,
+} from "./file_transfer_options.ts";
 import { fileWindowBytes, headInteger, maxFileBytes, remoteFileError } from "./file_protocol.ts";
 import { ProgressCounter } from "./progress_counter.ts";
 import { StreamReader } from "./stream_reader.ts";
@@ -102,13 +106,7 @@ export async function downloadFile(
         path: remotePath,
         onBytes: (bytes) => counter.add(remotePath, bytes),
       });
-      return {
-        files: 1,
-        skipped: 0,
-        bytes: size - start,
-        resumedBytes: start,
-        digest: formatDigest(root),
-      };
+      return movedFile(size, start, root);
     });
   } catch (error) {
     throw remoteFileError(error, remotePath);

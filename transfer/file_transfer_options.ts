@@ -6,6 +6,7 @@
  * @module
  */
 
+import { formatDigest } from "../files/chunk_tree.ts";
 import type { TransferProgress } from "./progress_counter.ts";
 
 /** Files a folder transfer moves at once unless told otherwise. */
@@ -43,4 +44,33 @@ export interface TransferResult {
   resumedBytes: number;
   /** Chunk-tree digest of the file (single files only), as lowercase hex. */
   digest?: string;
+}
+
+/**
+ * The result of one file moved: `size - start` bytes sent, `start` kept from an earlier try.
+ *
+ * @param size The file's size.
+ * @param start Where the transfer resumed (0 for a whole file).
+ * @param root The chunk-tree root of the whole file.
+ * @returns One file, its bytes and its digest.
+ *
+ * @example A resumed file
+ * ```ts
+ * import { movedFile } from "./file_transfer_options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const result = movedFile(10, 4, new Uint8Array(32));
+ * assert.equal(result.bytes, 6);
+ * assert.equal(result.resumedBytes, 4);
+ * assert.equal(result.digest, "00".repeat(32));
+ * ```
+ */
+export function movedFile(size: number, start: number, root: Uint8Array): TransferResult {
+  return {
+    files: 1,
+    skipped: 0,
+    bytes: size - start,
+    resumedBytes: start,
+    digest: formatDigest(root),
+  };
 }

@@ -17,6 +17,7 @@ import {
   type FileTransferOptions,
   type TransferResult,
 } from "./file_transfer_options.ts";
+import { FolderTally } from "./folder_tally.ts";
 import { makeRemoteDirectory } from "./make_remote_directory.ts";
 import { makeRemoteLink } from "./make_remote_link.ts";
 import { ProgressCounter } from "./progress_counter.ts";
@@ -52,7 +53,7 @@ export async function uploadDirectory(
     concurrency: options.concurrency ?? defaultFolderConcurrency,
     signal: options.signal,
   };
-  const result: TransferResult = { files: 0, skipped: 0, bytes: 0, resumedBytes: 0 };
+  const tally = new FolderTally(options);
   await pooledEach(tree.links, async (link) => {
     await makeRemoteLink(channel, remote(link.path), link.target, options.overwrite === true);
   }, pool);
@@ -60,19 +61,15 @@ export async function uploadDirectory(
     if (
       options.sync && await remoteMatches(channel, file.localPath, remote(file.path), file.size)
     ) {
-      result.skipped++;
+      tally.skipped();
       progress.add(file.localPath, file.size);
       return;
     }
-    const one = await uploadFile(channel, file.localPath, remote(file.path), {
-      ...options,
-      overwrite: options.overwrite === true || options.sync === true,
-    }, progress);
-    result.files++;
-    result.bytes += one.bytes;
-    result.resumedBytes += one.resumedBytes;
+    tally.moved(
+      await uploadFile(channel, file.localPath, remote(file.path), tally.fileOptions, progress),
+    );
   }, pool);
-  return result;
+  return tally.result;
 }
 
 /** True when the server has a file at `remotePath` of `size` bytes and the same digest. */

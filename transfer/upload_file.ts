@@ -17,7 +17,11 @@ import { type Head, StreamKind } from "../session/stream.ts";
 import { withStreamDeadline } from "../session/stream_deadline.ts";
 import { utf8Decoder } from "../wire/_bytes.ts";
 import { sendContent } from "./content_transfer.ts";
-import type { FileTransferOptions, TransferResult } from "./file_transfer_options.ts";
+import {
+  type FileTransferOptions,
+  movedFile,
+  type TransferResult,
+} from "./file_transfer_options.ts";
 import { headInteger, headString, remoteFileError, startOffsetBytes } from "./file_protocol.ts";
 import { makeRemoteLink } from "./make_remote_link.ts";
 import { ProgressCounter } from "./progress_counter.ts";
@@ -99,13 +103,7 @@ export async function uploadFile(
       if (confirmation.digest !== formatDigest(root)) {
         throw new ProtocolError(`The server confirmed a different digest for ${remotePath}`);
       }
-      return {
-        files: 1,
-        skipped: 0,
-        bytes: size - start,
-        resumedBytes: start,
-        digest: formatDigest(root),
-      };
+      return movedFile(size, start, root);
     });
   } catch (error) {
     throw remoteFileError(error, remotePath);
