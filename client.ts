@@ -4,18 +4,14 @@ import { KnownHosts } from "./crypto/known_hosts.ts";
 import type { PublicKey } from "./crypto/public_key.ts";
 import { ServerKeyPolicy } from "./crypto/server_key_policy.ts";
 import { ConnectionError, FileError, TimeoutError } from "./errors.ts";
-import {
-  downloadDirectory,
-  downloadFile,
-  type FileTransferOptions,
-  listRemote,
-  type RemoteFileInfo,
-  statRemote,
-  type TransferResult,
-  uploadDirectory,
-  uploadFile,
-} from "./transfer/file_client.ts";
-import type { ListEntry } from "./transfer/file_service.ts";
+import { downloadDirectory } from "./transfer/download_directory.ts";
+import { downloadFile } from "./transfer/download_file.ts";
+import type { FileTransferOptions, TransferResult } from "./transfer/file_transfer_options.ts";
+import type { ListEntry } from "./transfer/file_protocol.ts";
+import { listRemote } from "./transfer/list_remote.ts";
+import { type RemoteFileInfo, statRemote } from "./transfer/stat_remote.ts";
+import { uploadDirectory } from "./transfer/upload_directory.ts";
+import { uploadFile } from "./transfer/upload_file.ts";
 import {
   type ForwardOptions,
   type LocalForward,

@@ -119,25 +119,18 @@ export class ForwardService {
       return;
     }
     let conn: Deno.TcpConn;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#connectTimeoutMs);
+    const timeout = AbortSignal.timeout(this.#connectTimeoutMs);
     try {
-      conn = await Deno.connect({
-        hostname: target.host,
-        port: target.port,
-        signal: controller.signal,
-      });
+      conn = await Deno.connect({ hostname: target.host, port: target.port, signal: timeout });
     } catch (error) {
       const destination = formatHostPort({ hostname: target.host, port: target.port });
-      const why = controller.signal.aborted
+      const why = timeout.aborted
         ? `no answer within ${this.#connectTimeoutMs} ms`
         : error instanceof Error
         ? error.message
         : String(error);
       stream.reset(forwardErrorCodes.connectFailed, `Cannot connect to ${destination}: ${why}`);
       return;
-    } finally {
-      clearTimeout(timer);
     }
     if (stream.done) {
       conn.close();

@@ -26,6 +26,22 @@ const reasonsByCode = new Map(
   Object.entries(fileErrorCodes).map(([reason, code]) => [code, reason as FileErrorReason]),
 );
 
+/** One entry of a folder listing (SPEC.md, "LIST"). */
+export interface ListEntry {
+  /** Path relative to the listed folder, with `/` separators. */
+  path: string;
+  /** What it is. */
+  type: "file" | "directory" | "symlink";
+  /** Size in bytes (files). */
+  size: number;
+  /** Modification time in ms since the epoch, or null. */
+  mtimeMs: number | null;
+  /** Permission bits, or null. */
+  mode: number | null;
+  /** The link's target (symlinks). */
+  target?: string;
+}
+
 /** Bytes of the start offset that opens an upload's data. */
 export const startOffsetBytes = 8;
 /** Bytes of the digest that closes the content of an upload or a download. */
