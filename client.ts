@@ -12,20 +12,16 @@ import { formatHostPort, type HostPort, parseHostPort } from "./address.ts";
 import type { Identity } from "./crypto/identity.ts";
 import { KnownHosts } from "./crypto/known_hosts.ts";
 import type { PublicKey } from "./crypto/public_key.ts";
-import { timingSafeEqual } from "./crypto/timing_safe_equal.ts";
-import { ConnectionError, FileError, HostKeyError, TimeoutError } from "./errors.ts";
-import {
-  downloadDirectory,
-  downloadFile,
-  type FileTransferOptions,
-  listRemote,
-  type RemoteFileInfo,
-  statRemote,
-  type TransferResult,
-  uploadDirectory,
-  uploadFile,
-} from "./transfer/file_client.ts";
-import type { ListEntry } from "./transfer/file_service.ts";
+import { ServerKeyPolicy } from "./crypto/server_key_policy.ts";
+import { ConnectionError, FileError, TimeoutError } from "./errors.ts";
+import { downloadDirectory } from "./transfer/download_directory.ts";
+import { downloadFile } from "./transfer/download_file.ts";
+import type { FileTransferOptions, TransferResult } from "./transfer/file_transfer_options.ts";
+import type { ListEntry } from "./transfer/file_protocol.ts";
+import { listRemote } from "./transfer/list_remote.ts";
+import { type RemoteFileInfo, statRemote } from "./transfer/stat_remote.ts";
+import { uploadDirectory } from "./transfer/upload_directory.ts";
+import { uploadFile } from "./transfer/upload_file.ts";
 import {
   type ForwardOptions,
   type LocalForward,
@@ -71,8 +67,9 @@ export interface OvtpClientOptions extends SessionOptions {
   /** Default time a call may take. Default 30 s. */
   timeoutMs?: number;
   /**
-   * Time allowed to connect and finish the handshake. Default: `handshakeTimeoutMs` (10 s); the
-   * handshake itself never takes longer than `handshakeTimeoutMs`.
+   * Time allowed to connect and finish the handshake together. Default: `handshakeTimeoutMs`
+   * (10 s) to connect, then `handshakeTimeoutMs` for the handshake; the handshake itself never
+   * takes longer than `handshakeTimeoutMs`.
    */
   connectTimeoutMs?: number;
   /** Reconnect when the link drops (with backoff and jitter). Default true. */
@@ -119,10 +116,9 @@ export class OvtpClient {
   #settings: SessionSettings;
   #caller: Caller;
   #router: StreamRouter<TheServer> | undefined;
-  #knownHosts: KnownHosts | undefined;
+  #serverKeys: ServerKeyPolicy;
   #channel: Channel | undefined;
   #connecting: Promise<Channel> | undefined;
-  #serverKey: PublicKey | undefined;
   #failures = 0;
   #connectedOnce = false;
   #closed = false;
@@ -152,15 +148,20 @@ export class OvtpClient {
         onError: (error) => options.onError?.(error),
       }),
     ], { onError: (error) => options.onError?.(error) });
-    this.#knownHosts = typeof options.knownHosts === "string"
-      ? new KnownHosts(options.knownHosts)
-      : options.knownHosts;
+    this.#serverKeys = new ServerKeyPolicy(this.address, {
+      fingerprint: options.fingerprint,
+      knownHosts: typeof options.knownHosts === "string"
+        ? new KnownHosts(options.knownHosts)
+        : options.knownHosts,
+      acceptNew: options.acceptNew,
+      onHostKeyRecorded: options.onHostKeyRecorded,
+    });
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
   }
 
   /** The server's key, once a handshake succeeded. */
   get serverKey(): PublicKey | undefined {
-    return this.#serverKey;
+    return this.#serverKeys.trusted;
   }
 
   /** True while a connection is up and not closing. */
@@ -430,14 +431,17 @@ export class OvtpClient {
     const transport = new DenoTransport(conn);
     const handshake = await clientHandshake(transport, {
       identity: this.#options.identity,
-      verifyServerKey: (key) => this.#verifyServerKey(key),
+      verifyServerKey: (key) => this.#serverKeys.verify(key),
       maxRecordBytes: this.#settings.maxRecordBytes,
       rekeyRecords: this.#settings.rekeyRecords,
       maxStreams: this.#settings.maxStreams,
-      // The handshake's own deadline, within what is left of the connect deadline.
-      timeoutMs: Math.max(1, Math.min(handshakeTimeoutMs, timeoutMs - (Date.now() - started))),
+      // The handshake's own deadline (its message names the figure the caller set), within
+      // what is left of an explicit connect deadline.
+      timeoutMs: this.#options.connectTimeoutMs === undefined
+        ? handshakeTimeoutMs
+        : Math.max(1, Math.min(handshakeTimeoutMs, timeoutMs - (Date.now() - started))),
     });
-    this.#serverKey = handshake.peerKey;
+    this.#serverKeys.confirmed(handshake.peerKey);
     const router = this.#router;
     return new Channel(transport, handshake, {
       role: "client",
@@ -446,76 +450,6 @@ export class OvtpClient {
       onStream: router === undefined ? undefined : (stream) => router.route(stream, theServer),
     });
   }
-
-  async #verifyServerKey(key: PublicKey): Promise<void> {
-    const host = formatHostPort(this.address);
-    const { hostname, port } = this.address;
-    // Once connected, a reconnect must meet the same key.
-    if (this.#serverKey !== undefined) {
-      if (timingSafeEqual(this.#serverKey.spki, key.spki)) return;
-      throw mismatch(
-        host,
-        key,
-        this.#serverKey.fingerprint,
-        "the key seen earlier in this session",
-      );
-    }
-    if (this.#options.fingerprint !== undefined) {
-      if (key.fingerprint !== this.#options.fingerprint) {
-        throw mismatch(host, key, this.#options.fingerprint, "the pinned fingerprint");
-      }
-      // A pinned key is trusted; with acceptNew it is also recorded for later runs.
-      if (this.#options.acceptNew === true && this.#knownHosts !== undefined) {
-        const check = await this.#knownHosts.check(hostname, port, key);
-        if (check.status === "unknown") await this.#recordKey(this.#knownHosts, key);
-      }
-      return;
-    }
-    if (this.#knownHosts !== undefined) {
-      const check = await this.#knownHosts.check(hostname, port, key);
-      if (check.status === "match") return;
-      if (check.status === "mismatch") {
-        const error = mismatch(
-          host,
-          key,
-          check.expected ?? "(unknown)",
-          `line ${check.lineNumber} of ${this.#knownHosts.path}`,
-          `if the server key really changed, remove line ${check.lineNumber} of ${this.#knownHosts.path}`,
-          { knownHostsPath: this.#knownHosts.path, lineNumber: check.lineNumber },
-        );
-        throw error;
-      }
-    }
-    if (this.#options.acceptNew === true) {
-      if (this.#knownHosts !== undefined) await this.#recordKey(this.#knownHosts, key);
-      return;
-    }
-    throw new HostKeyError(
-      `The server ${host} presented an unknown key ${key.fingerprint}; check it with the ` +
-        `server's owner, then pass it as the expected fingerprint or accept it on first use`,
-      { problem: "unknown", host, presented: key.fingerprint },
-    );
-  }
-
-  async #recordKey(knownHosts: KnownHosts, key: PublicKey): Promise<void> {
-    await knownHosts.add(this.address.hostname, this.address.port, key);
-    this.#options.onHostKeyRecorded?.(key, knownHosts.path);
-  }
-}
-
-function mismatch(
-  host: string,
-  key: PublicKey,
-  expected: string,
-  source: string,
-  advice = "check with the server's owner",
-  where: { knownHostsPath?: string; lineNumber?: number } = {},
-): HostKeyError {
-  return new HostKeyError(
-    `The server ${host} presented key ${key.fingerprint}, but ${source} expects ${expected}: ` +
-      `someone may be intercepting the connection; ${advice}`,
-    { problem: "mismatch", host, presented: key.fingerprint, expected, ...where },
-  );
 }
 
 function describe(error: unknown): string {

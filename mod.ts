@@ -139,20 +139,12 @@ export {
   type AuthorizedKeysOptions,
 } from "./crypto/authorized_keys.ts";
 export type { Transport, TransportAddress } from "./wire/transport.ts";
-export type {
-  FileTransferOptions,
-  RemoteFileInfo,
-  TransferResult,
-} from "./transfer/file_client.ts";
-export type { TransferProgress } from "./transfer/content_transfer.ts";
-export type { ListEntry } from "./transfer/file_service.ts";
-export {
-  fileChunkBytes,
-  type FileDigest,
-  formatDigest,
-  hashFile,
-  type HashFileOptions,
-} from "./files/chunk_tree.ts";
+export type { FileTransferOptions, TransferResult } from "./transfer/file_transfer_options.ts";
+export type { RemoteFileInfo } from "./transfer/stat_remote.ts";
+export type { TransferProgress } from "./transfer/progress_counter.ts";
+export type { ListEntry } from "./transfer/file_protocol.ts";
+export { fileChunkBytes, type FileDigest, formatDigest } from "./files/chunk_tree.ts";
+export { hashFile, type HashFileOptions } from "./files/hash_file.ts";
 export { type HostKeyCheck, type HostKeyStatus, KnownHosts } from "./crypto/known_hosts.ts";
 export {
   type SubscribeOptions,

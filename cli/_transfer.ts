@@ -8,7 +8,7 @@
 
 import { formatHostPort, type HostPort } from "../address.ts";
 import type { OvtpClient } from "../client.ts";
-import type { FileTransferOptions, TransferResult } from "../transfer/file_client.ts";
+import type { FileTransferOptions, TransferResult } from "../transfer/file_transfer_options.ts";
 import { formatBytes, formatMs } from "./_format.ts";
 import type { CliIo } from "./cli_io.ts";
 import type { ClientCall } from "./client_command.ts";

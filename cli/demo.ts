@@ -9,9 +9,10 @@
 import { join } from "node:path";
 import { OvtpClient } from "../client.ts";
 import { generateIdentity, loadIdentity, saveIdentity } from "../crypto/identity.ts";
-import { formatDigest, hashFile } from "../files/chunk_tree.ts";
+import { formatDigest } from "../files/chunk_tree.ts";
+import { hashFile } from "../files/hash_file.ts";
 import { serveOvtp } from "../server.ts";
-import type { TransferResult } from "../transfer/file_client.ts";
+import type { TransferResult } from "../transfer/file_transfer_options.ts";
 import { formatBytes, formatMs } from "./_format.ts";
 import type { CliIo } from "./cli_io.ts";
 import { ProgressBar } from "./progress_bar.ts";

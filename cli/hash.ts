@@ -6,7 +6,8 @@
  * @module
  */
 
-import { formatDigest, hashFile } from "../files/chunk_tree.ts";
+import { formatDigest } from "../files/chunk_tree.ts";
+import { hashFile } from "../files/hash_file.ts";
 import { formatRemote } from "./_transfer.ts";
 import type { CliCommand } from "./cli_command.ts";
 import { clientCommand } from "./client_command.ts";

@@ -6,7 +6,7 @@
  */
 
 import { basename } from "node:path";
-import type { TransferProgress } from "../transfer/content_transfer.ts";
+import type { TransferProgress } from "../transfer/progress_counter.ts";
 import { formatBytes, formatClock } from "./_format.ts";
 import { terminalSafe } from "./_terminal_text.ts";
 

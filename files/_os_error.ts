@@ -1,8 +1,16 @@
 /**
- * The one place where an error of the file system becomes a message a peer may see: the path
- * named is the one the caller gives (for a peer, the path it sent), and the system's text is
- * kept only up to its error number, so no local path (the served folder, a partial file)
- * leaves the server. The full error stays the `cause`, for the server's own log.
+ * The one place where an error of the file system becomes a `FileError`, on both ends: the
+ * server's file operations, the client's own files (`files/open_regular_file.ts`,
+ * `files/read_full.ts`) and every module of `files/`.
+ *
+ * The rule for what a peer may see, which every message built here follows:
+ * 1. The only path named is the one the caller gives ({@linkcode quotePath}): for a peer, the
+ *    path it sent; never the served folder, a partial file or any other local path.
+ * 2. The system's own text is kept only up to its error number, `(os error N)`, where Deno
+ *    appends the local paths; a text without one is replaced by a plain description.
+ * 3. The full error stays the `cause`, for the server's own log only.
+ * 4. Last line of defence, {@linkcode messageForPeer}: a message that still contains a local
+ *    path the server knows (its served folder) is replaced by a plain one before it is sent.
  *
  * @module
  */
@@ -132,4 +140,38 @@ export function errorCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * The message a peer may see for a file error (rule 4 of this module): the error's own
+ * message, unless it contains one of `localPaths` (the served folder's real paths), in which
+ * case a plain message naming only the peer's path and the reason.
+ *
+ * @param error The error the operation failed with.
+ * @param peerPath The path the peer sent.
+ * @param localPaths Paths the peer must never see.
+ * @returns One line for the stream's RESET.
+ *
+ * @example A message that names the served folder is replaced
+ * ```ts
+ * import { messageForPeer } from "./_os_error.ts";
+ * import { FileError } from "../errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const leaky = new FileError("Cannot read /srv/files/a.txt", { reason: "io", path: "a.txt" });
+ * assert.equal(
+ *   messageForPeer(leaky, "a.txt", ["/srv/files"]),
+ *   'The server could not handle "a.txt" (io); see its log',
+ * );
+ * const clean = new FileError('Cannot read "a.txt": gone', { reason: "io", path: "a.txt" });
+ * assert.equal(messageForPeer(clean, "a.txt", ["/srv/files"]), clean.message);
+ * ```
+ */
+export function messageForPeer(
+  error: FileError,
+  peerPath: string,
+  localPaths: readonly string[],
+): string {
+  if (!localPaths.some((local) => error.message.includes(local))) return error.message;
+  return `The server could not handle ${quotePath(peerPath)} (${error.reason}); see its log`;
 }

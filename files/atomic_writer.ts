@@ -4,6 +4,10 @@
  * into place; and only the very file that was written (checked by inode right before the move),
  * never whatever someone put at the partial file's path meanwhile.
  *
+ * Why this file is over 450 lines: it is one class with one explicit state (open, committing,
+ * committed, failed, aborted) that every method checks, so it reads best whole; about a third
+ * of it is documentation and runnable examples.
+ *
  * @module
  */
 

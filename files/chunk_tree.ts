@@ -7,9 +7,8 @@
  * @module
  */
 
-import { FileError, ProtocolError } from "../errors.ts";
+import { ProtocolError } from "../errors.ts";
 import { sha256 } from "../crypto/sha256.ts";
-import { fileErrorFromOs, quotePath } from "./_os_error.ts";
 
 /**
  * Size of one chunk of the file digest, in bytes (1 MiB).
@@ -260,7 +259,7 @@ export class ChunkTreeHasher {
   }
 }
 
-/** The chunk tree of a file, as {@linkcode hashFile} returns it. */
+/** The chunk tree of a file, as `hashFile()` and `hashPrefix()` return it. */
 export interface FileDigest {
   /** Bytes hashed. */
   size: number;
@@ -268,138 +267,6 @@ export interface FileDigest {
   leaves: Uint8Array[];
   /** The 32-byte root. */
   root: Uint8Array;
-}
-
-/** Options for {@linkcode hashFile}. */
-export interface HashFileOptions {
-  /**
-   * Hash only the first `length` bytes. It must be a multiple of {@linkcode fileChunkBytes}
-   * unless it is the whole file. Default: the file's size when it is opened.
-   */
-  length?: number;
-  /** Stops hashing between chunks; the promise then rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
-
-/**
- * Hashes the first `length` bytes of a file (default: all of it, up to its size when opened)
- * into a chunk tree, reading {@linkcode fileChunkBytes} at a time with one read ahead.
- *
- * @param path The file.
- * @param options The length to hash and an abort signal.
- * @returns The size hashed, the leaves and the root.
- * @throws {RangeError} If `length` is negative, not an integer, or not a multiple of
- * `fileChunkBytes` while shorter than the file.
- * @throws {FileError} `not_found`, `permission` or `io` if the file cannot be read;
- * `unsupported_type` if it is not a regular file; `changed` if it is shorter than `length`.
- *
- * @example Hash a small file
- * ```ts
- * import { ChunkTreeHasher, formatDigest, hashFile } from "./chunk_tree.ts";
- * import { join } from "node:path";
- * import assert from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * try {
- *   const bytes = new TextEncoder().encode("some content");
- *   await Deno.writeFile(join(dir, "a.txt"), bytes);
- *   const digest = await hashFile(join(dir, "a.txt"));
- *
- *   const hasher = new ChunkTreeHasher();
- *   await hasher.update(bytes);
- *   assert.equal(digest.size, bytes.length);
- *   assert.equal(formatDigest(digest.root), formatDigest(await hasher.digest()));
- * } finally {
- *   await Deno.remove(dir, { recursive: true });
- * }
- * ```
- */
-export async function hashFile(path: string, options: HashFileOptions = {}): Promise<FileDigest> {
-  const { signal } = options;
-  if (options.length !== undefined) {
-    checkSize(options.length, `Cannot hash ${quotePath(path)}`);
-  }
-  signal?.throwIfAborted();
-  let file: Deno.FsFile;
-  try {
-    // Check first: opening a FIFO for reading would wait for a writer.
-    const info = await Deno.stat(path);
-    if (!info.isFile) throw notRegular(path);
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    throw fileErrorFromOs(error, path, "Cannot hash");
-  }
-  try {
-    let size: number;
-    try {
-      const info = await file.stat();
-      if (!info.isFile) throw notRegular(path);
-      size = info.size;
-    } catch (error) {
-      throw fileErrorFromOs(error, path, "Cannot hash");
-    }
-    const length = options.length ?? size;
-    if (length !== size && length % fileChunkBytes !== 0) {
-      const shown = quotePath(path);
-      throw new RangeError(
-        `Cannot hash ${shown}: length ${length} is not a multiple of ${fileChunkBytes} bytes ` +
-          `nor the whole file (${size} bytes)`,
-      );
-    }
-    if (length > size) throw shorter(path, length, size);
-
-    const hasher = new ChunkTreeHasher();
-    let current = new Uint8Array(Math.min(fileChunkBytes, length));
-    let spare = new Uint8Array(current.length);
-    let remaining = length;
-    let reading = readFull(file, current, path);
-    while (remaining > 0) {
-      const count = await reading;
-      signal?.throwIfAborted();
-      if (count === 0) throw shorter(path, length, length - remaining);
-      remaining -= count;
-      const next = spare.subarray(0, Math.min(fileChunkBytes, remaining));
-      reading = readFull(file, next, path);
-      reading.catch(() => {}); // Awaited below; never unhandled if hashing throws first.
-      await hasher.update(current.subarray(0, count));
-      [current, spare] = [spare, current];
-    }
-    await reading;
-    const root = await hasher.digest();
-    return { size: length, leaves: [...hasher.leaves], root };
-  } finally {
-    file.close();
-  }
-}
-
-/** Reads until `into` is full or the file ends; returns the count read. */
-async function readFull(file: Deno.FsFile, into: Uint8Array, path: string): Promise<number> {
-  let filled = 0;
-  try {
-    while (filled < into.length) {
-      const count = await file.read(into.subarray(filled));
-      if (count === null) break;
-      filled += count;
-    }
-  } catch (error) {
-    throw fileErrorFromOs(error, path, "Cannot hash");
-  }
-  return filled;
-}
-
-function notRegular(path: string): FileError {
-  return new FileError(`Cannot hash ${quotePath(path)}: it is not a regular file; give a file`, {
-    reason: "unsupported_type",
-    path,
-  });
-}
-
-function shorter(path: string, length: number, size: number): FileError {
-  return new FileError(
-    `Cannot hash ${quotePath(path)}: it has ${size} bytes, fewer than the ${length} asked for; ` +
-      `it changed, hash it again`,
-    { reason: "changed", path },
-  );
 }
 
 /** A digest as text: 64 lowercase hex digits. */

@@ -4,6 +4,10 @@
  * are reserved for both, how much of a partial file can be trusted, and removing the ones
  * nobody came back for.
  *
+ * Why this file is over 450 lines: the names, the state file's format and the sweep must agree
+ * on one naming scheme, so they live together; more than half of it is documentation and
+ * runnable examples.
+ *
  * @module
  */
 

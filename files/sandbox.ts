@@ -7,6 +7,10 @@
  * they have no way to create symlinks. {@linkcode Sandbox.recheckDirectory} narrows that window
  * right before a file is moved into place.
  *
+ * Why this file is over 450 lines: it is one class whose path walk, link checks and write-side
+ * re-check share private state and must be read together to see that no path escapes; about
+ * 40% of it is documentation and runnable examples.
+ *
  * @module
  */
 

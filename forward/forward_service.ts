@@ -16,9 +16,9 @@ import { pipeStream } from "./_pipe.ts";
 /** Stream error codes of TCP forwarding (SPEC.md, section 14). */
 export const forwardErrorCodes = {
   /** The key may not forward, or the destination is not allowed. */
-  permission: 13,
+  permission: StreamError.permission,
   /** The server could not connect to the destination (refused, unreachable, timed out). */
-  connectFailed: 30,
+  connectFailed: StreamError.connectFailed,
 } as const;
 
 /** Default time the server allows for connecting to a forward's destination. */
@@ -127,25 +127,18 @@ export class ForwardService {
       return;
     }
     let conn: Deno.TcpConn;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#connectTimeoutMs);
+    const timeout = AbortSignal.timeout(this.#connectTimeoutMs);
     try {
-      conn = await Deno.connect({
-        hostname: target.host,
-        port: target.port,
-        signal: controller.signal,
-      });
+      conn = await Deno.connect({ hostname: target.host, port: target.port, signal: timeout });
     } catch (error) {
       const destination = formatHostPort({ hostname: target.host, port: target.port });
-      const why = controller.signal.aborted
+      const why = timeout.aborted
         ? `no answer within ${this.#connectTimeoutMs} ms`
         : error instanceof Error
         ? error.message
         : String(error);
       stream.reset(forwardErrorCodes.connectFailed, `Cannot connect to ${destination}: ${why}`);
       return;
-    } finally {
-      clearTimeout(timer);
     }
     if (stream.done) {
       conn.close();

@@ -9,8 +9,9 @@
 import { ProtocolError } from "../errors.ts";
 import type { OvtpMessage } from "../message.ts";
 import type { Channel } from "../session/channel.ts";
-import { type RequestOptions, withCallLimits } from "../session/message_exchange.ts";
+import { callLimits, type RequestOptions } from "../session/message_exchange.ts";
 import { StreamKind } from "../session/stream.ts";
+import { withStreamDeadline } from "../session/stream_deadline.ts";
 import { checkTopic } from "./topic_pattern.ts";
 
 /**
@@ -27,7 +28,7 @@ async function sendOne(
 ): Promise<number> {
   const empty = message.data.length === 0;
   const stream = await channel.openStream(kind, { ...head, type: message.type }, { end: empty });
-  return await withCallLimits(stream, options, async () => {
+  return await withStreamDeadline(stream, callLimits(options), async () => {
     if (!empty) await stream.write(message.data, { end: true });
     const reply = await stream.replyHead();
     const count = reply[countField];

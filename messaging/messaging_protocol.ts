@@ -5,17 +5,18 @@
  * @module
  */
 
+import { StreamError } from "../wire/protocol_codes.ts";
 import { checkTopicPattern, patternCovers, topicMatches } from "./topic_pattern.ts";
 
 /** Stream error codes of the messaging streams (besides SPEC.md's codes 1 to 5). */
 export const messagingErrorCodes = {
   /** The key may not use this topic or queue (its `topics=` option), code shared with files. */
-  permission: 13,
+  permission: StreamError.permission,
   /**
    * A limit is reached: the queue, the key's share of the work queues or the server's is full,
    * or the connection, key or server holds too many subscriptions.
    */
-  full: 40,
+  full: StreamError.full,
 } as const;
 
 /** Default events one subscription may hold for a slow subscriber before dropping the oldest. */

@@ -7,11 +7,12 @@
  * @module
  */
 
-import { ProtocolError, TimeoutError } from "../errors.ts";
+import { ProtocolError } from "../errors.ts";
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
 import type { Channel } from "./channel.ts";
 import { defaultMaxMessageBytes } from "./settings.ts";
 import { type Stream, StreamError, StreamKind } from "./stream.ts";
+import { withStreamDeadline } from "./stream_deadline.ts";
 
 export { defaultMaxMessageBytes } from "./settings.ts";
 /** Default time a request may take, from sending to the whole response. */
@@ -62,7 +63,7 @@ export async function requestMessage(
   const stream = await channel.openStream(StreamKind.message, { type: message.type }, {
     end: empty,
   });
-  return await withCallLimits(stream, options, async () => {
+  return await withStreamDeadline(stream, callLimits(options), async () => {
     if (!empty) await stream.write(message.data, { end: true });
     const head = await stream.replyHead();
     if (typeof head.status !== "boolean") {
@@ -121,33 +122,18 @@ export async function answerMessage(
   if (!empty) await stream.write(body.data, { end: true });
 }
 
-/** Runs `work` on `stream`, resetting the stream and failing when the deadline or signal hits. */
-export async function withCallLimits<T>(
-  stream: Stream,
-  options: { timeoutMs?: number; signal?: AbortSignal },
-  work: () => Promise<T>,
-): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? defaultRequestTimeoutMs;
-  const { signal } = options;
-  let stop!: (error: Error) => void;
-  const stopped = new Promise<never>((_, reject) => stop = reject);
-  const timer = setTimeout(
-    () => stop(new TimeoutError(`No complete reply within ${timeoutMs} ms`)),
-    timeoutMs,
-  );
-  const onAbort = () =>
-    stop(signal!.reason instanceof Error ? signal!.reason : new Error("aborted"));
-  if (signal?.aborted) onAbort();
-  signal?.addEventListener("abort", onAbort, { once: true });
-  const running = work();
-  running.catch(() => {});
-  try {
-    return await Promise.race([running, stopped]);
-  } catch (error) {
-    if (!stream.done) stream.reset(StreamError.cancel, "the caller gave up");
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-  }
+/**
+ * The time limit and signal of a request: its own, or {@linkcode defaultRequestTimeoutMs}.
+ *
+ * @example The default time limit
+ * ```ts
+ * import { callLimits, defaultRequestTimeoutMs } from "./message_exchange.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(callLimits({}).timeoutMs, defaultRequestTimeoutMs);
+ * assert.equal(callLimits({ timeoutMs: 5 }).timeoutMs, 5);
+ * ```
+ */
+export function callLimits(options: RequestOptions): { timeoutMs: number; signal?: AbortSignal } {
+  return { timeoutMs: options.timeoutMs ?? defaultRequestTimeoutMs, signal: options.signal };
 }

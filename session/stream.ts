@@ -1,13 +1,14 @@
 /**
  * `Stream`: one stream of a channel (open, reply, data, end, reset), with flow control in both
- * directions, and the stream kinds and error codes. Services read and write streams; the channel
- * (`channel.ts`) turns their records into sealed batches and back. Over 450 lines: both
- * directions, the window credit, the server's buffer budget and the stall timeout share one
- * stream's state.
+ * directions; it re-exports the stream kinds and error codes of `wire/protocol_codes.ts`.
+ * Services read and write streams; the channel (`channel.ts`) turns their records into sealed
+ * batches and back. Over 450 lines: both directions, the window credit, the server's buffer
+ * budget and the stall timeout share one stream's state.
  *
  * @module
  */
 
+import { StreamError } from "../wire/protocol_codes.ts";
 import {
   ConnectionError,
   LimitError,
@@ -29,47 +30,7 @@ export const maxHeadBytes = 65536;
 /** A JSON object: what stream heads carry. */
 export type Head = Record<string, unknown>;
 
-/** Stream error codes carried by reset records (SPEC.md, "Stream error codes"). */
-export const StreamError = {
-  /** The opener gave up (abort signal, timeout). */
-  cancel: 1,
-  /** The handler failed. */
-  internal: 2,
-  /** Refused: too many streams, or the connection is closing. */
-  refused: 3,
-  /** The stream broke its own rules (bad head, data after end, too large). */
-  protocol: 4,
-  /** Unknown stream kind. */
-  unsupported: 5,
-} as const;
-
-/** Stream kinds: the first byte of an open record (SPEC.md, "Stream kinds"). */
-export const StreamKind = {
-  /** A request/reply message. */
-  message: 1,
-  /** Upload a file. */
-  put: 2,
-  /** Download a file. */
-  get: 3,
-  /** Size, time, mode and optionally the digest of a path. */
-  stat: 4,
-  /** List a folder, recursively. */
-  list: 5,
-  /** Create a folder. */
-  mkdir: 6,
-  /** Create a symbolic link. */
-  symlink: 7,
-  /** Receive the events of topics (publish/subscribe). */
-  subscribe: 8,
-  /** Publish an event on a topic. */
-  publish: 9,
-  /** Take items from a work queue, one at a time, acknowledging each. */
-  pull: 10,
-  /** Add an item to a work queue. */
-  push: 11,
-  /** A TCP connection the server opens for the client, like `ssh -L` (SPEC.md, section 14). */
-  forward: 12,
-} as const;
+export { StreamError, StreamKind } from "../wire/protocol_codes.ts";
 
 /** What a stream needs from its channel. Internal. */
 export interface StreamHost {

@@ -4,6 +4,7 @@
  * and other clients go on being served.
  */
 import assert from "node:assert/strict";
+import { waitFor as waitUntil } from "./cli/_cli.ts";
 import { OvtpClient } from "../client.ts";
 import { RemoteError } from "../errors.ts";
 import { defaultBudgetLimits } from "../session/budget.ts";
@@ -13,14 +14,6 @@ import { fixtureIdentity } from "./_fixtures.ts";
 import { rawClientChannel, startServer, withClient } from "./_helpers.ts";
 
 const MiB = 1024 * 1024;
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("Timed out waiting for a condition");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 Deno.test("OvtpServer bounds the bytes unfinished messages hold, per connection", async () => {
   const server = await startServer(undefined, { streamStallTimeoutMs: 2000 });

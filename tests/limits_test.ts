@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitFor as waitUntil } from "./cli/_cli.ts";
 import { OvtpClient } from "../client.ts";
 import { AuthenticationError, ConnectionError } from "../errors.ts";
 import type { RefusedEvent } from "../server_log.ts";
@@ -119,14 +120,6 @@ Deno.test("OvtpServer caps the connections of one key", async () => {
     await server.close();
   }
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("Timed out waiting for a condition");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 Deno.test("OvtpServer caps connections per address", async () => {
   const server = await startServer(undefined, { maxConnectionsPerAddress: 2 });

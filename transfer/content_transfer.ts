@@ -12,23 +12,12 @@ import { FileError } from "../errors.ts";
 import { ChunkTreeHasher, fileChunkBytes } from "../files/chunk_tree.ts";
 import { AtomicFileWriter } from "../files/atomic_writer.ts";
 import { readPartialState, writePartialState } from "../files/partial_files.ts";
+import { readFull } from "../files/read_full.ts";
 import type { Stream } from "../session/stream.ts";
 import { digestBytes, writeBufferBytes } from "./file_protocol.ts";
 import type { StreamReader } from "./stream_reader.ts";
 import { ProtocolError } from "../errors.ts";
 import { recordHeaderBytes } from "../wire/record_codec.ts";
-
-/** Progress of a transfer, as given to progress callbacks. */
-export interface TransferProgress {
-  /** The file being moved (for folders: the current file). */
-  path: string;
-  /** Bytes moved so far (for folders: of all files). */
-  bytesDone: number;
-  /** Bytes to move in all. */
-  totalBytes: number;
-  /** Average rate since the start, in bytes per second. */
-  bytesPerSecond: number;
-}
 
 /** What the content functions report as they go. */
 export type BytesCallback = (bytes: number) => void;
@@ -133,7 +122,7 @@ export async function sendContent(
     : new ChunkTreeHasher();
   await file.seek(start, Deno.SeekMode.Start);
   let offset = start;
-  const readNext = () => readFull(file, Math.min(fileChunkBytes, size - offset), options.path);
+  const readNext = () => readChunk(file, Math.min(fileChunkBytes, size - offset), options.path);
   let next = offset < size ? readNext() : undefined;
   while (next !== undefined) {
     options.signal?.throwIfAborted();
@@ -152,19 +141,17 @@ export async function sendContent(
   return root;
 }
 
-async function readFull(file: Deno.FsFile, length: number, path: string): Promise<Uint8Array> {
-  // Room for the record header before the data: the record is sealed without a copy.
+/**
+ * Reads the next `length` bytes of the content into a buffer that leaves room for the record
+ * header before them, so the stream seals the record without a copy.
+ */
+async function readChunk(file: Deno.FsFile, length: number, path: string): Promise<Uint8Array> {
   const buffer = new Uint8Array(recordHeaderBytes + length).subarray(recordHeaderBytes);
-  let filled = 0;
-  while (filled < length) {
-    const count = await file.read(buffer.subarray(filled));
-    if (count === null) {
-      throw new FileError(
-        `${path} became shorter while it was being sent; send it again once it is stable`,
-        { reason: "changed", path },
-      );
-    }
-    filled += count;
+  if (await readFull(file, buffer, path, "Cannot send") < length) {
+    throw new FileError(
+      `${path} became shorter while it was being sent; send it again once it is stable`,
+      { reason: "changed", path },
+    );
   }
   return buffer;
 }
@@ -218,28 +205,6 @@ export async function receiveContent(
     );
   }
   return root;
-}
-
-/**
- * Hashes the first `length` bytes of an open file (a whole number of chunks, or the whole
- * file), reading from its start. Used to check a kept prefix before resuming.
- *
- * @throws {FileError} `changed` when the file is shorter than `length`.
- */
-export async function hashPrefix(
-  file: Deno.FsFile,
-  length: number,
-  path: string,
-): Promise<{ leaves: Uint8Array[]; root: Uint8Array }> {
-  await file.seek(0, Deno.SeekMode.Start);
-  const hasher = new ChunkTreeHasher();
-  for (let offset = 0; offset < length;) {
-    const chunk = await readFull(file, Math.min(fileChunkBytes, length - offset), path);
-    await hasher.update(chunk);
-    offset += chunk.length;
-  }
-  const root = await hasher.digest();
-  return { leaves: [...hasher.leaves], root };
 }
 
 /** Options of {@linkcode receiveFile}. */

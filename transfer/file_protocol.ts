@@ -7,23 +7,40 @@
 
 import { FileError, type FileErrorReason, ProtocolError, RemoteError } from "../errors.ts";
 import type { Head } from "../session/stream.ts";
+import { StreamError } from "../wire/protocol_codes.ts";
 
 /** Stream error codes of the file operations, by reason. */
 export const fileErrorCodes: Readonly<Record<FileErrorReason, number>> = {
-  not_found: 10,
-  exists: 11,
-  outside_root: 12,
-  permission: 13,
-  unsupported_type: 14,
-  io: 15,
-  digest_mismatch: 16,
-  changed: 17,
-  bad_path: 18,
+  not_found: StreamError.notFound,
+  exists: StreamError.exists,
+  outside_root: StreamError.outsideRoot,
+  permission: StreamError.permission,
+  unsupported_type: StreamError.unsupportedType,
+  io: StreamError.io,
+  digest_mismatch: StreamError.digestMismatch,
+  changed: StreamError.changed,
+  bad_path: StreamError.badPath,
 };
 
 const reasonsByCode = new Map(
   Object.entries(fileErrorCodes).map(([reason, code]) => [code, reason as FileErrorReason]),
 );
+
+/** One entry of a folder listing (SPEC.md, "LIST"). */
+export interface ListEntry {
+  /** Path relative to the listed folder, with `/` separators. */
+  path: string;
+  /** What it is. */
+  type: "file" | "directory" | "symlink";
+  /** Size in bytes (files). */
+  size: number;
+  /** Modification time in ms since the epoch, or null. */
+  mtimeMs: number | null;
+  /** Permission bits, or null. */
+  mode: number | null;
+  /** The link's target (symlinks). */
+  target?: string;
+}
 
 /** Bytes of the start offset that opens an upload's data. */
 export const startOffsetBytes = 8;

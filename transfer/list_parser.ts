@@ -18,7 +18,7 @@ import {
   maxPathComponentBytes,
   maxPathLength,
 } from "./file_protocol.ts";
-import type { ListEntry } from "./file_service.ts";
+import type { ListEntry } from "./file_protocol.ts";
 
 /** Options of {@linkcode ListParser}; the defaults are the protocol's limits. */
 export interface ListParserOptions {

@@ -6,18 +6,9 @@
  * @module
  */
 
+import { HandshakeType, RefusalReason } from "./protocol_codes.ts";
 import { ProtocolError } from "../errors.ts";
 import { ByteReader, ByteWriter } from "./_bytes.ts";
-
-/** Handshake message types: the first byte of each handshake frame body. */
-export const HandshakeType = {
-  clientHello: 1,
-  serverHello: 2,
-  clientSecret: 3,
-  clientAuth: 4,
-  serverFinished: 5,
-  refused: 6,
-} as const;
 
 /** The protocol version this implementation speaks. */
 export const protocolVersion = 1;
@@ -103,16 +94,7 @@ export interface ClientAuthInner {
   signature: Uint8Array;
 }
 
-/** Why a server refused a handshake. Authentication failures are never told apart. */
-export const RefusalReason = {
-  authentication: 1,
-  version: 2,
-  busy: 3,
-  protocol: 4,
-} as const;
-
-/** One of the {@linkcode RefusalReason} values. */
-export type RefusalReason = typeof RefusalReason[keyof typeof RefusalReason];
+export { HandshakeType, RefusalReason } from "./protocol_codes.ts";
 
 function checkParameters(what: string, p: HelloParameters): void {
   if (p.maxRecordBytes < minRecordBytes || p.maxRecordBytes > maxRecordBytesLimit) {

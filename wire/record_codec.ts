@@ -6,28 +6,11 @@
  * @module
  */
 
+import { RecordType } from "./protocol_codes.ts";
 import { ProtocolError } from "../errors.ts";
 import { ByteReader, utf8Decoder, utf8Encoder } from "./_bytes.ts";
 
-/** Record types. */
-export const RecordType = {
-  /** Opens a stream: `kind (1) || head`. */
-  open: 1,
-  /** Stream data. */
-  data: 2,
-  /** The head of the answering direction of a stream. */
-  reply: 3,
-  /** Aborts a stream in both directions: `code (2) || reason (UTF-8)`. */
-  reset: 4,
-  /** Grants the peer more flow-control credit on a stream: `increment (4)`. */
-  window: 5,
-  /** Asks for a pong carrying the same 8 bytes (stream 0). */
-  ping: 6,
-  /** Answers a ping (stream 0). */
-  pong: 7,
-  /** The sender opens no more streams and closes once its streams are done (stream 0). */
-  close: 8,
-} as const;
+export { RecordType } from "./protocol_codes.ts";
 
 /** One of the {@linkcode RecordType} values. */
 export type RecordType = typeof RecordType[keyof typeof RecordType];

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatDigest, hashFile } from "../../files/chunk_tree.ts";
+import { formatDigest } from "../../files/chunk_tree.ts";
+import { hashFile } from "../../files/hash_file.ts";
 import { makeWorld, runCli, startServe } from "./_cli.ts";
 
 Deno.test("ovtp hash prints the remote digest, size and time, and compares", async () => {

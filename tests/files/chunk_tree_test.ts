@@ -1,51 +1,13 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import {
   ChunkTreeHasher,
   chunkTreeRoot,
   fileChunkBytes,
   formatDigest,
-  hashFile,
   parseDigest,
 } from "../../files/chunk_tree.ts";
-import { FileError, ProtocolError } from "../../errors.ts";
-
-/** A deterministic pattern: byte i is (i * 31 + (i >> 20)) mod 251. */
-function pattern(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + (i >> 20)) % 251;
-  return bytes;
-}
-
-async function plainSha256(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-}
-
-/** The root computed independently of files/chunk_tree.ts, straight from the definition. */
-async function expectedRoot(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  const leaves: Uint8Array[] = [];
-  for (let offset = 0; offset < bytes.length; offset += 1048576) {
-    leaves.push(await plainSha256(bytes.slice(offset, offset + 1048576)));
-  }
-  const input = new Uint8Array(16 + 8 + 32 * leaves.length);
-  input.set([..."ovtp/1 file tree"].map((char) => char.charCodeAt(0)), 0);
-  let size = bytes.length;
-  for (let i = 23; i >= 16; i--) {
-    input[i] = size % 256;
-    size = Math.floor(size / 256);
-  }
-  leaves.forEach((leaf, index) => input.set(leaf, 24 + 32 * index));
-  return plainSha256(input);
-}
-
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ovtp-chunk-tree-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { ProtocolError } from "../../errors.ts";
+import { expectedRoot, pattern, plainSha256 } from "./_chunk_vectors.ts";
 
 async function hashInPieces(bytes: Uint8Array, pieceBytes: number): Promise<Uint8Array> {
   const hasher = new ChunkTreeHasher();
@@ -163,88 +125,6 @@ Deno.test("ChunkTreeHasher.resume() from a verified prefix gives the same root",
 
 Deno.test("ChunkTreeHasher.resume() refuses a leaf that is not 32 bytes", () => {
   assert.throws(() => ChunkTreeHasher.resume([new Uint8Array(16)]), RangeError);
-});
-
-Deno.test("hashFile() matches the hand-built root for 2.5 MiB", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "vector.bin");
-    await Deno.writeFile(path, vectorBytes);
-    const digest = await hashFile(path);
-    assert.equal(digest.size, vectorBytes.length);
-    assert.equal(digest.leaves.length, 3);
-    assert.deepEqual(digest.root, await expectedRoot(vectorBytes));
-  });
-});
-
-Deno.test("hashFile() hashes the empty file and sizes around one chunk", async () => {
-  await withTempDir(async (dir) => {
-    for (const size of [0, fileChunkBytes - 1, fileChunkBytes, fileChunkBytes + 1]) {
-      const path = join(dir, `file-${size}`);
-      const bytes = vectorBytes.slice(0, size);
-      await Deno.writeFile(path, bytes);
-      const digest = await hashFile(path);
-      assert.equal(digest.size, size);
-      assert.deepEqual(digest.root, await expectedRoot(bytes), `size ${size}`);
-    }
-  });
-});
-
-Deno.test("hashFile() with a length hashes a prefix of whole chunks", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "vector.bin");
-    await Deno.writeFile(path, vectorBytes);
-    const digest = await hashFile(path, { length: 2 * fileChunkBytes });
-    assert.equal(digest.size, 2 * fileChunkBytes);
-    assert.deepEqual(digest.root, await expectedRoot(vectorBytes.slice(0, 2 * fileChunkBytes)));
-    const resumed = ChunkTreeHasher.resume(digest.leaves);
-    await resumed.update(vectorBytes.subarray(2 * fileChunkBytes));
-    assert.deepEqual(await resumed.digest(), await expectedRoot(vectorBytes));
-  });
-});
-
-Deno.test("hashFile() refuses a length that is not whole chunks nor the whole file", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "vector.bin");
-    await Deno.writeFile(path, vectorBytes);
-    await assert.rejects(hashFile(path, { length: 1000 }), RangeError);
-    await assert.rejects(hashFile(path, { length: -1 }), RangeError);
-    const whole = await hashFile(path, { length: vectorBytes.length });
-    assert.equal(whole.size, vectorBytes.length);
-  });
-});
-
-Deno.test("hashFile() reports a file shorter than the length as changed", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "short.bin");
-    await Deno.writeFile(path, new Uint8Array(10));
-    await assert.rejects(
-      hashFile(path, { length: fileChunkBytes }),
-      (error) => error instanceof FileError && error.reason === "changed",
-    );
-  });
-});
-
-Deno.test("hashFile() reports a missing file and a folder", async () => {
-  await withTempDir(async (dir) => {
-    await assert.rejects(
-      hashFile(join(dir, "missing")),
-      (error) => error instanceof FileError && error.reason === "not_found",
-    );
-    await assert.rejects(
-      hashFile(dir),
-      (error) => error instanceof FileError && error.reason === "unsupported_type",
-    );
-  });
-});
-
-Deno.test("hashFile() stops when its signal aborts", async () => {
-  await withTempDir(async (dir) => {
-    const path = join(dir, "vector.bin");
-    await Deno.writeFile(path, vectorBytes);
-    const controller = new AbortController();
-    controller.abort(new Error("stop"));
-    await assert.rejects(hashFile(path, { signal: controller.signal }), /stop/);
-  });
 });
 
 Deno.test("formatDigest() and parseDigest() round-trip lowercase hex", () => {

@@ -4,9 +4,9 @@ import { AuthorizedKeys } from "../../crypto/authorized_keys.ts";
 import { FileError, RemoteError, TimeoutError } from "../../errors.ts";
 import { Channel } from "../../session/channel.ts";
 import { clientHandshake, serverHandshake } from "../../session/handshake.ts";
-import { type Head, StreamKind } from "../../session/stream.ts";
+import { StreamKind } from "../../session/stream.ts";
 import { FileService, type FileServiceOptions } from "../../transfer/file_service.ts";
-import { remoteFileError } from "../../transfer/file_protocol.ts";
+import { askRemote } from "../../transfer/ask_remote.ts";
 import { DenoTransport } from "../../wire/deno_transport.ts";
 import { fixtureIdentity, withTempDir } from "../_fixtures.ts";
 import { testParameters } from "../_helpers.ts";
@@ -76,18 +76,6 @@ async function withFileService(
       await Promise.allSettled(handled);
     }
   });
-}
-
-/** Opens a one-shot file stream (MKDIR, SYMLINK, STAT) and returns its reply head. */
-async function ask(channel: Channel, kind: number, head: Head): Promise<Head> {
-  try {
-    const stream = await channel.openStream(kind, head, { end: true });
-    const reply = await stream.replyHead();
-    await stream.readAll(0);
-    return reply;
-  } catch (error) {
-    throw remoteFileError(error, String(head.path));
-  }
 }
 
 /** Settles with what `promise` settles with, or fails the test after `ms`. */
@@ -171,7 +159,7 @@ Deno.test("FileService does not count its own hashing as a stall", async () => {
   await withFileService({ stallTimeoutMs: 100 }, async ({ root, channel, handled }) => {
     // Hashing 64 MiB for STAT takes longer than 100 ms, with nothing to wait for from the peer.
     await Deno.writeFile(join(root, "big.bin"), new Uint8Array(64 * 1024 * 1024));
-    const reply = await ask(channel, StreamKind.stat, { path: "big.bin", hash: true });
+    const reply = await askRemote(channel, StreamKind.stat, { path: "big.bin", hash: true });
     assert.equal(typeof reply.digest, "string");
     assert.equal(await handledAt(handled, 0), undefined);
   });
@@ -203,7 +191,7 @@ Deno.test("FileService refuses a SYMLINK whose target leaves the root through ot
   await withFileService({}, async ({ root, channel }) => {
     await Deno.mkdir(join(root, "sub"));
     const link = (path: string, target: string) =>
-      ask(channel, StreamKind.symlink, { path, target });
+      askRemote(channel, StreamKind.symlink, { path, target });
     await link("sub/d", ".."); // sub/d leads to the root itself: inside
     const refused = async (path: string, target: string) =>
       await assert.rejects(link(path, target), (error: unknown) => {
@@ -237,7 +225,7 @@ Deno.test("FileService refuses names reserved for partial files in MKDIR and SYM
         [StreamKind.put, { path: reserved, size: 0 }],
       ] as const
     ) {
-      await assert.rejects(ask(channel, kind, head), (error: unknown) => {
+      await assert.rejects(askRemote(channel, kind, head), (error: unknown) => {
         assert.ok(error instanceof FileError, String(error));
         assert.equal(error.reason, "bad_path", error.message);
         return true;
@@ -289,7 +277,7 @@ Deno.test({
             [StreamKind.symlink, { path: "locked/l", target: "x" }],
           ] as const
         ) {
-          await assert.rejects(ask(channel, kind, head), (error: unknown) => {
+          await assert.rejects(askRemote(channel, kind, head), (error: unknown) => {
             messages.push((error as Error).message);
             return error instanceof FileError;
           });

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { ProtocolError } from "../../errors.ts";
 import type { Channel } from "../../session/channel.ts";
 import { type Stream, StreamKind } from "../../session/stream.ts";
-import { listRemote, statRemote } from "../../transfer/file_client.ts";
+import { listRemote } from "../../transfer/list_remote.ts";
+import { statRemote } from "../../transfer/stat_remote.ts";
 import { maxListLineBytes } from "../../transfer/file_protocol.ts";
 import { type ChannelPair, channelPair } from "../_helpers.ts";
 
