@@ -1,9 +1,10 @@
 /**
- * `OvtpClient`, the client endpoint: it connects (TCP, `clientHandshake`, a `Channel`), checks the
- * server's key against a pin or `known_hosts`, reconnects with backoff, and gives each operation
- * to its layer: messages to `Caller`, files to `transfer/`, publish/subscribe, queues and
- * forwarding to `messaging/` and `forward/`. A `StreamRouter` with a `MessageService` answers a
- * server's callbacks. Over 450 lines: one short method per public operation.
+ * `OvtpClient`, the client endpoint: it connects (TCP, `clientHandshake`, a `Channel`), lets
+ * `ServerKeyPolicy` (`crypto/server_key_policy.ts`) decide whether to trust the server's key,
+ * reconnects with backoff, and gives each operation to its layer: messages to `Caller`, files to
+ * `transfer/`, publish/subscribe, queues and forwarding to `messaging/` and `forward/`. A
+ * `StreamRouter` with a `MessageService` answers a server's callbacks. Over 450 lines: one short
+ * method per public operation.
  *
  * @module
  */

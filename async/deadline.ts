@@ -43,7 +43,7 @@ export interface DeadlineOptions {
  * @example A slow piece of work times out
  * ```ts
  * import { deadline } from "./deadline.ts";
- * import { TimeoutError } from "../errors.ts";
+ * import { TimeoutError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const slow = (signal: AbortSignal) =>

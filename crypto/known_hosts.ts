@@ -1,7 +1,7 @@
 /**
- * `KnownHosts`: the client's ssh-style record of server keys. During the handshake `OvtpClient`
- * checks the key the server presents against it (or a pinned fingerprint), and records a new one
- * when told to trust on first use.
+ * `KnownHosts`: the client's ssh-style record of server keys. During the client's handshake
+ * `ServerKeyPolicy` (`server_key_policy.ts`) checks the key a server presents against it, and
+ * records a new one when told to trust on first use.
  *
  * @module
  */

@@ -1,9 +1,10 @@
 /**
- * @module
  * How a client decides to trust the key a server presents (SPEC §10): the key seen earlier in
  * this session (a reconnect must meet the same key), else a pinned fingerprint, else the
  * known_hosts entry for `[host]:port`, else trust on first use when asked for, recording the key.
  * `OvtpClient` asks it during every handshake, before ClientSecret.
+ *
+ * @module
  */
 
 import { formatHostPort, type HostPort } from "../address.ts";

@@ -155,7 +155,7 @@ export function errorCode(error: unknown): string | undefined {
  * @example A message that names the served folder is replaced
  * ```ts
  * import { messageForPeer } from "./_os_error.ts";
- * import { FileError } from "../errors.ts";
+ * import { FileError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const leaky = new FileError("Cannot read /srv/files/a.txt", { reason: "io", path: "a.txt" });

@@ -37,7 +37,7 @@ export interface HashFileOptions {
  *
  * @example Hash a small file
  * ```ts
- * import { hashFile } from "./hash_file.ts";
+ * import { hashFile } from "../mod.ts";
  * import { ChunkTreeHasher, formatDigest } from "./chunk_tree.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";

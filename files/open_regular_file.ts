@@ -23,7 +23,7 @@ import { fileErrorFromOs, quotePath } from "./_os_error.ts";
  * @example A folder is refused
  * ```ts
  * import { openRegularFile } from "./open_regular_file.ts";
- * import { FileError } from "../errors.ts";
+ * import { FileError } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();

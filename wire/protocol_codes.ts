@@ -1,11 +1,12 @@
 /**
- * @module
  * Every number of the ovtp wire vocabulary, defined once and mirroring SPEC.md's tables (the
  * model is js-libp2p-yamux's `frame.ts` and denodrivers/postgres' `message_code.ts`):
  * handshake message types and refusal reasons (SPEC §4.1), channel record types (§7), stream
  * kinds and stream error codes (§8). `tests/wire/protocol_codes_test.ts` reads SPEC.md and
  * checks that both say the same, entry for entry. The codecs, the channel and every service
  * import their codes from here.
+ *
+ * @module
  */
 
 /** Handshake message types: the first byte of each handshake frame (SPEC §4.1). */
