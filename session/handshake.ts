@@ -11,6 +11,11 @@
  *              <-  ServerFinished {verify data}  or  Refused {reason}
  * ```
  *
+ * It sits between the transport and the channel: `client.ts` and `server_connection.ts` run it
+ * on a fresh `Transport`, and its result (the peer's key, the traffic secrets, the frame reader)
+ * starts a `Channel`. Over 450 lines: both sides are kept in one file so that each step reads
+ * against its counterpart and SPEC.md, as js-libp2p-noise's `performHandshake.ts` does.
+ *
  * @module
  */
 

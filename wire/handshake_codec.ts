@@ -1,7 +1,9 @@
 /**
  * Encoding and decoding of the five handshake messages (SPEC.md, "Handshake messages"). Pure
  * functions over bytes: every decoder checks every length and value before it is used and
- * throws {@linkcode ProtocolError} on anything else.
+ * throws {@linkcode ProtocolError} on anything else. `session/handshake.ts` sends and reads
+ * them as frames. Over 450 lines, half of them docs: each message is an encode/decode pair with
+ * its byte layout and runnable examples.
  *
  * @module
  */
