@@ -1,9 +1,10 @@
 /**
- * `Channel`: the connection after the handshake. It multiplexes streams over the record layer:
- * outgoing records from all streams are batched and passed to `RecordSender`, incoming plaintexts
- * from `RecordReceiver` are decoded (`wire/record_codec.ts`) and dispatched to their stream, and a
- * stream the peer opens goes to `onStream` (the endpoint's `StreamRouter`). Over 450 lines: the
- * send scheduler, the dispatch, keepalive and close share the channel's queues and stream table.
+ * `Channel`: the connection after the handshake. It multiplexes streams over the record layer: its
+ * `SendQueue` (`send_queue.ts`) orders what streams send into batches that `RecordSender` seals;
+ * the plaintexts `RecordReceiver` opens are decoded (`wire/record_codec.ts`) and dispatched to
+ * their stream; a stream the peer opens goes to `onStream` (the endpoint's `StreamRouter`). Over
+ * 450 lines: the stream table, the dispatch of each record type, the buffer budget, keepalive and
+ * close share the channel's state.
  *
  * @module
  */
@@ -28,6 +29,7 @@ import {
 import type { Transport } from "../wire/transport.ts";
 import type { Allowance, BudgetRefusal } from "./budget.ts";
 import type { HandshakeResult } from "./handshake.ts";
+import { SendQueue } from "./send_queue.ts";
 import { defaultIdleTimeoutMs, defaultKeepaliveMs } from "./settings.ts";
 import { RecordReceiver } from "./record_receiver.ts";
 import { RecordSender } from "./record_sender.ts";
@@ -105,12 +107,6 @@ function encodeBatch(batch: ChannelRecord[]): { plaintext: Uint8Array; owned: bo
   return { plaintext, owned: true };
 }
 
-interface Lane {
-  stream: Stream;
-  records: ChannelRecord[];
-  bytes: number;
-}
-
 /**
  * An authenticated, encrypted, multiplexed connection: the record layer (sealing and opening
  * in flight, in strict sequence order) and the streams on top of it. Either side may open
@@ -148,13 +144,7 @@ export class Channel implements StreamHost {
   #outgoing = 0;
   #incoming = 0;
   #slotWaiters: (() => void)[] = [];
-  #control: ChannelRecord[] = [];
-  #controlBytes = 0;
-  #lanes = new Map<number, Lane>();
-  #queuedBytes = 0;
-  #maxQueuedBytes: number;
-  #roomWaiters: { stream: Stream; wake: () => void }[] = [];
-  #ring: number[] = [];
+  #queue: SendQueue;
   #pumpScheduled = false;
   #localClosing = false;
   #peerClosing = false;
@@ -179,7 +169,11 @@ export class Channel implements StreamHost {
     this.#reader = handshake.reader;
     // Records we build are bounded by our own limit too, never only by what the peer announced.
     this.#maxRecordBytes = Math.min(handshake.peer.maxRecordBytes, handshake.local.maxRecordBytes);
-    this.#maxQueuedBytes = options.maxQueuedBytes ?? defaultMaxQueuedBytes;
+    this.#queue = new SendQueue({
+      maxRecordBytes: this.#maxRecordBytes,
+      maxQueuedBytes: options.maxQueuedBytes ?? defaultMaxQueuedBytes,
+      maxControlBytes: maxControlQueueBytes,
+    });
     this.#maxIncomingStreams = handshake.local.maxStreams;
     this.#maxOutgoingStreams = handshake.peer.maxStreams;
     this.maxDataBytes = this.#maxRecordBytes - recordHeaderBytes;
@@ -215,7 +209,7 @@ export class Channel implements StreamHost {
 
   /** Bytes of stream records queued for sending now (bounded by `maxQueuedBytes`). */
   get queuedBytes(): number {
-    return this.#queuedBytes;
+    return this.#queue.queuedBytes;
   }
 
   /** Streams open now. */
@@ -314,16 +308,7 @@ export class Channel implements StreamHost {
   /** @internal */
   enqueue(stream: Stream, record: ChannelRecord): void {
     if (this.#ended) return;
-    let lane = this.#lanes.get(stream.id);
-    if (lane === undefined) {
-      lane = { stream, records: [], bytes: 0 };
-      this.#lanes.set(stream.id, lane);
-    }
-    if (lane.records.length === 0) this.#ring.push(stream.id);
-    lane.records.push(record);
-    const bytes = recordHeaderBytes + record.payload.length;
-    lane.bytes += bytes;
-    this.#queuedBytes += bytes;
+    this.#queue.pushStream(stream.id, record);
     this.#schedulePump();
   }
 
@@ -333,19 +318,18 @@ export class Channel implements StreamHost {
     new DataView(payload.buffer).setUint32(0, increment);
     const record = { type: RecordType.window, flags: 0, streamId: stream.id, payload };
     // Behind the stream's own queued records if it has any (its open may not be out yet).
-    if ((this.#lanes.get(stream.id)?.records.length ?? 0) > 0) this.enqueue(stream, record);
+    if (this.#queue.hasRecords(stream.id)) this.enqueue(stream, record);
     else this.#enqueueControl(record);
   }
 
   /** @internal */
   waitQueueRoom(stream: Stream): Promise<void> {
-    if (this.#hasRoom(stream)) return Promise.resolve();
-    return new Promise((wake) => this.#roomWaiters.push({ stream, wake }));
+    return this.#ended ? Promise.resolve() : this.#queue.waitRoom(stream.id);
   }
 
   /** @internal */
   hasQueueRoom(stream: Stream): boolean {
-    return this.#hasRoom(stream);
+    return this.#ended || this.#queue.hasRoom(stream.id);
   }
 
   /** @internal Takes one chunk's bytes of the buffer budget, or says why it cannot. */
@@ -379,18 +363,8 @@ export class Channel implements StreamHost {
 
   /** @internal */
   sendReset(stream: Stream, code: number, message: string): void {
-    const lane = this.#lanes.get(stream.id);
-    if (lane !== undefined) {
-      const unsentOpen = lane.records[0]?.type === RecordType.open;
-      lane.records = [];
-      this.#queuedBytes -= lane.bytes;
-      lane.bytes = 0;
-      this.#lanes.delete(stream.id);
-      this.#ring = this.#ring.filter((id) => id !== stream.id);
-      this.#wakeRoom();
-      // The peer never heard of the stream: nothing to reset.
-      if (unsentOpen) return;
-    }
+    // The peer never heard of a stream whose OPEN was still queued: nothing to reset.
+    if (this.#queue.dropStream(stream.id)) return;
     // Ahead of every stream's data, so the peer frees the stream before any later open.
     this.#enqueueControl({
       type: RecordType.reset,
@@ -419,9 +393,7 @@ export class Channel implements StreamHost {
 
   #enqueueControl(record: ChannelRecord): void {
     if (this.#ended) return;
-    this.#control.push(record);
-    this.#controlBytes += recordHeaderBytes + record.payload.length;
-    if (this.#controlBytes > maxControlQueueBytes) {
+    if (!this.#queue.pushControl(record)) {
       this.abort(new ProtocolError("The peer does not read its control records; disconnected"));
       return;
     }
@@ -452,69 +424,10 @@ export class Channel implements StreamHost {
 
   #pump(): void {
     while (!this.#ended && this.#sender.ready) {
-      const batch = this.#takeBatch();
+      const batch = this.#queue.takeBatch();
       if (batch.length === 0) return;
       const { plaintext, owned } = encodeBatch(batch);
       this.#sender.seal(plaintext, { owned });
-    }
-  }
-
-  /** Takes control records first, then whole records from each stream in turn, up to the limit. */
-  #takeBatch(): ChannelRecord[] {
-    const limit = this.#maxRecordBytes;
-    const batch: ChannelRecord[] = [];
-    let size = 0;
-    while (this.#control.length > 0) {
-      const next = recordHeaderBytes + this.#control[0].payload.length;
-      if (size + next > limit) return batch;
-      batch.push(this.#control.shift()!);
-      this.#controlBytes -= next;
-      size += next;
-    }
-    const lanesToVisit = this.#ring.length;
-    for (let visited = 0; visited < lanesToVisit && size < limit; visited++) {
-      const id = this.#ring.shift()!;
-      const lane = this.#lanes.get(id)!;
-      let took = false;
-      while (lane.records.length > 0) {
-        const next = recordHeaderBytes + lane.records[0].payload.length;
-        if (size + next > limit) break;
-        batch.push(lane.records.shift()!);
-        lane.bytes -= next;
-        this.#queuedBytes -= next;
-        size += next;
-        took = true;
-      }
-      if (took) this.#wakeRoom();
-      if (lane.records.length === 0) {
-        this.#lanes.delete(id);
-      } else if (took) {
-        this.#ring.push(id);
-      } else {
-        // Its next record does not fit in this batch: it goes first in the next one.
-        this.#ring.unshift(id);
-        break;
-      }
-    }
-    return batch;
-  }
-
-  /**
-   * A stream may queue more while its own queue holds less than two records and the whole
-   * connection's less than `maxQueuedBytes`.
-   */
-  #hasRoom(stream: Stream): boolean {
-    if (this.#queuedBytes >= this.#maxQueuedBytes) return false;
-    return (this.#lanes.get(stream.id)?.bytes ?? 0) < 2 * this.#maxRecordBytes;
-  }
-
-  #wakeRoom(): void {
-    if (this.#roomWaiters.length === 0 || this.#queuedBytes >= this.#maxQueuedBytes) return;
-    const waiting = this.#roomWaiters;
-    this.#roomWaiters = [];
-    for (const waiter of waiting) {
-      if (this.#ended || this.#hasRoom(waiter.stream)) waiter.wake();
-      else this.#roomWaiters.push(waiter);
     }
   }
 
@@ -640,7 +553,7 @@ export class Channel implements StreamHost {
   #maybeFinish(): void {
     if (
       this.#finishing || this.#ended || !this.#localClosing || !this.#peerClosing ||
-      this.#streams.size > 0 || this.#lanes.size > 0 || this.#control.length > 0
+      this.#streams.size > 0 || !this.#queue.empty
     ) {
       return;
     }
@@ -660,9 +573,7 @@ export class Channel implements StreamHost {
     this.#streams.clear();
     for (const wake of this.#slotWaiters) wake();
     this.#slotWaiters = [];
-    for (const waiter of this.#roomWaiters) waiter.wake();
-    this.#roomWaiters = [];
-    this.#lanes.clear();
+    this.#queue.clear();
     for (const wake of this.#pings.values()) wake();
     this.#pings.clear();
     this.#transport.close();

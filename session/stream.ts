@@ -1,13 +1,14 @@
 /**
  * `Stream`: one stream of a channel (open, reply, data, end, reset), with flow control in both
- * directions; it re-exports the stream kinds and error codes of `wire/protocol_codes.ts`.
- * Services read and write streams; the channel (`channel.ts`) turns their records into sealed
- * batches and back. Over 450 lines: both directions, the window credit, the server's buffer
- * budget and the stall timeout share one stream's state.
+ * directions; it re-exports the stream kinds and error codes (`wire/protocol_codes.ts`) and the
+ * head codec (`wire/head_codec.ts`). Services read and write streams; the channel (`channel.ts`)
+ * turns their records into sealed batches and back. Over 450 lines: both directions, the window
+ * credit, the server's buffer budget and the stall timeout share one stream's state.
  *
  * @module
  */
 
+import { decodeHead, encodeHead, type Head } from "../wire/head_codec.ts";
 import { StreamError } from "../wire/protocol_codes.ts";
 import {
   ConnectionError,
@@ -17,20 +18,16 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import type { BudgetRefusal } from "./budget.ts";
-import { concatBytes, freeBuffer, utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
+import { concatBytes, freeBuffer } from "../wire/_bytes.ts";
 import { type ChannelRecord, decodeReason, endFlag, RecordType } from "../wire/record_codec.ts";
 
 /** Credit each side grants every new stream in each direction, before any window update. */
 export const initialWindowBytes = 262144;
 /** Largest flow-control window a stream may reach. */
 export const maxWindowBytes = 2 ** 31 - 1;
-/** Largest JSON head (of an open or reply record). */
-export const maxHeadBytes = 65536;
-
-/** A JSON object: what stream heads carry. */
-export type Head = Record<string, unknown>;
 
 export { StreamError, StreamKind } from "../wire/protocol_codes.ts";
+export { decodeHead, encodeHead, type Head, maxHeadBytes } from "../wire/head_codec.ts";
 
 /** What a stream needs from its channel. Internal. */
 export interface StreamHost {
@@ -501,54 +498,4 @@ export class Stream {
     for (const waiter of waiters) waiter.reject(error);
     this.#host.finished(this);
   }
-}
-
-/**
- * Encodes a head as UTF-8 JSON, refusing more than {@linkcode maxHeadBytes}.
- *
- * @example
- * ```ts
- * import { decodeHead, encodeHead } from "./stream.ts";
- * import assert from "node:assert/strict";
- *
- * assert.deepEqual(decodeHead(encodeHead({ a: 1 }), "open"), { a: 1 });
- * ```
- */
-export function encodeHead(head: Head): Uint8Array {
-  const bytes = utf8Encoder.encode(JSON.stringify(head));
-  if (bytes.length > maxHeadBytes) {
-    throw new RangeError(`Stream head of ${bytes.length} bytes exceeds ${maxHeadBytes}`);
-  }
-  return bytes;
-}
-
-/**
- * Decodes a UTF-8 JSON head; anything but a JSON object within the size limit is a
- * {@linkcode ProtocolError}.
- *
- * @example
- * ```ts
- * import { decodeHead } from "./stream.ts";
- * import { ProtocolError } from "../mod.ts";
- * import assert from "node:assert/strict";
- *
- * assert.throws(() => decodeHead(new TextEncoder().encode("[1]"), "open"), ProtocolError);
- * ```
- */
-export function decodeHead(bytes: Uint8Array, what: string): Head {
-  if (bytes.length > maxHeadBytes) {
-    throw new ProtocolError(
-      `Cannot decode ${what} head: ${bytes.length} bytes exceed ${maxHeadBytes}`,
-    );
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(utf8Decoder.decode(bytes));
-  } catch (cause) {
-    throw new ProtocolError(`Cannot decode ${what} head: not UTF-8 JSON`, { cause });
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ProtocolError(`Cannot decode ${what} head: not a JSON object`);
-  }
-  return value as Head;
 }

@@ -21,7 +21,8 @@ import {
   movedFile,
   type TransferResult,
 } from "./file_transfer_options.ts";
-import { fileWindowBytes, headInteger, maxFileBytes, remoteFileError } from "./file_protocol.ts";
+import { fileWindowBytes, maxFileBytes, remoteFileError } from "./file_protocol.ts";
+import { headInteger } from "../wire/head_codec.ts";
 import { ProgressCounter } from "./progress_counter.ts";
 import { StreamReader } from "./stream_reader.ts";
 

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { FileError, type FileErrorReason, ProtocolError, RemoteError } from "../errors.ts";
-import type { Head } from "../session/stream.ts";
+import { FileError, type FileErrorReason, RemoteError } from "../errors.ts";
 import { StreamError } from "../wire/protocol_codes.ts";
 
 /** Stream error codes of the file operations, by reason. */
@@ -42,8 +41,6 @@ export interface ListEntry {
   target?: string;
 }
 
-/** Bytes of the start offset that opens an upload's data. */
-export const startOffsetBytes = 8;
 /** Bytes of the digest that closes the content of an upload or a download. */
 export const digestBytes = 32;
 /** Largest file size accepted in a head: 2^53 - 1. */
@@ -131,80 +128,4 @@ export function remoteFileError(error: unknown, path: string): unknown {
     remote: true,
     cause: error,
   });
-}
-
-/**
- * Reads a required string field of a head, capped in length.
- *
- * @example
- * ```ts
- * import { headString } from "./file_protocol.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(headString({ path: "a.txt" }, "path"), "a.txt");
- * assert.throws(() => headString({ path: 5 }, "path"));
- * ```
- */
-export function headString(head: Head, field: string, maxLength = maxPathLength): string {
-  const value = head[field];
-  if (typeof value !== "string" || value.length > maxLength) {
-    throw new ProtocolError(`The stream head needs "${field}" as a string of at most ${maxLength}`);
-  }
-  return value;
-}
-
-/**
- * Reads an integer field of a head within `0..max`; `undefined` is allowed when `optional`.
- *
- * @example
- * ```ts
- * import { headInteger } from "./file_protocol.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(headInteger({ size: 3 }, "size", 10), 3);
- * assert.throws(() => headInteger({ size: 11 }, "size", 10));
- * assert.equal(headInteger({}, "size", 10, true), undefined);
- * ```
- */
-export function headInteger(head: Head, field: string, max: number, optional?: false): number;
-/** Reads an optional integer field. */
-export function headInteger(
-  head: Head,
-  field: string,
-  max: number,
-  optional: true,
-): number | undefined;
-export function headInteger(
-  head: Head,
-  field: string,
-  max: number,
-  optional = false,
-): number | undefined {
-  const value = head[field];
-  if ((value === undefined || value === null) && optional) return undefined;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > max) {
-    throw new ProtocolError(`The stream head needs "${field}" as an integer from 0 to ${max}`);
-  }
-  return value;
-}
-
-/**
- * Reads an optional boolean field of a head (default false).
- *
- * @example
- * ```ts
- * import { headFlag } from "./file_protocol.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(headFlag({ overwrite: true }, "overwrite"), true);
- * assert.equal(headFlag({}, "overwrite"), false);
- * ```
- */
-export function headFlag(head: Head, field: string): boolean {
-  const value = head[field];
-  if (value === undefined || value === null) return false;
-  if (typeof value !== "boolean") {
-    throw new ProtocolError(`The stream head needs "${field}" as a boolean`);
-  }
-  return value;
 }

@@ -9,8 +9,6 @@
 import { ProtocolError } from "../errors.ts";
 import { concatBytes, utf8Encoder } from "../wire/_bytes.ts";
 import {
-  headInteger,
-  headString,
   maxFileBytes,
   maxListEntries,
   maxListLineBytes,
@@ -18,6 +16,7 @@ import {
   maxPathComponentBytes,
   maxPathLength,
 } from "./file_protocol.ts";
+import { headInteger, headString } from "../wire/head_codec.ts";
 import type { ListEntry } from "./file_protocol.ts";
 
 /** Options of {@linkcode ListParser}; the defaults are the protocol's limits. */

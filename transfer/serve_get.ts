@@ -12,7 +12,8 @@ import { hashPrefix } from "../files/hash_prefix.ts";
 import { openRegularFile } from "../files/open_regular_file.ts";
 import { sendContent } from "./content_transfer.ts";
 import { checkReadable, type FileRequest } from "./file_request.ts";
-import { headInteger, headString, maxFileBytes } from "./file_protocol.ts";
+import { maxFileBytes } from "./file_protocol.ts";
+import { headInteger, headString } from "../wire/head_codec.ts";
 
 /**
  * Answers one GET stream: checks the key and the path, replies `{"size", "mtimeMs", "mode",

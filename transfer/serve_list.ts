@@ -12,7 +12,8 @@ import { fileErrorFromOs } from "../files/_os_error.ts";
 import { isReservedName } from "../files/partial_files.ts";
 import { utf8Encoder } from "../wire/_bytes.ts";
 import { checkReadable, type FileRequest } from "./file_request.ts";
-import { headString, type ListEntry, maxListEntries } from "./file_protocol.ts";
+import { type ListEntry, maxListEntries } from "./file_protocol.ts";
+import { headString } from "../wire/head_codec.ts";
 
 /** Listing entries are sent in writes of about this size. */
 const listBatchBytes = 65536;

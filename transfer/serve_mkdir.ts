@@ -8,7 +8,7 @@
 import { FileError } from "../errors.ts";
 import { fileErrorFromOs } from "../files/_os_error.ts";
 import { checkWritable, type FileRequest } from "./file_request.ts";
-import { headInteger, headString } from "./file_protocol.ts";
+import { headInteger, headString } from "../wire/head_codec.ts";
 
 /** Permission bits a folder made for a peer may get: never set-group-ID or sticky. */
 const permissionBitsMask = 0o777;

@@ -24,15 +24,14 @@ import { initialWindowBytes } from "../session/stream.ts";
 import { utf8Encoder } from "../wire/_bytes.ts";
 import { receiveFile } from "./content_transfer.ts";
 import { checkWritable, type FileRequest } from "./file_request.ts";
+import { digestBytes, fileWindowBytes, maxFileBytes } from "./file_protocol.ts";
 import {
-  digestBytes,
-  fileWindowBytes,
+  decodeStartOffset,
   headFlag,
   headInteger,
   headString,
-  maxFileBytes,
   startOffsetBytes,
-} from "./file_protocol.ts";
+} from "../wire/head_codec.ts";
 import { StreamReader } from "./stream_reader.ts";
 
 /** The partial uploads of one `FileService`, shared by all its PUT streams. */
@@ -130,7 +129,7 @@ export async function servePut(request: FileRequest, uploads: PartialUploads): P
 
     const reader = new StreamReader(stream);
     const startBytes = await request.wait(reader.readExact(startOffsetBytes));
-    const start = Number(new DataView(startBytes.buffer).getBigUint64(0));
+    const start = decodeStartOffset(startBytes);
     if (start !== 0 && start !== offer) {
       throw new ProtocolError(`Upload of ${path} starts at ${start}, but ${offer} was offered`);
     }

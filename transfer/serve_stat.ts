@@ -9,7 +9,7 @@ import { formatDigest } from "../files/chunk_tree.ts";
 import { hashPrefix } from "../files/hash_prefix.ts";
 import { openRegularFile } from "../files/open_regular_file.ts";
 import { checkReadable, type FileRequest } from "./file_request.ts";
-import { headFlag, headString } from "./file_protocol.ts";
+import { headFlag, headString } from "../wire/head_codec.ts";
 
 /**
  * Answers one STAT stream with one reply head.

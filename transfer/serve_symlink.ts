@@ -9,7 +9,7 @@
 import { FileError } from "../errors.ts";
 import { fileErrorFromOs } from "../files/_os_error.ts";
 import { checkWritable, type FileRequest } from "./file_request.ts";
-import { headFlag, headString } from "./file_protocol.ts";
+import { headFlag, headString } from "../wire/head_codec.ts";
 
 /**
  * Answers one SYMLINK stream with an empty reply head.

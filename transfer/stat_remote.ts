@@ -10,7 +10,8 @@ import { formatDigest, parseDigest } from "../files/chunk_tree.ts";
 import type { Channel } from "../session/channel.ts";
 import { StreamKind } from "../session/stream.ts";
 import { askRemote } from "./ask_remote.ts";
-import { headInteger, maxFileBytes, remoteFileError } from "./file_protocol.ts";
+import { maxFileBytes, remoteFileError } from "./file_protocol.ts";
+import { headInteger } from "../wire/head_codec.ts";
 
 /** What {@linkcode statRemote} returns. */
 export interface RemoteFileInfo {

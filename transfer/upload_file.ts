@@ -22,7 +22,8 @@ import {
   movedFile,
   type TransferResult,
 } from "./file_transfer_options.ts";
-import { headInteger, headString, remoteFileError, startOffsetBytes } from "./file_protocol.ts";
+import { encodeStartOffset, headInteger, headString } from "../wire/head_codec.ts";
+import { remoteFileError } from "./file_protocol.ts";
 import { makeRemoteLink } from "./make_remote_link.ts";
 import { ProgressCounter } from "./progress_counter.ts";
 
@@ -87,9 +88,7 @@ export async function uploadFile(
           }
         }
       }
-      const startBytes = new Uint8Array(startOffsetBytes);
-      new DataView(startBytes.buffer).setBigUint64(0, BigInt(start));
-      await stream.write(startBytes);
+      await stream.write(encodeStartOffset(start));
       const root = await sendContent(stream, file, {
         start,
         size,
