@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { PeerInfo } from "./session/peer_info.ts";
 import { ConnectionError } from "./errors.ts";
 import type { MessageValue } from "./message.ts";
 import { Caller } from "./session/caller.ts";
@@ -16,17 +17,7 @@ import type { OvtpResult, RequestOptions } from "./session/message_exchange.ts";
 import { defaultMaxMessageBytes } from "./session/settings.ts";
 import type { TransportAddress } from "./wire/transport.ts";
 
-/** Who is on the other end of a connection, as authenticated by the handshake. */
-export interface PeerInfo {
-  /** `SHA256:…` fingerprint of the peer's key. */
-  fingerprint: string;
-  /** The comment of the key's authorized_keys line (often `user@host`). */
-  comment: string;
-  /** The peer's address. */
-  remoteAddr: TransportAddress;
-  /** The options of the key's authorized_keys line. */
-  options: ReadonlyMap<string, string | true>;
-}
+export type { PeerInfo } from "./session/peer_info.ts";
 
 /**
  * An authenticated client connection, as a server sees it: who it is ({@linkcode PeerInfo})

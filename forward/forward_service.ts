@@ -8,7 +8,7 @@
 
 import { formatHostPort } from "../address.ts";
 import { allowsForward } from "../crypto/key_permissions.ts";
-import type { PeerInfo } from "../peer_connection.ts";
+import type { PeerInfo } from "../session/peer_info.ts";
 import { type Head, type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { ForwardAllowList } from "./forward_allow_list.ts";
 import { pipeStream } from "./_pipe.ts";

@@ -8,7 +8,7 @@
 
 import { ProtocolError } from "../errors.ts";
 import type { Head, Stream } from "../session/stream.ts";
-import { StreamReader } from "../transfer/stream_reader.ts";
+import { StreamReader } from "../session/stream_reader.ts";
 import { utf8Decoder, utf8Encoder } from "../wire/_bytes.ts";
 
 /** Largest head of one event frame, in bytes. */

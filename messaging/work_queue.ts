@@ -8,7 +8,7 @@
  */
 
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
-import type { PeerInfo } from "../peer_connection.ts";
+import type { PeerInfo } from "../session/peer_info.ts";
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
 import { type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { encodeEventFrame, EventFrameReader } from "./event_frame.ts";

@@ -15,7 +15,7 @@ import { readPartialState, writePartialState } from "../files/partial_files.ts";
 import { readFull } from "../files/read_full.ts";
 import type { Stream } from "../session/stream.ts";
 import { digestBytes, writeBufferBytes } from "./file_protocol.ts";
-import type { StreamReader } from "./stream_reader.ts";
+import type { StreamReader } from "../session/stream_reader.ts";
 import { ProtocolError } from "../errors.ts";
 import { recordHeaderBytes } from "../wire/record_codec.ts";
 

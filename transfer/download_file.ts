@@ -24,7 +24,7 @@ import {
 import { fileWindowBytes, maxFileBytes, remoteFileError } from "./file_protocol.ts";
 import { headInteger } from "../wire/head_codec.ts";
 import { ProgressCounter } from "./progress_counter.ts";
-import { StreamReader } from "./stream_reader.ts";
+import { StreamReader } from "../session/stream_reader.ts";
 
 /**
  * Downloads one file into a partial file next to `localPath`, checks its digest, flushes it and

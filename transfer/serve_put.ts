@@ -32,7 +32,7 @@ import {
   headString,
   startOffsetBytes,
 } from "../wire/head_codec.ts";
-import { StreamReader } from "./stream_reader.ts";
+import { StreamReader } from "../session/stream_reader.ts";
 
 /** The partial uploads of one `FileService`, shared by all its PUT streams. */
 export interface PartialUploads {

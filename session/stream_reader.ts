@@ -1,5 +1,14 @@
+/**
+ * Reads a stream's data in the sizes a protocol needs: exact fields (an upload's start offset, an
+ * event frame's header), then chunks up to a limit, keeping what is left of a record for the
+ * next read. Used by the file transfers (PUT/GET content) and the messaging event frames; it sits
+ * on top of `Stream.read()` and never holds more than one record.
+ *
+ * @module
+ */
+
 import { ProtocolError } from "../errors.ts";
-import type { Stream } from "../session/stream.ts";
+import type { Stream } from "./stream.ts";
 
 /**
  * Reads a stream's data in the sizes a file operation needs (exact field sizes, then chunks up
