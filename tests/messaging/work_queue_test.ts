@@ -41,6 +41,7 @@ Deno.test("OvtpClient.pull() gives each pushed item to exactly one of several wo
     await waitFor(() => server.server.messagingStats("jobs").queue!.inFlight === 0, "all acked");
     assert.deepEqual(server.server.messagingStats("jobs").queue, {
       waiting: 0,
+      delayed: 0,
       inFlight: 0,
       workers: 3,
     });
