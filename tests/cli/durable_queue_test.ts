@@ -270,3 +270,66 @@ Deno.test("ovtp sub | head -n 1 exits by itself once its output is closed", asyn
     await world.cleanup();
   }
 });
+
+/** Collects a child's standard error as it comes. */
+function collect(stream: ReadableStream<Uint8Array>): { text(): string; done: Promise<void> } {
+  let text = "";
+  const done = (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+  })();
+  return { text: () => text, done };
+}
+
+Deno.test("ovtp pull reconnects after the server restarts and goes on pulling; with --no-reconnect it exits 6", async () => {
+  const world = await makeWorld();
+  const db = join(world.dir, "queues.db");
+  let server = await serveOn(world, db);
+  const port = String(server.port);
+  const start = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: cliArgs(["pull", "--accept-new", ...args, server.address, "jobs"]),
+      env: { ...world.env(world.aliceHome), NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  const pulling = start([]);
+  const once = start(["--no-reconnect"]);
+  const pullingErr = collect(pulling.stderr);
+  const onceErr = collect(once.stderr);
+  const lines = pulling.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let client: OvtpClient | undefined;
+  try {
+    await waitFor(() => /pulling from jobs/.test(pullingErr.text()));
+    await waitFor(() => /pulling from jobs/.test(onceErr.text()));
+    await server.stop("SIGKILL");
+    assert.equal((await once.status).code, 6, onceErr.text());
+
+    server = await serveOn(world, db, ["--listen", `127.0.0.1:${port}`]);
+    assert.equal(String(server.port), port);
+    client = new OvtpClient(server.address, await aliceOptions(server));
+    await client.push("jobs", "after the restart");
+    const { value } = await lines.read();
+    assert.deepEqual(JSON.parse(value!), {
+      queue: "jobs",
+      message: "after the restart",
+      attempts: 1,
+    });
+    pulling.kill("SIGTERM");
+    assert.equal((await pulling.status).code, 0, pullingErr.text());
+  } finally {
+    for (const child of [pulling, once]) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Ended already.
+      }
+      await child.status;
+    }
+    await lines.cancel().catch(() => {});
+    await Promise.all([pullingErr.done, onceErr.done, once.stdout.cancel()]);
+    await client?.close();
+    await server.stop();
+    await world.cleanup();
+  }
+});
