@@ -92,6 +92,7 @@ timed out.`;
  *   print: (line: string) => lines.push(line),
  *   printError: (line: string) => lines.push(line),
  *   write: () => {},
+ *   outputClosed: () => false,
  *   interactive: false,
  *   columns: () => 80,
  *   readStdin: () => Promise.resolve(new Uint8Array()),

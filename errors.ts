@@ -16,7 +16,8 @@ export type OvtpErrorCode =
   | "CONNECTION"
   | "KEY_FILE"
   | "FILE"
-  | "LIMIT";
+  | "LIMIT"
+  | "QUEUE_STORE";
 
 /** Options accepted by every ovtp error constructor. */
 export interface OvtpErrorOptions {
@@ -399,5 +400,33 @@ export class LimitError extends OvtpError {
   constructor(message: string, options?: OvtpErrorOptions) {
     super("LIMIT", message, options);
     this.name = "LimitError";
+  }
+}
+
+/**
+ * The work queues' database (`queueStore`) cannot be used: it is corrupt, not an ovtp queue
+ * database, unreadable, or held by another server. The server refuses to start rather than start
+ * empty and drop the items the file holds; the message names the file.
+ *
+ * @example Check the code
+ * ```ts
+ * import { QueueStoreError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new QueueStoreError("Cannot open the queue database /x/queues.db: file is not a database");
+ * assert.equal(error.code, "QUEUE_STORE");
+ * assert.equal(error.name, "QueueStoreError");
+ * ```
+ */
+export class QueueStoreError extends OvtpError {
+  /**
+   * Creates the object.
+   *
+   * @param message One line: what happened and what to do.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options?: OvtpErrorOptions) {
+    super("QUEUE_STORE", message, options);
+    this.name = "QueueStoreError";
   }
 }

@@ -110,6 +110,7 @@ export {
   type OvtpErrorCode,
   type OvtpErrorOptions,
   ProtocolError,
+  QueueStoreError,
   RemoteError,
   type RemoteErrorOptions,
   TimeoutError,
@@ -165,4 +166,12 @@ export {
 } from "./messaging/topic_pattern.ts";
 export { messagingErrorCodes } from "./messaging/messaging_protocol.ts";
 export type { PubSubOptions, PubSubStats } from "./messaging/pubsub.ts";
-export type { WorkQueueOptions, WorkQueueStats } from "./messaging/work_queue.ts";
+export type { WorkQueueOptions, WorkQueueStats, WorkQueueUsage } from "./messaging/work_queue.ts";
+export {
+  memoryQueueStorePath,
+  openQueueStore,
+  type QueueStore,
+  type StoredItem,
+  type StoredItemChange,
+} from "./messaging/queue_store.ts";
+export type { SqliteQueueStoreOptions } from "./messaging/sqlite_queue_store.ts";

@@ -13,6 +13,7 @@ import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
 import type { MessageValue } from "./message.ts";
 import { ForwardService } from "./forward/forward_service.ts";
 import { PubSub, type PubSubStats } from "./messaging/pubsub.ts";
+import { memoryQueueStorePath, openQueueStore } from "./messaging/queue_store.ts";
 import { WorkQueues, type WorkQueueStats } from "./messaging/work_queue.ts";
 import type { PeerConnection } from "./peer_connection.ts";
 import { serveConnection } from "./server_connection.ts";
@@ -91,6 +92,8 @@ export class OvtpServer {
    * @param handler Answers each message.
    * @param options Identity, authorized keys, address and limits.
    * @throws {RangeError} A setting out of its range (the message names it).
+   * @throws {QueueStoreError} The `queueStore` file cannot be used (corrupt, unreadable, held by
+   * another server).
    */
   constructor(handler: OvtpHandler, options: OvtpServerOptions) {
     this.#options = options;
@@ -120,7 +123,12 @@ export class OvtpServer {
       onError: options.onError,
     };
     this.#pubsub = new PubSub(messagingLimits);
-    this.#queues = new WorkQueues(messagingLimits);
+    this.#queues = new WorkQueues({
+      ...messagingLimits,
+      store: openQueueStore(options.queueStore ?? memoryQueueStorePath, {
+        onError: options.onError,
+      }),
+    });
     const onError = (error: unknown, peer?: PeerConnection) => options.onError?.(error, peer);
     this.#router = new StreamRouter<PeerConnection>([
       new MessageService<PeerConnection>({
@@ -189,6 +197,7 @@ export class OvtpServer {
    * the number of items waiting in it afterwards.
    *
    * @throws {RangeError} The queue is full.
+   * @throws {QueueStoreError} The `queueStore` file could not commit it.
    */
   push(queue: string, value: MessageValue): number {
     return this.#queues.push(queue, value);

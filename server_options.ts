@@ -69,7 +69,14 @@ export interface OvtpServerOptions extends SessionOptions {
    * queue of each slow subscriber (default 1000 events or 8 MiB, then the oldest are dropped),
    * subscriptions per connection (256), items per work queue (10,000 or 64 MiB).
    */
-  messaging?: Omit<PubSubOptions & WorkQueueOptions, "onError" | "maxMessageBytes">;
+  messaging?: Omit<PubSubOptions & WorkQueueOptions, "onError" | "maxMessageBytes" | "store">;
+  /**
+   * Where the work queues keep their items: the path of a SQLite database file (created with mode
+   * 0600; a PUSH is answered once its item is committed, and the items survive a restart or a
+   * crash), or `":memory:"` (they live in memory only). A corrupt or unreadable file makes the
+   * constructor throw a `QueueStoreError` naming it. Default `":memory:"`.
+   */
+  queueStore?: string;
   /** Connections served at once; more are refused as busy. Default 1024. */
   maxConnections?: number;
   /** Connections from one address (an IPv4 address, an IPv6 /64) at once. Default 256. */

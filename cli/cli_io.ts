@@ -16,6 +16,11 @@ export interface CliIo {
   printError(line: string): void;
   /** Writes text as it is to standard output, without a line break: progress bars. */
   write(text: string): void;
+  /**
+   * Whether standard output was closed by its reader (a write failed with a broken pipe, as
+   * after `| head`): what was printed since is lost. `pull` and `sub` stop then.
+   */
+  outputClosed(): boolean;
   /** Whether standard output is a terminal (progress bars are drawn only then). */
   readonly interactive: boolean;
   /** Width of the terminal in columns; 80 when unknown. */
@@ -42,10 +47,15 @@ const encoder = new TextEncoder();
  * ```
  */
 export function denoIo(): CliIo {
+  let outputClosed = false;
+  const output = (text: string) => {
+    if (!outputClosed && !writeAll(Deno.stdout, text)) outputClosed = true;
+  };
   return {
-    print: (line) => writeAll(Deno.stdout, `${line}\n`),
+    print: (line) => output(`${line}\n`),
     printError: (line) => writeAll(Deno.stderr, `${line}\n`),
-    write: (text) => writeAll(Deno.stdout, text),
+    write: output,
+    outputClosed: () => outputClosed,
     interactive: Deno.stdout.isTerminal(),
     columns: () => {
       try {
@@ -58,11 +68,17 @@ export function denoIo(): CliIo {
   };
 }
 
-function writeAll(stream: typeof Deno.stdout, text: string): void {
+/**
+ * Writes all of `text` (unbuffered: once it returns true, the bytes are with the pipe or file);
+ * false when the reader closed the pipe.
+ */
+function writeAll(stream: typeof Deno.stdout, text: string): boolean {
   const bytes = encoder.encode(text);
   try {
     for (let done = 0; done < bytes.length;) done += stream.writeSync(bytes.subarray(done));
+    return true;
   } catch (error) {
     if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    return false;
   }
 }

@@ -51,6 +51,11 @@ export interface ClientCall<R> {
    * command prints nothing more and exits 0.
    */
   report?(result: R): number | Promise<number>;
+  /**
+   * Whether the client reconnects (with back-off) when the connection is lost: for the
+   * long-running `sub` and `pull`. Default false: a lost connection fails the command (exit 6).
+   */
+  reconnect?: boolean;
 }
 
 /** A client command: what {@linkcode clientCommand} needs to build it. */
@@ -116,7 +121,9 @@ export function clientCommand<O extends CommandOptions, R>(
       const { values, positionals } = parseCommandArgs(spec.name, args, options, spec.arguments);
       const target = parseTarget(spec.name, positionals[spec.target.argument], spec.target);
       const call = await spec.prepare({ values, positionals, target }, io);
-      const client = await connectClient(spec.name, target.address, values, io);
+      const client = await connectClient(spec.name, target.address, values, io, {
+        reconnect: call.reconnect === true,
+      });
       let result: R;
       try {
         result = await call.use(client);

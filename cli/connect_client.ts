@@ -66,6 +66,7 @@ const msPerSecond = 1000;
  * @param address The server.
  * @param flags The parsed client options.
  * @param io Where to announce a recorded key.
+ * @param options Whether the client reconnects when the connection is lost (default not).
  * @returns The connected client; close it when done.
  * @throws {CliError} For a malformed flag (exit code 2), or when the server refused our key (3).
  *
@@ -81,6 +82,7 @@ export async function connectClient(
   address: HostPort,
   flags: ClientFlags,
   io: CliIo,
+  options: { reconnect?: boolean } = {},
 ): Promise<OvtpClient> {
   if (flags.fingerprint !== undefined && !fingerprintPattern.test(flags.fingerprint)) {
     throw CliError.usage(
@@ -104,7 +106,7 @@ export async function connectClient(
     },
     timeoutMs,
     connectTimeoutMs: timeoutMs,
-    reconnect: false,
+    reconnect: options.reconnect === true,
   });
   try {
     await client.connect();

@@ -7,11 +7,17 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { formatHostPort, type HostPort, parseHostPort } from "../address.ts";
 import { assertNotWritableByOthers } from "../crypto/_file.ts";
 import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
+import { QueueStoreError } from "../errors.ts";
 import type { OvtpMessage } from "../message.ts";
+import {
+  defaultMaxDeliveries,
+  defaultMaxRetryDelayMs,
+  defaultRetryDelayMs,
+} from "../messaging/messaging_protocol.ts";
 import type { PeerInfo } from "../peer_connection.ts";
 import { type OvtpHandler, serveOvtp } from "../server.ts";
 import { formatLogLine } from "../server_log.ts";
@@ -37,6 +43,9 @@ const options = {
   exec: { type: "string" },
   "max-exec": { type: "string" },
   "add-keys": { type: "string", multiple: true },
+  "queue-db": { type: "string" },
+  "max-deliveries": { type: "string" },
+  "retry-delay": { type: "string" },
   home: { type: "string" },
   identity: { type: "string", short: "i" },
   "authorized-keys": { type: "string" },
@@ -47,6 +56,9 @@ const options = {
 const defaultListenHost = "0.0.0.0";
 const defaultListenPort = 4242;
 const previewChars = 80;
+const queueDbName = "queues.db";
+const msPerSecond = 1000;
+const maxRetryDelayS = defaultMaxRetryDelayMs / msPerSecond;
 
 /**
  * `ovtp serve`: answers authorized clients until SIGINT or SIGTERM, then lets requests in flight
@@ -79,7 +91,9 @@ content only with --verbose), "connection" (an authenticated connection ended: b
 others, which admits nobody), "error", "stopping" and "stopped".
 
 Like sshd, it refuses to start when the group or others may write the ovtp folder, the
-authorized_keys file or the folder holding it (exit code 1; fix with chmod go-w).
+authorized_keys file or the folder holding it (exit code 1; fix with chmod go-w). It refuses to
+start, too, when the queue database is corrupt, unreadable or used by another server: it never
+starts empty in its place.
 
 Options:
   -l, --listen HOST:PORT   where to listen (default ${defaultListenHost}:${defaultListenPort}); port 0 picks a free
@@ -96,14 +110,24 @@ Options:
                            their turn
   --add-keys PATH          authorize the keys of a .pub file or of a folder of them first
                            (as ovtp authorize does); may be repeated
+  --queue-db FILE          keep the work queues in this SQLite file (default
+                           $OVTP_HOME/queues.db, created with mode 0600); a push is answered once
+                           its item is on disk, and items survive a restart or a crash.
+                           :memory: keeps them in memory only (lost when the server stops)
+  --max-deliveries N       hand an item out at most N times (default ${defaultMaxDeliveries}); after N failed
+                           deliveries it moves to the queue QUEUE.dead
+  --retry-delay SECONDS    wait before a failed item is handed out again (default ${
+      defaultRetryDelayMs / msPerSecond
+    }); it
+                           doubles with each failure, with jitter, up to 5 minutes
   -i, --identity FILE      the server's private key (default $OVTP_HOME/id_ovtp)
   --authorized-keys FILE   the client keys let in (default $OVTP_HOME/authorized_keys)
   --home DIR               the ovtp folder (default $OVTP_HOME, else ~/.ovtp)
   -q, --quiet              log only refusals and failures
   -v, --verbose            log the start of each message's content, and stack traces
 
-Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-keys, and
---allow-run=sh with --exec.`,
+Needs --allow-net --allow-read --allow-env --allow-write (--allow-write only for --root or
+--add-keys with --queue-db :memory:), and --allow-run=sh with --exec.`,
 
   async run(args, io) {
     const { values } = parseCommandArgs("serve", args, options, { min: 0, max: 0, names: "" });
@@ -114,6 +138,10 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
     const forwardAllow = parseForwardAllow(values["forward-allow"] ?? []);
     if (values.exec !== undefined) checkRunPermission("serve", "message", values.exec);
     const maxProcesses = parseMaxExec(values["max-exec"], values.exec);
+    const queueStore = values["queue-db"] ??
+      join(ovtpHomeFiles({ home: values.home }).home!, queueDbName);
+    const maxDeliveries = parseMaxDeliveries(values["max-deliveries"]);
+    const retryDelayMs = parseRetryDelay(values["retry-delay"]);
     const identity = await loadIdentityFile(files.identity);
     if (values["add-keys"] !== undefined) {
       for (const { key, added } of await addKeys(values["add-keys"], files.authorizedKeys)) {
@@ -154,6 +182,8 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
         port,
         root,
         forwardAllow,
+        queueStore,
+        messaging: { maxDeliveries, retryDelayMs },
         onLog: (event) => {
           const failure = event.event !== "connection" || event.result === "error";
           if (!values.quiet || failure) io.printError(terminalSafeJson(formatLogLine(event)));
@@ -167,6 +197,9 @@ Needs --allow-net --allow-read --allow-env, --allow-write with --root or --add-k
         },
       }, handler);
     } catch (error) {
+      if (error instanceof QueueStoreError) {
+        throw new CliError(error.message, ExitCode.failure, { cause: error });
+      }
       throw new CliError(
         `Cannot listen on ${formatHostPort({ hostname, port })}: ${(error as Error).message}; ` +
           `pick another address or port with --listen`,
@@ -189,6 +222,27 @@ function parseForwardAllow(entries: string[]): string[] {
     throw CliError.usage("serve", (error as Error).message);
   }
   return entries;
+}
+
+function parseMaxDeliveries(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const count = /^\d{1,9}$/.test(text) ? Number(text) : 0;
+  if (count < 1) {
+    throw CliError.usage("serve", `--max-deliveries takes a whole number above 0, not "${text}"`);
+  }
+  return count;
+}
+
+function parseRetryDelay(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0 || seconds > maxRetryDelayS) {
+    throw CliError.usage(
+      "serve",
+      `--retry-delay takes a number of seconds from 0 to ${maxRetryDelayS}, not "${text}"`,
+    );
+  }
+  return Math.round(seconds * msPerSecond);
 }
 
 function parseMaxExec(text: string | undefined, exec: string | undefined): number | undefined {

@@ -59,6 +59,25 @@ export const defaultMaxTotalQueueItems = 100_000;
 export const defaultMaxQueues = 10_000;
 
 /**
+ * Default deliveries of one item: an item handed out this many times and failed each time (a
+ * nack, or its worker lost) moves to the dead-letter queue `<queue>.dead`.
+ */
+export const defaultMaxDeliveries = 5;
+/**
+ * Default wait before a failed item is handed out again the first time; it doubles with each
+ * failure (with up to half of it again as jitter), up to {@linkcode defaultMaxRetryDelayMs}.
+ */
+export const defaultRetryDelayMs = 1000;
+/** Default longest wait before a failed item is handed out again: 5 minutes. */
+export const defaultMaxRetryDelayMs = 5 * 60 * 1000;
+/** What the server adds to a queue's name to name its dead-letter queue. */
+export const deadLetterSuffix = ".dead";
+/** Longest work-queue name, in bytes: a topic's 255 less the dead-letter suffix. */
+export const maxQueueNameBytes = 250;
+/** Longest failure reason a worker's nack carries (longer ones are cut), in characters. */
+export const maxNackReasonChars = 512;
+
+/**
  * A key's `topics=` restriction: `undefined` when the key has no such option (it may use every
  * topic and queue), else the patterns it may use. A malformed value allows nothing (fails
  * closed).

@@ -10,9 +10,10 @@ import { ProtocolError } from "../errors.ts";
 import { OvtpMessage, parseMessageType } from "../message.ts";
 import type { Channel } from "../session/channel.ts";
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
-import { type Stream, StreamKind } from "../session/stream.ts";
+import { type Head, type Stream, StreamKind } from "../session/stream.ts";
 import { encodeEventFrame, EventFrameReader } from "./event_frame.ts";
 import { LiveStream, type LiveStreamHost } from "./live_stream.ts";
+import { maxNackReasonChars } from "./messaging_protocol.ts";
 import { checkTopic } from "./topic_pattern.ts";
 
 /** What a worker is told about an item besides its body. */
@@ -21,11 +22,22 @@ export interface QueueItemInfo {
   queue: string;
   /** 1 the first time the item is handed out, more when an earlier worker did not finish it. */
   attempts: number;
+  /** Why its last delivery failed (the failing worker's reason), when one did. */
+  lastError?: string;
+  /**
+   * Gives the item back unstarted instead of answering it: it goes back to the front of the
+   * queue at once, and this delivery does not count towards its delivery limit. What the handler
+   * returns or throws afterwards is ignored. For a worker that cannot take the item after all
+   * (its output was closed).
+   */
+  release(): void;
 }
 
 /**
  * Does the work of one item. Resolving acknowledges it (it is done and leaves the queue);
- * rejecting hands it back to the front of the queue, to this or another worker.
+ * rejecting fails it (a nack carrying the error's message as its reason): after a back-off it is
+ * handed out again, to this or another worker, until its delivery limit sends it to the
+ * dead-letter queue `<queue>.dead`.
  */
 export type QueueHandler = (message: OvtpMessage, info: QueueItemInfo) => unknown;
 
@@ -124,16 +136,24 @@ export class QueueWorker {
         throw new ProtocolError(`Malformed queue item: ${(error as Error).message}`);
       }
       this.#busy = true;
-      let done: boolean;
+      let released = false;
+      const info: QueueItemInfo = {
+        queue: this.queue,
+        attempts: head.attempts,
+        release: () => released = true,
+      };
+      if (typeof head.error === "string") info.lastError = head.error;
+      let answer: Head;
       try {
-        await this.#handler(message, { queue: this.queue, attempts: head.attempts });
-        done = true;
+        await this.#handler(message, info);
+        answer = { ack: head.id };
       } catch (error) {
-        this.#onError?.(error);
-        done = false;
+        if (!released) this.#onError?.(error);
+        answer = { nack: head.id, error: failureReason(error) };
       }
+      if (released) answer = { release: head.id };
       this.#busy = false;
-      await stream.write(encodeEventFrame(done ? { ack: head.id } : { nack: head.id }, emptyBody));
+      await stream.write(encodeEventFrame(answer, emptyBody));
       if (this.#endWhenIdle === stream) stream.end().catch(() => {});
     }
   }
@@ -147,4 +167,10 @@ export class QueueWorker {
     if (this.#busy) this.#endWhenIdle = stream;
     else stream.end().catch(() => {});
   }
+}
+
+/** The reason a nack carries: the error's message, cut to the length the server keeps. */
+function failureReason(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return (text === "" ? "the worker failed" : text).slice(0, maxNackReasonChars);
 }

@@ -25,6 +25,11 @@ export interface SubscribeOptions {
    * number dropped (before the events that follow).
    */
   onDropped?: (count: number) => void;
+  /**
+   * Called when the subscription was made again after a lost connection: events published while
+   * it was away were missed (the server keeps none, so it cannot tell how many).
+   */
+  onResubscribed?: () => void;
   /** Largest event body accepted. Default: the client's `maxMessageBytes` (16 MiB). */
   maxMessageBytes?: number;
 }
@@ -51,6 +56,7 @@ export class Subscription {
   #options: SubscribeOptions;
   #onError: ((error: unknown) => void) | undefined;
   #live: LiveStream;
+  #opened = 0;
 
   /**
    * @internal Made by `OvtpClient.subscribe()`.
@@ -105,6 +111,7 @@ export class Subscription {
   async #open(channel: Channel): Promise<Stream> {
     const stream = await channel.openStream(StreamKind.subscribe, { topics: this.patterns });
     await stream.replyHead();
+    if (this.#opened++ > 0) this.#options.onResubscribed?.();
     return stream;
   }
 

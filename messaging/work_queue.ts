@@ -1,8 +1,9 @@
 /**
- * `WorkQueues`: the server side of the work queues (SPEC.md, "Work queues"), one of the server's
- * stream services. It answers PUSH and PULL streams, hands each item to one worker and takes it
- * back when the worker leaves without acknowledging. Over 450 lines: the queues share their bounds
- * (per queue, per key, in all), counted here because items outlive their connection.
+ * The server side of the work queues (SPEC.md, "Work queues"): PUSH and PULL streams, the
+ * quotas, deliveries with their limit, back-off and dead-letter queue. What it holds is kept in
+ * memory and written through a {@linkcode QueueStore} (`queue_store.ts`): memory only, or a SQLite
+ * file that survives a restart. Over 450 lines: the queues share their bounds (per queue, per key,
+ * in all) and their delivery rules, counted here because items outlive their connection.
  *
  * @module
  */
@@ -10,25 +11,37 @@
 import { type MessageValue, OvtpMessage, parseMessageType } from "../message.ts";
 import type { PeerInfo } from "../session/peer_info.ts";
 import { defaultMaxMessageBytes } from "../session/message_exchange.ts";
-import { type Stream, StreamError, StreamKind } from "../session/stream.ts";
+import { type Head, type Stream, StreamError, StreamKind } from "../session/stream.ts";
 import { encodeEventFrame, EventFrameReader } from "./event_frame.ts";
 import {
+  deadLetterSuffix,
+  defaultMaxDeliveries,
   defaultMaxQueueBytes,
   defaultMaxQueueBytesPerKey,
   defaultMaxQueueItems,
   defaultMaxQueueItemsPerKey,
   defaultMaxQueues,
   defaultMaxQueuesPerKey,
+  defaultMaxRetryDelayMs,
   defaultMaxTotalQueueBytes,
   defaultMaxTotalQueueItems,
+  defaultRetryDelayMs,
+  maxNackReasonChars,
+  maxQueueNameBytes,
   mayUseTopic,
   messagingErrorCodes,
   topicRestriction,
 } from "./messaging_protocol.ts";
+import { openQueueStore, type QueueStore, type StoredItem } from "./queue_store.ts";
 import { checkTopic } from "./topic_pattern.ts";
 
 /** Options of {@linkcode WorkQueues}: the bounds of one queue, of one key and of the server. */
 export interface WorkQueueOptions {
+  /**
+   * Where items are kept (`openQueueStore()`): memory, or a SQLite file whose items survive a
+   * restart. `WorkQueues` closes it when it closes. Default: memory.
+   */
+  store?: QueueStore;
   /** Items one queue may hold (waiting or held by a worker); pushes past it are refused. Default 10,000. */
   maxQueueItems?: number;
   /** Bytes one queue may hold; pushes past it are refused. Default 64 MiB. */
@@ -51,6 +64,18 @@ export interface WorkQueueOptions {
   maxTotalQueueItems?: number;
   /** Queues the server keeps at once (empty ones without workers are forgotten). Default 10,000. */
   maxQueues?: number;
+  /**
+   * Deliveries of one item: after this many failed ones (nacks or lost workers) it moves to the
+   * dead-letter queue `<queue>.dead`. At least 1. Default 5.
+   */
+  maxDeliveries?: number;
+  /**
+   * Wait before a failed item is handed out again the first time; it doubles after each further
+   * failure, with up to half of it again as jitter. 0 hands it out again at once. Default 1 s.
+   */
+  retryDelayMs?: number;
+  /** Longest such wait. Default 5 minutes. */
+  maxRetryDelayMs?: number;
   /** Largest pushed body accepted. Default 16 MiB. */
   maxMessageBytes?: number;
   /** Called when a worker's stream fails. */
@@ -59,8 +84,10 @@ export interface WorkQueueOptions {
 
 /** What one work queue holds now (see {@linkcode WorkQueues.stats}). */
 export interface WorkQueueStats {
-  /** Items waiting for a worker. */
+  /** Items waiting for a worker, those in their back-off included. */
   waiting: number;
+  /** Of the waiting items, those in their back-off after a failed delivery. */
+  delayed: number;
   /** Items sent to a worker and not acknowledged yet. */
   inFlight: number;
   /** Workers pulling from the queue. */
@@ -85,6 +112,9 @@ interface Item {
   message: OvtpMessage;
   attempts: number;
   owner: Owner;
+  /** Epoch ms before which it is not handed out; 0 when ready. */
+  readyAtMs: number;
+  lastError: string | undefined;
 }
 
 interface Worker {
@@ -97,8 +127,13 @@ interface Worker {
 
 interface Queue {
   name: string;
+  /** Items ready for a worker, in the order they are handed out. */
   items: Item[];
-  /** Items waiting or held by a worker. */
+  /** Items in their back-off, soonest first. */
+  delayed: Item[];
+  /** Wakes when the first delayed item is due. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Items waiting, delayed, held by a worker, or being committed. */
   count: number;
   bytes: number;
   idle: Worker[];
@@ -107,7 +142,7 @@ interface Queue {
   holders: Map<string, number>;
 }
 
-type Limits = Required<Omit<WorkQueueOptions, "onError">>;
+type Limits = Required<Omit<WorkQueueOptions, "onError" | "store">>;
 
 function resolveLimits(options: WorkQueueOptions): Limits {
   const limits: Limits = {
@@ -119,6 +154,9 @@ function resolveLimits(options: WorkQueueOptions): Limits {
     maxTotalQueueBytes: options.maxTotalQueueBytes ?? defaultMaxTotalQueueBytes,
     maxTotalQueueItems: options.maxTotalQueueItems ?? defaultMaxTotalQueueItems,
     maxQueues: options.maxQueues ?? defaultMaxQueues,
+    maxDeliveries: options.maxDeliveries ?? defaultMaxDeliveries,
+    retryDelayMs: options.retryDelayMs ?? defaultRetryDelayMs,
+    maxRetryDelayMs: options.maxRetryDelayMs ?? defaultMaxRetryDelayMs,
     maxMessageBytes: options.maxMessageBytes ?? defaultMaxMessageBytes,
   };
   for (const [name, value] of Object.entries(limits)) {
@@ -126,17 +164,51 @@ function resolveLimits(options: WorkQueueOptions): Limits {
       throw new RangeError(`WorkQueueOptions.${name} must be a non-negative integer, got ${value}`);
     }
   }
+  if (limits.maxDeliveries < 1) {
+    throw new RangeError(`WorkQueueOptions.maxDeliveries must be at least 1, got 0`);
+  }
   return limits;
 }
 
 const retryLater = "retry once workers have taken some";
+/** Up to this share of a back-off is added to it at random (jitter). */
+const retryJitterShare = 0.5;
+const lostWorkerReason = "the worker was lost before it acknowledged the item";
+const nackReason = "the worker gave the item back (nack) without a reason";
+
+/**
+ * Checks a work-queue name: a topic without wildcards (SPEC.md section 12) of at most 250 bytes,
+ * so that its dead-letter queue `<queue>.dead` is a valid name too.
+ *
+ * @throws {TypeError} It is not one.
+ */
+function checkQueueName(name: unknown): string {
+  checkTopic(name);
+  const text = name as string;
+  if (text.length > maxQueueNameBytes) {
+    throw new TypeError(
+      `"${
+        text.slice(0, 20)
+      }…" is not a valid queue name: it is longer than ${maxQueueNameBytes} bytes`,
+    );
+  }
+  return text;
+}
 
 /**
  * The server side of the work queues (SPEC.md, "Work queues"): named queues that clients
  * `push` to and `pull` from. Each item goes to one worker at a time; the worker acknowledges it
- * once done, and only then gets the next. An item whose worker disconnects (or resets, or
- * reports a failure) before acknowledging goes back to the front of its queue for another
- * worker. A key's `topics=` option limits which queue names it may use.
+ * once done, and only then gets the next. An item whose worker fails it (a nack) or is lost
+ * before acknowledging waits a back-off (exponential, with jitter; the items behind it go on)
+ * and is then handed out again from the front of its queue; after `maxDeliveries` failed
+ * deliveries it moves to the dead-letter queue `<queue>.dead`, an ordinary queue, with its
+ * attempts and the last failure's reason. An item a worker gives back unstarted (a release, or
+ * the worker ends its stream while holding it) goes back to the front at once, its delivery not
+ * counted. A key's `topics=` option limits which queue names it may use.
+ *
+ * With a durable `store`, a PUSH is answered only once its item is committed, and a restart
+ * finds every item that was not acknowledged: those held by workers are ready again, their
+ * attempts kept.
  *
  * Items outlive the connection that pushed them, so what they hold is counted against the
  * pushing key here, not against its connection's budget: each queue is bounded
@@ -148,7 +220,7 @@ const retryLater = "retry once workers have taken some";
  *
  * @example See tests/messaging/work_queue_test.ts; in short:
  * ```ts ignore
- * const queues = new WorkQueues();
+ * const queues = new WorkQueues({ store: openQueueStore("queues.db") });
  * onStream: (stream) => queues.handle(stream, peer);
  * queues.push("jobs.resize", { file: "a.png" });
  * ```
@@ -156,6 +228,7 @@ const retryLater = "retry once workers have taken some";
 export class WorkQueues {
   #options: WorkQueueOptions;
   #limits: Limits;
+  #store: QueueStore;
   #queues = new Map<string, Queue>();
   #keys = new Map<string, WorkQueueUsage>();
   #items = 0;
@@ -164,12 +237,17 @@ export class WorkQueues {
   #closed = false;
 
   /**
-   * @param options Queue bounds.
+   * Creates the queues and loads the items the store holds: those that were held by a worker
+   * are ready again, their attempts kept.
+   *
+   * @param options Queue bounds and the store.
    * @throws {RangeError} A bound that is not a non-negative integer.
    */
   constructor(options: WorkQueueOptions = {}) {
     this.#options = options;
     this.#limits = resolveLimits(options);
+    this.#store = options.store ?? openQueueStore(":memory:");
+    for (const stored of this.#store.load()) this.#restore(stored);
   }
 
   /** The stream kinds it answers. */
@@ -178,10 +256,13 @@ export class WorkQueues {
   /** What a queue holds now. */
   stats(name: string): WorkQueueStats {
     const queue = this.#queues.get(name);
-    if (queue === undefined) return { waiting: 0, inFlight: 0, workers: 0 };
+    if (queue === undefined) return { waiting: 0, delayed: 0, inFlight: 0, workers: 0 };
+    let inFlight = 0;
+    for (const worker of queue.workers) if (worker.holding !== undefined) inFlight++;
     return {
-      waiting: queue.items.length,
-      inFlight: queue.count - queue.items.length,
+      waiting: queue.items.length + queue.delayed.length,
+      delayed: queue.delayed.length,
+      inFlight,
       workers: queue.workers.size,
     };
   }
@@ -200,17 +281,27 @@ export class WorkQueues {
   /**
    * Adds `value` (a string as text, a `Uint8Array` as bytes, anything else as JSON) to the
    * queue `name`; returns the number of items waiting in it afterwards. The item counts for no
-   * key's quota, only for the queue's and the server's bounds.
+   * key's quota, only for the queue's and the server's bounds. With a durable store it is
+   * committed before this returns.
    *
-   * @throws {TypeError} `name` is not a valid queue name (a topic without wildcards).
+   * @throws {TypeError} `name` is not a valid queue name (a topic without wildcards, at most 250
+   * bytes).
    * @throws {RangeError} The queue, or all queues together, are full.
+   * @throws {QueueStoreError} The store could not commit it.
    */
   push(name: string, value: MessageValue): number {
-    checkTopic(name);
+    checkQueueName(name);
     const message = OvtpMessage.from(value);
     const refusal = this.#pushRefusal(name, undefined, message.data.length);
     if (refusal !== undefined) throw new RangeError(refusal);
-    return this.#add(name, undefined, message);
+    const item = this.#reserve(name, undefined, message);
+    try {
+      this.#store.commit();
+    } catch (error) {
+      this.#unreserve(name, item);
+      throw error;
+    }
+    return this.#enqueue(name, item);
   }
 
   /** Answers a PULL or PUSH stream of an authenticated peer. */
@@ -221,7 +312,7 @@ export class WorkQueues {
     }
     let name: string;
     try {
-      name = checkTopic(stream.head.queue);
+      name = checkQueueName(stream.head.queue);
     } catch (error) {
       stream.reset(StreamError.protocol, (error as Error).message);
       return;
@@ -234,15 +325,21 @@ export class WorkQueues {
     else await this.#answerPull(stream, name, peer);
   }
 
-  /** Ends every worker's stream (the server is closing); later streams are refused. */
+  /**
+   * Ends every worker's stream (the server is closing), commits what is staged and closes the
+   * store; later streams are refused.
+   */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     for (const queue of this.#queues.values()) {
+      if (queue.timer !== undefined) clearTimeout(queue.timer);
       for (const worker of queue.workers) {
         worker.closed = true;
         if (!worker.stream.done) worker.stream.reset(StreamError.cancel, "The server is closing");
       }
     }
+    this.#store.close();
     this.#queues.clear();
     this.#keys.clear();
     this.#items = 0;
@@ -269,7 +366,21 @@ export class WorkQueues {
       stream.reset(messagingErrorCodes.full, refusal);
       return;
     }
-    const waiting = this.#add(name, peer.fingerprint, message);
+    const item = this.#reserve(name, peer.fingerprint, message);
+    try {
+      await this.#store.committed();
+    } catch (error) {
+      this.#unreserve(name, item);
+      if (!stream.done) stream.reset(StreamError.internal, (error as Error).message);
+      this.#options.onError?.(error, peer);
+      return;
+    }
+    if (this.#closed) {
+      // Committed: a restart finds it. The peer is told to push again, and may make a duplicate.
+      if (!stream.done) stream.reset(StreamError.refused, "The server is closing");
+      return;
+    }
+    const waiting = this.#enqueue(name, item);
     stream.reply({ status: true, queued: waiting }, { end: true });
   }
 
@@ -295,24 +406,25 @@ export class WorkQueues {
     const reader = new EventFrameReader(stream, 0);
     try {
       for (let frame = await reader.next(); frame !== null; frame = await reader.next()) {
-        const id = frame.head.ack ?? frame.head.nack;
-        if (worker.holding === undefined || id !== worker.holding.id) {
-          throw new TypeError(`Acknowledged item ${JSON.stringify(id)}, which it does not hold`);
-        }
         const item = worker.holding;
+        const answer = readAnswer(frame.head);
+        if (item === undefined || answer.id !== item.id) {
+          throw new TypeError(`Answered item ${JSON.stringify(answer.id)}, which it does not hold`);
+        }
         worker.holding = undefined;
-        if (frame.head.ack === undefined) this.#requeue(queue, item);
-        else this.#release(queue, item);
+        if (answer.kind === "ack") this.#release(queue, item);
+        else if (answer.kind === "release") this.#giveBack(queue, item);
+        else this.#fail(queue, item, answer.reason ?? nackReason);
         queue.idle.push(worker);
         this.#dispatch(queue);
       }
-      this.#retire(queue, worker);
+      this.#retire(queue, worker, undefined);
       if (!stream.done) {
         if (worker.writing) stream.reset(StreamError.cancel, "The worker stopped");
         else await stream.end();
       }
     } catch (error) {
-      this.#retire(queue, worker);
+      this.#retire(queue, worker, lostWorkerReason);
       if (!stream.done) stream.reset(StreamError.protocol, (error as Error).message);
       else if (!worker.closed) this.#options.onError?.(error, peer);
     }
@@ -379,6 +491,8 @@ export class WorkQueues {
       queue = {
         name,
         items: [],
+        delayed: [],
+        timer: undefined,
         count: 0,
         bytes: 0,
         idle: [],
@@ -390,40 +504,162 @@ export class WorkQueues {
     return queue;
   }
 
-  /** Adds an item the caller checked with {@linkcode #pushRefusal}. */
-  #add(name: string, owner: Owner, message: OvtpMessage): number {
-    const queue = this.#queue(name);
-    const bytes = message.data.length;
-    queue.items.push({ id: this.#nextId++, message, attempts: 0, owner });
-    queue.count++;
-    queue.bytes += bytes;
-    this.#items++;
-    this.#bytes += bytes;
-    this.#hold(queue, owner, 1);
+  /** Counts an item of `owner` in `queue`, against its key's quota and the server's totals. */
+  #count(queue: Queue, owner: Owner, bytes: number, delta: 1 | -1): void {
+    queue.count += delta;
+    queue.bytes += delta * bytes;
+    this.#items += delta;
+    this.#bytes += delta * bytes;
+    if (delta > 0) this.#hold(queue, owner, 1);
     if (owner !== undefined) {
-      const usage = this.#keys.get(owner)!;
-      usage.items++;
-      usage.bytes += bytes;
+      const usage = this.#keys.get(owner);
+      if (usage !== undefined) {
+        usage.items += delta;
+        usage.bytes += delta * bytes;
+      }
     }
-    const waiting = queue.items.length;
+    if (delta < 0) this.#hold(queue, owner, -1);
+  }
+
+  /**
+   * Counts a new item the caller checked with {@linkcode #pushRefusal} and stages it in the
+   * store; it is handed out once committed ({@linkcode #enqueue}).
+   */
+  #reserve(name: string, owner: Owner, message: OvtpMessage): Item {
+    const item: Item = {
+      id: this.#nextId++,
+      message,
+      attempts: 0,
+      owner,
+      readyAtMs: 0,
+      lastError: undefined,
+    };
+    this.#count(this.#queue(name), owner, message.data.length, 1);
+    this.#store.insert(this.#stored(name, item));
+    return item;
+  }
+
+  /** Forgets a reserved item whose commit failed. */
+  #unreserve(name: string, item: Item): void {
+    if (this.#closed) return;
+    const queue = this.#queues.get(name);
+    if (queue === undefined) return;
+    this.#count(queue, item.owner, item.message.data.length, -1);
+    this.#forgetIfEmpty(queue);
+  }
+
+  /** Makes a committed item ready; returns the items waiting in its queue (before handing out). */
+  #enqueue(name: string, item: Item): number {
+    const queue = this.#queue(name);
+    queue.items.push(item);
+    const waiting = queue.items.length + queue.delayed.length;
     this.#dispatch(queue);
     return waiting;
+  }
+
+  /** Puts an item loaded from the store back in its queue (at start, whatever the bounds). */
+  #restore(stored: StoredItem): void {
+    const item: Item = {
+      id: stored.id,
+      message: new OvtpMessage(stored.type, stored.data),
+      attempts: stored.attempts,
+      owner: stored.owner,
+      readyAtMs: stored.readyAtMs,
+      lastError: stored.lastError,
+    };
+    this.#nextId = Math.max(this.#nextId, stored.id + 1);
+    const queue = this.#queue(stored.queue);
+    if (item.owner !== undefined && !this.#keys.has(item.owner)) {
+      this.#keys.set(item.owner, { queues: 0, items: 0, bytes: 0 });
+    }
+    this.#count(queue, item.owner, item.message.data.length, 1);
+    if (item.readyAtMs > Date.now()) this.#delay(queue, item);
+    else queue.items.push(item);
   }
 
   /** An item was acknowledged: it leaves its queue, its key's quota and the server's total. */
   #release(queue: Queue, item: Item): void {
     if (this.#closed) return;
+    this.#store.delete(item.id);
+    this.#count(queue, item.owner, item.message.data.length, -1);
+  }
+
+  /** An item given back unstarted: to the front at once, the delivery not counted. */
+  #giveBack(queue: Queue, item: Item): void {
+    item.attempts = Math.max(0, item.attempts - 1);
+    this.#store.update(item.id, this.#stored(queue.name, item));
+    queue.items.unshift(item);
+  }
+
+  /**
+   * A delivery failed (a nack, or a lost worker): the item waits its back-off, or, past
+   * `maxDeliveries`, moves to the dead-letter queue.
+   */
+  #fail(queue: Queue, item: Item, reason: string): void {
+    item.lastError = reason;
+    if (item.attempts >= this.#limits.maxDeliveries && !queue.name.endsWith(deadLetterSuffix)) {
+      this.#deadLetter(queue, item);
+      return;
+    }
+    const delayMs = this.#retryDelayMs(item.attempts);
+    item.readyAtMs = delayMs > 0 ? Date.now() + delayMs : 0;
+    this.#store.update(item.id, this.#stored(queue.name, item));
+    if (delayMs > 0) this.#delay(queue, item);
+    else queue.items.unshift(item);
+  }
+
+  /**
+   * The wait after the `attempts`-th delivery failed: `retryDelayMs · 2^(attempts−1)`, capped at
+   * `maxRetryDelayMs`, plus up to half of it at random, the sum capped again.
+   */
+  #retryDelayMs(attempts: number): number {
+    const { retryDelayMs, maxRetryDelayMs } = this.#limits;
+    const base = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** Math.max(0, attempts - 1));
+    return Math.min(maxRetryDelayMs, Math.round(base * (1 + Math.random() * retryJitterShare)));
+  }
+
+  /** Moves an item that failed `maxDeliveries` times to `<queue>.dead`, attempts and reason kept. */
+  #deadLetter(queue: Queue, item: Item): void {
     const bytes = item.message.data.length;
+    const dead = this.#queue(queue.name + deadLetterSuffix);
+    // It moves, so the key's and the server's totals stay as they are.
     queue.count--;
     queue.bytes -= bytes;
-    this.#items--;
-    this.#bytes -= bytes;
-    if (item.owner !== undefined) {
-      const usage = this.#keys.get(item.owner)!;
-      usage.items--;
-      usage.bytes -= bytes;
-    }
     this.#hold(queue, item.owner, -1);
+    dead.count++;
+    dead.bytes += bytes;
+    this.#hold(dead, item.owner, 1);
+    item.readyAtMs = 0;
+    this.#store.update(item.id, this.#stored(dead.name, item));
+    dead.items.push(item);
+    this.#dispatch(dead);
+  }
+
+  /** Adds an item to the queue's back-off list and wakes when the first one is due. */
+  #delay(queue: Queue, item: Item): void {
+    let index = queue.delayed.length;
+    while (index > 0 && queue.delayed[index - 1].readyAtMs > item.readyAtMs) index--;
+    queue.delayed.splice(index, 0, item);
+    this.#arm(queue);
+  }
+
+  #arm(queue: Queue): void {
+    if (queue.timer !== undefined) clearTimeout(queue.timer);
+    queue.timer = undefined;
+    if (queue.delayed.length === 0 || this.#closed) return;
+    const waitMs = Math.max(0, queue.delayed[0].readyAtMs - Date.now());
+    queue.timer = setTimeout(() => {
+      queue.timer = undefined;
+      const now = Date.now();
+      let due = 0;
+      while (due < queue.delayed.length && queue.delayed[due].readyAtMs <= now) due++;
+      // Due items go to the front, the one due first at the very front.
+      const ready = queue.delayed.splice(0, due);
+      for (const item of ready) item.readyAtMs = 0;
+      queue.items.unshift(...ready);
+      this.#arm(queue);
+      this.#dispatch(queue);
+    }, waitMs);
   }
 
   /**
@@ -446,35 +682,37 @@ export class WorkQueues {
     if (usage.queues === 0 && usage.items === 0 && usage.bytes === 0) this.#keys.delete(owner);
   }
 
-  /** A worker is gone: an item it held goes back to the front for another worker. */
-  #retire(queue: Queue, worker: Worker): void {
+  /**
+   * A worker is gone. An item it held goes back: at once and uncounted when it ended its stream
+   * (`lostReason` undefined: it did not start on it), else as a failed delivery.
+   */
+  #retire(queue: Queue, worker: Worker, lostReason: string | undefined): void {
     if (!queue.workers.delete(worker)) return;
     this.#hold(queue, worker.owner, -1);
     const index = queue.idle.indexOf(worker);
     if (index >= 0) queue.idle.splice(index, 1);
     const item = worker.holding;
     worker.holding = undefined;
-    if (item !== undefined && !worker.closed) this.#requeue(queue, item);
+    if (item !== undefined && !worker.closed) {
+      if (lostReason === undefined) this.#giveBack(queue, item);
+      else this.#fail(queue, item, lostReason);
+    }
     this.#dispatch(queue);
     this.#forgetIfEmpty(queue);
   }
 
-  #requeue(queue: Queue, item: Item): void {
-    queue.items.unshift(item);
-  }
-
-  /** Hands waiting items to idle workers, one each. */
+  /** Hands ready items to idle workers, one each; counts the delivery in the store. */
   #dispatch(queue: Queue): void {
     while (queue.items.length > 0 && queue.idle.length > 0) {
       const worker = queue.idle.shift()!;
       const item = queue.items.shift()!;
       item.attempts++;
+      this.#store.update(item.id, this.#stored(queue.name, item));
       worker.holding = item;
       worker.writing = true;
-      const frame = encodeEventFrame(
-        { id: item.id, type: item.message.type, attempts: item.attempts },
-        item.message.data,
-      );
+      const head: Head = { id: item.id, type: item.message.type, attempts: item.attempts };
+      if (item.lastError !== undefined) head.error = item.lastError;
+      const frame = encodeEventFrame(head, item.message.data);
       // A failed write means the stream failed: the read loop retires the worker and requeues.
       worker.stream.write(frame).then(
         () => worker.writing = false,
@@ -483,9 +721,42 @@ export class WorkQueues {
     }
   }
 
+  #stored(queue: string, item: Item): StoredItem {
+    return {
+      id: item.id,
+      queue,
+      owner: item.owner,
+      type: item.message.type,
+      data: item.message.data,
+      attempts: item.attempts,
+      readyAtMs: item.readyAtMs,
+      lastError: item.lastError,
+    };
+  }
+
   #forgetIfEmpty(queue: Queue): void {
     if (queue.count === 0 && queue.workers.size === 0 && this.#queues.get(queue.name) === queue) {
+      if (queue.timer !== undefined) clearTimeout(queue.timer);
       this.#queues.delete(queue.name);
     }
   }
+}
+
+/** A worker's answer to the item it holds (SPEC.md, "PULL"). */
+type Answer =
+  | { kind: "ack"; id: unknown }
+  | { kind: "release"; id: unknown }
+  | { kind: "nack"; id: unknown; reason: string | undefined };
+
+/** Reads `{"ack": I}`, `{"nack": I, "error"?: "…"}` or `{"release": I}`. */
+function readAnswer(head: Head): Answer {
+  if (head.ack !== undefined) return { kind: "ack", id: head.ack };
+  if (head.release !== undefined) return { kind: "release", id: head.release };
+  if (head.nack !== undefined) {
+    const reason = typeof head.error === "string" && head.error !== ""
+      ? head.error.slice(0, maxNackReasonChars)
+      : undefined;
+    return { kind: "nack", id: head.nack, reason };
+  }
+  throw new TypeError("A worker's frame holds no ack, nack or release");
 }

@@ -14,6 +14,7 @@ function bufferIo(): CliIo & { out: string[]; err: string[] } {
     print: (line) => out.push(line),
     printError: (line) => err.push(line),
     write: (text) => out.push(text),
+    outputClosed: () => false,
     interactive: false,
     columns: () => 80,
     readStdin: () => Promise.resolve(undefined),

@@ -42,9 +42,9 @@ Deno.test("each command runs with the permissions the README lists", async () =>
   }
 });
 
-Deno.test("ovtp serve without --root needs no write permission; --exec needs only run=sh", async () => {
+Deno.test("ovtp serve with --queue-db :memory: and without --root needs no write permission; --exec needs only run=sh", async () => {
   const world = await makeWorld();
-  const server = await startServe(["--exec", "cat"], {
+  const server = await startServe(["--exec", "cat", "--queue-db", ":memory:"], {
     env: world.env(world.serverHome),
     permissions: [net, read, env, "--allow-run=sh"],
   });

@@ -45,9 +45,11 @@ Deno.test("ovtp push queues items; ovtp pull --count prints them in order", asyn
   }
 });
 
-Deno.test("ovtp pull --exec acknowledges only what the command did; the rest stays queued", async () => {
+Deno.test("ovtp pull --exec acknowledges only what the command did; a failed item comes back after its back-off with the command's exit code and last stderr line", async () => {
   const world = await makeWorld();
-  const server = await startServe([], { env: world.env(world.serverHome) });
+  const server = await startServe(["--retry-delay", "0.2"], {
+    env: world.env(world.serverHome),
+  });
   const alice = world.env(world.aliceHome);
   const done = join(world.dir, "done.txt");
   try {
@@ -58,27 +60,30 @@ Deno.test("ovtp pull --exec acknowledges only what the command did; the rest sta
       );
       assert.equal(run.code, 0, run.stderr);
     }
-    // Fails on "b": it goes back to the front, comes again (and fails again), then we stop.
+    // Fails on "b": it waits its back-off while "c" goes on, then comes again (and fails again).
     let run = await runCli([
       "pull",
       "--count",
-      "3",
+      "4",
       "--exec",
-      `x=$(cat); test "$x" != b && echo "$x $OVTP_QUEUE $OVTP_ATTEMPTS" >> '${done}'`,
+      `x=$(cat); if test "$x" = b; then echo "working on b" >&2; echo "b is broken" >&2; exit 3; fi; ` +
+      `echo "$x $OVTP_QUEUE $OVTP_ATTEMPTS" >> '${done}'`,
       server.address,
       "jobs",
     ], { env: alice });
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(await Deno.readTextFile(done), "a jobs 1\n");
-    assert.match(run.stderr, /the command exited with 1; the item goes back to jobs/);
+    assert.equal(await Deno.readTextFile(done), "a jobs 1\nc jobs 1\n");
+    assert.match(run.stderr, /the command exited with 3; the item goes back to jobs/);
+    assert.match(run.stderr, /b is broken/); // the command's standard error is passed on
 
-    run = await runCli(["pull", "--count", "2", server.address, "jobs"], { env: alice });
+    run = await runCli(["pull", "--count", "1", server.address, "jobs"], { env: alice });
     assert.equal(run.code, 0, run.stderr);
-    const [b, c] = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
-    assert.deepEqual(c, { queue: "jobs", message: "c", attempts: 1 });
-    // Handed out twice before; maybe once more while the first puller was stopping.
-    assert.equal(b.message, "b");
-    assert.ok(b.attempts >= 3, `attempts ${b.attempts}`);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      queue: "jobs",
+      message: "b",
+      attempts: 3,
+      error: "exit code 3: b is broken",
+    });
   } finally {
     await server.stop();
     await world.cleanup();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { OvtpClient } from "../../client.ts";
 import { AuthorizedKeys } from "../../crypto/authorized_keys.ts";
-import { RemoteError } from "../../errors.ts";
+import { QueueStoreError, RemoteError } from "../../errors.ts";
+import { OvtpServer } from "../../server.ts";
 import { fixtureIdentity } from "../_fixtures.ts";
 import { startServer, type TestServer, withClient } from "../_helpers.ts";
 import { startRelay } from "../_relay.ts";
@@ -41,6 +42,7 @@ Deno.test("OvtpClient.pull() gives each pushed item to exactly one of several wo
     await waitFor(() => server.server.messagingStats("jobs").queue!.inFlight === 0, "all acked");
     assert.deepEqual(server.server.messagingStats("jobs").queue, {
       waiting: 0,
+      delayed: 0,
       inFlight: 0,
       workers: 3,
     });
@@ -91,7 +93,8 @@ Deno.test("An item whose worker disconnects before acknowledging goes to another
 });
 
 Deno.test("A worker that fails an item hands it back to the queue", async () => {
-  const server = await startServer();
+  // A short back-off: the item comes back after 20 ms, then 40 ms.
+  const server = await startServer(undefined, { messaging: { retryDelayMs: 20 } });
   const alice = await fixtureIdentity("alice");
   const errors: unknown[] = [];
   try {
@@ -268,6 +271,64 @@ Deno.test("WorkQueues forgets an empty queue: after a refused push, and once its
     assert.deepEqual(await drain(server, "a", 2), ["1", "2"]);
     await withClient(server.address, server.clientOptions(alice), async (client) => {
       assert.equal(await client.push("c", 1), 1);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("OvtpServer with a queueStore file: items pushed survive close and open; a second server on the file is refused with QueueStoreError", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ovtp_queue_store_" });
+  const identity = await fixtureIdentity("server");
+  const open = () =>
+    new OvtpServer(() => ({ status: true }), {
+      identity,
+      authorizedKeys: AuthorizedKeys.fromKeys([]),
+      queueStore: `${dir}/queues.db`,
+    });
+  const servers: OvtpServer[] = [];
+  try {
+    const first = open();
+    servers.push(first);
+    assert.equal(first.push("jobs", "a"), 1);
+    assert.equal(first.push("jobs", { b: 2 }), 2);
+    assert.throws(open, (error: unknown) => {
+      assert.ok(error instanceof QueueStoreError);
+      assert.equal(error.code, "QUEUE_STORE");
+      assert.match(error.message, /queues\.db: another process holds it/);
+      return true;
+    });
+    await first.close();
+    const second = open();
+    servers.push(second);
+    assert.deepEqual(second.messagingStats("jobs").queue, {
+      waiting: 2,
+      delayed: 0,
+      inFlight: 0,
+      workers: 0,
+    });
+  } finally {
+    await Promise.all(servers.map((server) => server.close()));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("QueueItemInfo.release() gives an item back at once without counting the delivery", async () => {
+  const server = await startServer(undefined, { messaging: { maxDeliveries: 1 } });
+  const alice = await fixtureIdentity("alice");
+  try {
+    await withClient(server.address, server.clientOptions(alice), async (client) => {
+      const attempts: number[] = [];
+      const worker = await client.pull("jobs", (_message, info) => {
+        attempts.push(info.attempts);
+        if (attempts.length < 3) info.release();
+      });
+      await client.push("jobs", "x");
+      await waitFor(() => attempts.length === 3, "three hand-outs");
+      await worker.stop();
+      // Released twice, then acknowledged: never dead-lettered despite maxDeliveries 1.
+      assert.deepEqual(attempts, [1, 1, 1]);
+      assert.equal(server.server.messagingStats("jobs.dead").queue!.waiting, 0);
     });
   } finally {
     await server.close();
