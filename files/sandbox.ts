@@ -539,9 +539,12 @@ export class Sandbox {
       path = await this.#step(path, component, remotePath, action, false);
     }
     const last = components.at(-1);
-    if (last !== undefined) path = await this.#follow(join(path, last), remotePath, action);
+    let info: Deno.FileInfo | undefined;
+    if (last !== undefined) {
+      ({ path, info } = await this.#follow(join(path, last), remotePath, action));
+    }
     try {
-      return { path, info: await Deno.lstat(path) };
+      return { path, info: info ?? await Deno.lstat(path) };
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
@@ -560,8 +563,9 @@ export class Sandbox {
   ): Promise<string> {
     const candidate = join(dir, component);
     let path: string;
+    let info: Deno.FileInfo | undefined;
     try {
-      path = await this.#follow(candidate, remotePath, action);
+      ({ path, info } = await this.#follow(candidate, remotePath, action));
     } catch (error) {
       if (!(create && error instanceof FileError && error.reason === "not_found")) throw error;
       try {
@@ -572,11 +576,11 @@ export class Sandbox {
         }
       }
       // Whatever is there now (ours, or made by someone else meanwhile) is checked as usual.
-      path = await this.#follow(candidate, remotePath, action);
+      ({ path, info } = await this.#follow(candidate, remotePath, action));
     }
-    let info: Deno.FileInfo;
     try {
-      info = await Deno.lstat(path);
+      // Not a symlink: #follow's lstat is this path's. A symlink's target needs its own.
+      info ??= await Deno.lstat(path);
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
@@ -591,17 +595,21 @@ export class Sandbox {
   }
 
   /**
-   * Returns `candidate` if it exists and is not a symlink, else the real path of the symlink's
-   * target if that exists inside the root.
+   * Returns `candidate` and its `lstat` if it exists and is not a symlink, else the real path of
+   * the symlink's target if that exists inside the root (without status: the caller takes it).
    */
-  async #follow(candidate: string, remotePath: string, action: Action): Promise<string> {
+  async #follow(
+    candidate: string,
+    remotePath: string,
+    action: Action,
+  ): Promise<{ path: string; info?: Deno.FileInfo }> {
     let info: Deno.FileInfo;
     try {
       info = await Deno.lstat(candidate);
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
-    if (!info.isSymlink) return candidate;
+    if (!info.isSymlink) return { path: candidate, info };
     let real: string;
     try {
       real = await Deno.realPath(candidate);
@@ -629,7 +637,7 @@ export class Sandbox {
         "a symlink on the way leads to a partial upload, which is reserved; choose another path",
       );
     }
-    return real;
+    return { path: real };
   }
 
   /** True if `path` (a real absolute path) is the root or below it. */
