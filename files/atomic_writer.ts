@@ -14,6 +14,7 @@
 import { dirname } from "node:path";
 import { FileError } from "../errors.ts";
 import { fileErrorFromOs, quotePath } from "./_os_error.ts";
+import { SharedRuns } from "./shared_runs.ts";
 
 /**
  * Default size of the write buffer, in bytes (1 MiB): every file write is a trip to a worker
@@ -299,7 +300,7 @@ export class AtomicFileWriter {
         this.#state = "failed";
         throw error;
       }
-      await folderSyncs.sync(dirname(destination));
+      await folderSyncs.run(dirname(destination));
     });
   }
 
@@ -551,31 +552,11 @@ async function pathExists(path: string): Promise<boolean> {
 }
 
 /**
- * Shares folder syncs between commits into the same folder: a commit waits for a sync that
+ * Folder syncs shared between commits into the same folder: a commit waits for a sync that
  * starts after its rename, so many files renamed at once into one folder cost one or two syncs
  * instead of one each.
  */
-class FolderSyncs {
-  #state = new Map<string, { running: Promise<void>; queued?: Promise<void> }>();
-
-  sync(dir: string): Promise<void> {
-    const state = this.#state.get(dir);
-    if (state === undefined) return this.#start(dir);
-    // The running sync may have started before our rename: wait for the next one.
-    state.queued ??= state.running.then(() => this.#start(dir));
-    return state.queued;
-  }
-
-  #start(dir: string): Promise<void> {
-    const running: Promise<void> = syncFolder(dir).finally(() => {
-      if (this.#state.get(dir)?.running === running) this.#state.delete(dir);
-    });
-    this.#state.set(dir, { running });
-    return running;
-  }
-}
-
-const folderSyncs = new FolderSyncs();
+const folderSyncs = new SharedRuns<void>(syncFolder);
 
 /** Syncs a folder so a rename in it survives a crash; not every platform can. */
 async function syncFolder(dir: string): Promise<void> {

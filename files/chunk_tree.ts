@@ -29,6 +29,9 @@ const digestBytes = 32;
 /** Chunk digests hashed at once by {@linkcode ChunkTreeHasher} before it waits. */
 const maxDigestsInFlight = 2;
 
+/** Smallest buffer a hasher allocates for a partial chunk, in bytes; it grows to one chunk. */
+const minBufferBytes = 4096;
+
 /** Domain label that starts the root's input: 16 ASCII bytes, no NUL. */
 const treeLabel = new TextEncoder().encode("ovtp/1 file tree");
 
@@ -232,17 +235,32 @@ export class ChunkTreeHasher {
         offset += fileChunkBytes;
         continue;
       }
-      this.#buffer ??= new Uint8Array(fileChunkBytes);
       const count = Math.min(fileChunkBytes - this.#buffered, bytes.length - offset);
-      this.#buffer.set(bytes.subarray(offset, offset + count), this.#buffered);
+      const buffer = this.#reserve(this.#buffered + count);
+      buffer.set(bytes.subarray(offset, offset + count), this.#buffered);
       this.#buffered += count;
       offset += count;
       if (this.#buffered === fileChunkBytes) {
         await this.#waitForSlot();
-        this.#start(this.#buffer);
+        this.#start(buffer);
         this.#buffered = 0;
       }
     }
+  }
+
+  /**
+   * Makes the buffer hold at least `bytes` bytes (at most one chunk): it starts at the size of
+   * the first piece and doubles, so a small file never costs a whole chunk's buffer.
+   */
+  #reserve(bytes: number): Uint8Array {
+    const have = this.#buffer?.length ?? 0;
+    if (have >= bytes) return this.#buffer!;
+    let size = Math.max(have, minBufferBytes);
+    while (size < bytes) size *= 2;
+    const grown = new Uint8Array(Math.min(size, fileChunkBytes));
+    if (this.#buffered > 0) grown.set(this.#buffer!.subarray(0, this.#buffered));
+    this.#buffer = grown;
+    return grown;
   }
 
   async #waitForSlot(): Promise<void> {

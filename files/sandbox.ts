@@ -16,6 +16,7 @@
 
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { FileError, type FileErrorReason } from "../errors.ts";
+import { SharedRuns } from "./shared_runs.ts";
 import { fileErrorFromOs, quotePath } from "./_os_error.ts";
 import { isReservedName } from "./partial_files.ts";
 
@@ -126,6 +127,8 @@ export class Sandbox {
   readonly root: string;
   /** Absolute spellings of the root an absolute remote path may start with. */
   readonly #prefixes: readonly string[][];
+  /** The folder re-checks running now, shared by the commits waiting on them. */
+  readonly #rechecks = new SharedRuns<RecheckOutcome>((dir) => this.#recheckOnce(dir));
 
   private constructor(root: string, alias: string) {
     this.root = root;
@@ -332,6 +335,11 @@ export class Sandbox {
    * Checks again, right before a file is moved into `dir`, that `dir` still resolves to itself
    * (no component was swapped for a symlink) and lies inside the root.
    *
+   * Callers checking the same folder at the same time share one check, but never one that
+   * started before they called: a call waits for the check running now to end, then for the next
+   * one, which starts after it. So many files committed at once into one folder cost one or two
+   * checks, each run after the caller's last write and before its rename.
+   *
    * @param dir A real folder path, as {@linkcode Sandbox.resolveForWrite} returned it.
    * @param displayPath The path to name in errors (the path the peer gave). Default `dir`.
    * @throws {FileError} `outside_root` if it no longer resolves to itself inside the root,
@@ -351,15 +359,11 @@ export class Sandbox {
    * ```
    */
   async recheckDirectory(dir: string, displayPath: string = dir): Promise<void> {
-    let real: string;
-    let info: Deno.FileInfo;
-    try {
-      real = await Deno.realPath(dir);
-      info = await Deno.lstat(real);
-    } catch (error) {
-      throw fileErrorFromOs(error, displayPath, "Cannot write");
+    const outcome = await this.#rechecks.run(dir);
+    if (outcome.error !== undefined) {
+      throw fileErrorFromOs(outcome.error, displayPath, "Cannot write");
     }
-    if (real !== dir || !this.#contains(real) || !info.isDirectory) {
+    if (!outcome.resolvesToItself) {
       throw new FileError(
         `Cannot write ${quotePath(displayPath)}: its folder no longer resolves to itself inside ` +
           "the served folder (a component was replaced); try again",
@@ -520,6 +524,17 @@ export class Sandbox {
     return realPath.slice(withSeparator(this.root).length).split(sep).join("/");
   }
 
+  /** One re-check of a folder, as {@linkcode Sandbox.recheckDirectory} shares it. */
+  async #recheckOnce(dir: string): Promise<RecheckOutcome> {
+    try {
+      const real = await Deno.realPath(dir);
+      const info = await Deno.lstat(real);
+      return { resolvesToItself: real === dir && this.#contains(real) && info.isDirectory };
+    } catch (error) {
+      return { resolvesToItself: false, error };
+    }
+  }
+
   /** Resolves an existing path (the root itself included), following inside symlinks. */
   async #resolveExisting(
     remotePath: string,
@@ -539,9 +554,12 @@ export class Sandbox {
       path = await this.#step(path, component, remotePath, action, false);
     }
     const last = components.at(-1);
-    if (last !== undefined) path = await this.#follow(join(path, last), remotePath, action);
+    let info: Deno.FileInfo | undefined;
+    if (last !== undefined) {
+      ({ path, info } = await this.#follow(join(path, last), remotePath, action));
+    }
     try {
-      return { path, info: await Deno.lstat(path) };
+      return { path, info: info ?? await Deno.lstat(path) };
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
@@ -560,8 +578,9 @@ export class Sandbox {
   ): Promise<string> {
     const candidate = join(dir, component);
     let path: string;
+    let info: Deno.FileInfo | undefined;
     try {
-      path = await this.#follow(candidate, remotePath, action);
+      ({ path, info } = await this.#follow(candidate, remotePath, action));
     } catch (error) {
       if (!(create && error instanceof FileError && error.reason === "not_found")) throw error;
       try {
@@ -572,11 +591,11 @@ export class Sandbox {
         }
       }
       // Whatever is there now (ours, or made by someone else meanwhile) is checked as usual.
-      path = await this.#follow(candidate, remotePath, action);
+      ({ path, info } = await this.#follow(candidate, remotePath, action));
     }
-    let info: Deno.FileInfo;
     try {
-      info = await Deno.lstat(path);
+      // Not a symlink: #follow's lstat is this path's. A symlink's target needs its own.
+      info ??= await Deno.lstat(path);
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
@@ -591,17 +610,21 @@ export class Sandbox {
   }
 
   /**
-   * Returns `candidate` if it exists and is not a symlink, else the real path of the symlink's
-   * target if that exists inside the root.
+   * Returns `candidate` and its `lstat` if it exists and is not a symlink, else the real path of
+   * the symlink's target if that exists inside the root (without status: the caller takes it).
    */
-  async #follow(candidate: string, remotePath: string, action: Action): Promise<string> {
+  async #follow(
+    candidate: string,
+    remotePath: string,
+    action: Action,
+  ): Promise<{ path: string; info?: Deno.FileInfo }> {
     let info: Deno.FileInfo;
     try {
       info = await Deno.lstat(candidate);
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
-    if (!info.isSymlink) return candidate;
+    if (!info.isSymlink) return { path: candidate, info };
     let real: string;
     try {
       real = await Deno.realPath(candidate);
@@ -629,7 +652,7 @@ export class Sandbox {
         "a symlink on the way leads to a partial upload, which is reserved; choose another path",
       );
     }
-    return real;
+    return { path: real };
   }
 
   /** True if `path` (a real absolute path) is the root or below it. */
@@ -691,6 +714,12 @@ export class Sandbox {
       { reason: "outside_root", path: remotePath },
     );
   }
+}
+
+/** What one folder re-check found; `error` when the folder could not be inspected. */
+interface RecheckOutcome {
+  resolvesToItself: boolean;
+  error?: unknown;
 }
 
 function badPath(path: string, action: Action, why: string): FileError {

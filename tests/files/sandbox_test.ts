@@ -319,6 +319,27 @@ Deno.test("Sandbox.recheckDirectory() detects a folder swapped for a symlink", a
   });
 });
 
+Deno.test("Sandbox.recheckDirectory() shared by concurrent commits still refuses a folder swapped after a check began", async () => {
+  await withDirs(async ({ root, outside, sandbox }) => {
+    const resolved = await sandbox.resolveForWrite("in/x.txt", { createParents: true });
+    // Many commits at once share checks, and all pass while the folder is itself.
+    await Promise.all(Array.from({ length: 32 }, () => sandbox.recheckDirectory(resolved.dir)));
+    for (let round = 0; round < 20; round++) {
+      // A check is running (or about to) when the folder is swapped for a symlink; a commit
+      // asking afterwards must get a check that starts after its call, never the running one.
+      const earlier = sandbox.recheckDirectory(resolved.dir).catch(() => {});
+      Deno.renameSync(join(root, "in"), join(root, "moved"));
+      Deno.symlinkSync(outside, join(root, "in"));
+      const later = Array.from({ length: 4 }, () => sandbox.recheckDirectory(resolved.dir));
+      for (const check of later) await assert.rejects(check, isFileError("outside_root"));
+      await earlier;
+      Deno.removeSync(join(root, "in"));
+      Deno.renameSync(join(root, "moved"), join(root, "in"));
+      await sandbox.recheckDirectory(resolved.dir);
+    }
+  });
+});
+
 Deno.test("Sandbox.recheckDirectory() reports a folder that is gone", async () => {
   await withDirs(async ({ root, sandbox }) => {
     const resolved = await sandbox.resolveForWrite("in/x.txt", { createParents: true });
