@@ -18,6 +18,8 @@ import { randomBytes } from "./random.ts";
 
 /** Default time a ticket may be used after it was issued, and the ticket key's rotation period. */
 export const defaultTicketLifetimeMs: number = 24 * 60 * 60 * 1000;
+/** Longest ticket lifetime a server may set: 7 days, as TLS 1.3 allows (RFC 8446 §4.6.1). */
+export const maxTicketLifetimeMs: number = 7 * 24 * 60 * 60 * 1000;
 /** Size of a ticket key and of a ticket's secrets and fingerprints. */
 const ticketSecretBytes = 32;
 /** Size of a ticket key's identifier at the start of every ticket. */
@@ -118,19 +120,26 @@ export class TicketKeys {
    * @throws {RangeError} `lifetimeMs` is not an integer from 1 ms to 7 days.
    */
   static async load(options: TicketKeysOptions = {}): Promise<TicketKeys> {
-    const lifetimeMs = options.lifetimeMs ?? defaultTicketLifetimeMs;
-    if (!Number.isSafeInteger(lifetimeMs) || lifetimeMs < 1 || lifetimeMs > 7 * 86_400_000) {
-      throw new RangeError(
-        `The setting ticketLifetimeMs must be an integer from 1 to ${
-          7 * 86_400_000
-        }, got ${lifetimeMs}`,
-      );
-    }
+    const lifetimeMs = TicketKeys.checkLifetimeMs(options.lifetimeMs);
     const now = options.now ?? Date.now;
     const keys = options.file === undefined ? [] : await readKeyFile(options.file);
     const ticketKeys = new TicketKeys(keys, lifetimeMs, options.file, now);
     if (keys.length === 0) await ticketKeys.#rotate();
     return ticketKeys;
+  }
+
+  /**
+   * Checks a ticket lifetime setting and fills in the default (24 h).
+   *
+   * @throws {RangeError} Not an integer from 1 ms to 7 days.
+   */
+  static checkLifetimeMs(lifetimeMs: number = defaultTicketLifetimeMs): number {
+    if (!Number.isSafeInteger(lifetimeMs) || lifetimeMs < 1 || lifetimeMs > maxTicketLifetimeMs) {
+      throw new RangeError(
+        `The setting ticketLifetimeMs must be an integer from 1 to ${maxTicketLifetimeMs}, got ${lifetimeMs}`,
+      );
+    }
+    return lifetimeMs;
   }
 
   /** Seals `contents` into a fresh ticket under the current key, rotating it first if due. */
