@@ -65,7 +65,11 @@ export class SessionCache {
   #entries = new Map<string, ResumableSession[]>();
   #count = 0;
 
-  /** @param options How many tickets to keep. */
+  /**
+   * Creates an empty cache.
+   *
+   * @param options How many tickets to keep.
+   */
   constructor(options: SessionCacheOptions = {}) {
     this.#maxPerServer = options.maxTicketsPerServer ?? defaultMaxTicketsPerServer;
     this.#maxTickets = options.maxTickets ?? defaultMaxTickets;
