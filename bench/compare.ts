@@ -734,7 +734,9 @@ async function handshakesSection(settings: Settings, workspace: Workspace): Prom
       row(
         "ovtp resumed from a ticket (connect + close)",
         "ovtpResumed",
-        `≥ 1.0× TLS ECDSA (at the median): ${atLeast(unstalled("ovtpResumed"), unstalled("tls"), "/s")}`,
+        `≥ 1.0× TLS ECDSA (at the median): ${
+          atLeast(unstalled("ovtpResumed"), unstalled("tls"), "/s")
+        }`,
       ),
       row("Deno TLS 1.3, ECDSA P-256 certificate", "tls", ""),
       row("Deno TLS 1.3, RSA-3072 certificate (for comparison)", "tlsRsa", ""),
