@@ -49,7 +49,7 @@ import { sha256 } from "../crypto/sha256.ts";
 import { timingSafeEqual } from "../crypto/timing_safe_equal.ts";
 import type { TicketKeys } from "../crypto/ticket_keys.ts";
 import { generateX25519, x25519 } from "../crypto/x25519.ts";
-import { encodeBase64 } from "../crypto/base64.ts";
+import { decodeBase64, encodeBase64 } from "../crypto/base64.ts";
 import { concatBytes } from "../wire/_bytes.ts";
 import { encodeFrame, maxHandshakeFrameBytes } from "../wire/frame.ts";
 import { FrameReader } from "../wire/frame_reader.ts";
@@ -556,7 +556,7 @@ async function acceptTicket(
 ): Promise<AcceptedTicket | undefined> {
   const contents = await keys.open(ticket);
   if (contents === undefined) return undefined;
-  const ourFingerprint = await sha256(options.identity.publicKey.spki);
+  const ourFingerprint = rawFingerprint(options.identity.publicKey);
   if (!timingSafeEqual(contents.serverFingerprint, ourFingerprint)) return undefined;
   const fingerprint = `SHA256:${encodeBase64(contents.clientFingerprint).replace(/=+$/, "")}`;
   const authorized = await options.authorize(fingerprint);
@@ -642,6 +642,11 @@ async function runServerResumed(
   };
 }
 
+/** `fp(spki)` (32 raw bytes) from a key's `SHA256:<base64>` fingerprint. */
+function rawFingerprint(key: PublicKey): Uint8Array {
+  return decodeBase64(`${key.fingerprint.slice("SHA256:".length)}=`);
+}
+
 /** Seals a fresh ticket for `clientKey` into the ServerFinished ticket box. */
 async function sealTicketBox(
   secrets: TicketSecrets,
@@ -649,10 +654,9 @@ async function sealTicketBox(
   clientKey: PublicKey,
   serverKey: PublicKey,
 ): Promise<Uint8Array> {
-  const [clientFingerprint, serverFingerprint] = await Promise.all([
-    sha256(clientKey.spki),
-    sha256(serverKey.spki),
-  ]);
+  // fp() of each key is already in its fingerprint text: no hashing on the critical path.
+  const clientFingerprint = rawFingerprint(clientKey);
+  const serverFingerprint = rawFingerprint(serverKey);
   const ticket = await keys.seal({
     issuedAtMs: Date.now(),
     resumptionSecret: secrets.resumption,
