@@ -40,6 +40,7 @@ import {
 import { Caller } from "./session/caller.ts";
 import { Channel } from "./session/channel.ts";
 import { clientHandshake } from "./session/handshake.ts";
+import { type ResumableSession, SessionCache } from "./session/session_cache.ts";
 import type { OvtpReply, OvtpResult, RequestOptions } from "./session/message_exchange.ts";
 import { MessageService } from "./session/message_service.ts";
 import {
@@ -86,6 +87,13 @@ export interface OvtpClientOptions extends SessionOptions {
   handler?: (message: OvtpMessage) => OvtpReply | Promise<OvtpReply>;
   /** Called when answering a server's message fails. */
   onError?: (error: unknown) => void;
+  /**
+   * Where session tickets are kept (SPEC.md §4.6): a reconnect resumes the session with one,
+   * without any RSA operation, and several clients may share one cache (tickets are kept per
+   * server address, server key and client key, and each is used once). Default: a cache of this
+   * client's own. Pass `false` to never resume.
+   */
+  sessionCache?: SessionCache | false;
 }
 
 /** Who opens streams towards a client: its server, which holds nothing of a client's budgets. */
@@ -118,6 +126,8 @@ export class OvtpClient {
   #caller: Caller;
   #router: StreamRouter<TheServer> | undefined;
   #serverKeys: ServerKeyPolicy;
+  #sessions: SessionCache | undefined;
+  #lastHandshake: { resumed: boolean } | undefined;
   #channel: Channel | undefined;
   #connecting: Promise<Channel> | undefined;
   #failures = 0;
@@ -157,7 +167,19 @@ export class OvtpClient {
       acceptNew: options.acceptNew,
       onHostKeyRecorded: options.onHostKeyRecorded,
     });
+    this.#sessions = options.sessionCache === false
+      ? undefined
+      : options.sessionCache ?? new SessionCache();
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
+  }
+
+  /**
+   * How the current (or last) connection was authenticated: `resumed` is true when it resumed a
+   * session from a ticket (no RSA on either side), false after a full handshake; `undefined`
+   * before the first connection.
+   */
+  get lastHandshake(): { resumed: boolean } | undefined {
+    return this.#lastHandshake;
   }
 
   /** The server's key, once a handshake succeeded. */
@@ -430,9 +452,11 @@ export class OvtpClient {
       clearTimeout(timer);
     }
     const transport = new DenoTransport(conn);
+    const resume = await this.#takeTicket(target);
     const handshake = await clientHandshake(transport, {
       identity: this.#options.identity,
       verifyServerKey: (key) => this.#serverKeys.verify(key),
+      resume,
       maxRecordBytes: this.#settings.maxRecordBytes,
       rekeyRecords: this.#settings.rekeyRecords,
       maxStreams: this.#settings.maxStreams,
@@ -443,6 +467,14 @@ export class OvtpClient {
         : Math.max(1, Math.min(handshakeTimeoutMs, timeoutMs - (Date.now() - started))),
     });
     this.#serverKeys.confirmed(handshake.peerKey);
+    this.#lastHandshake = { resumed: handshake.resumed };
+    if (handshake.newSession !== undefined) {
+      this.#sessions?.put(
+        target,
+        this.#options.identity.publicKey.fingerprint,
+        handshake.newSession,
+      );
+    }
     const router = this.#router;
     return new Channel(transport, handshake, {
       role: "client",
@@ -450,6 +482,24 @@ export class OvtpClient {
       idleTimeoutMs: this.#settings.idleTimeoutMs,
       onStream: router === undefined ? undefined : (stream) => router.route(stream, theServer),
     });
+  }
+
+  /**
+   * A ticket to resume with, taken out of the cache (each is used once), if its server key still
+   * passes our trust policy; a ticket whose key does not is dropped.
+   */
+  async #takeTicket(target: string): Promise<ResumableSession | undefined> {
+    const fingerprint = this.#options.identity.publicKey.fingerprint;
+    for (;;) {
+      const session = this.#sessions?.take(target, fingerprint);
+      if (session === undefined) return undefined;
+      try {
+        await this.#serverKeys.verify(session.serverKey);
+        return session;
+      } catch {
+        // Not trusted any more (known_hosts changed, another pin): try the next, else in full.
+      }
+    }
   }
 }
 

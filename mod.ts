@@ -68,6 +68,14 @@ export {
   type SessionSettings,
 } from "./session/settings.ts";
 export {
+  defaultMaxTickets,
+  defaultMaxTicketsPerServer,
+  type ResumableSession,
+  SessionCache,
+  type SessionCacheOptions,
+} from "./session/session_cache.ts";
+export { defaultTicketLifetimeMs, maxTicketLifetimeMs } from "./crypto/ticket_keys.ts";
+export {
   type AcceptErrorEvent,
   type ConnectionEvent,
   formatLogLine,

@@ -10,6 +10,7 @@
 
 import { defaultPort, type HostPort } from "./address.ts";
 import { AuthorizedKeys } from "./crypto/authorized_keys.ts";
+import { TicketKeys } from "./crypto/ticket_keys.ts";
 import type { MessageValue } from "./message.ts";
 import { ForwardService } from "./forward/forward_service.ts";
 import { PubSub, type PubSubStats } from "./messaging/pubsub.ts";
@@ -77,6 +78,7 @@ export class OvtpServer {
   #router: StreamRouter<PeerConnection>;
   #admission: Admission;
   #budget: Budget;
+  #tickets: Promise<TicketKeys | undefined>;
   #listener: Deno.Listener | undefined;
   #peers = new Map<Channel, PeerConnection>();
   #pending = new Set<DenoTransport>();
@@ -152,6 +154,16 @@ export class OvtpServer {
         connectTimeoutMs: options.forwardConnectTimeoutMs,
       }),
     ], { onError });
+    TicketKeys.checkLifetimeMs(options.ticketLifetimeMs);
+    // Loaded once; a key file that cannot be used is reported, and the server resumes nothing.
+    this.#tickets = TicketKeys.load({
+      file: options.ticketKeyFile,
+      lifetimeMs: options.ticketLifetimeMs,
+    }).catch((error: unknown) => {
+      options.onError?.(error);
+      this.#log({ event: "warning", time: now(), detail: (error as Error).message });
+      return undefined;
+    });
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     options.signal?.addEventListener("abort", () => this.close(), { once: true });
   }
@@ -255,6 +267,7 @@ export class OvtpServer {
       authorizedKeys: this.#authorizedKeys,
       admission: this.#admission,
       budget: this.#budget,
+      tickets: this.#tickets,
       settings: this.#settings,
       router: this.#router,
       closing: () => this.#closing !== undefined,

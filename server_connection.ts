@@ -18,6 +18,7 @@
 import { formatHostPort } from "./address.ts";
 import type { AuthorizedKeys } from "./crypto/authorized_keys.ts";
 import type { Identity } from "./crypto/identity.ts";
+import type { TicketKeys } from "./crypto/ticket_keys.ts";
 import { allowsFrom } from "./crypto/key_permissions.ts";
 import { AuthenticationError, ConnectionError, TimeoutError } from "./errors.ts";
 import { PeerConnection } from "./peer_connection.ts";
@@ -47,6 +48,8 @@ export interface ConnectionContext {
   admission: Admission;
   /** What authenticated peers may hold. */
   budget: Budget;
+  /** The session ticket keys (SPEC §4.6), once loaded; `undefined` issues no tickets. */
+  tickets: Promise<TicketKeys | undefined>;
   /** The shared session settings. */
   settings: SessionSettings;
   /** Where the streams of authenticated peers go. */
@@ -109,6 +112,7 @@ export async function serveConnection(conn: Deno.Conn, context: ConnectionContex
     fingerprint: peer.fingerprint,
     comment: peer.comment,
     result: error === undefined ? "closed" : "error",
+    resumed: result.resumed,
     ...(error === undefined ? {} : { error: error.message }),
     bytesIn: channel.bytesReceived,
     bytesOut: channel.bytesSent,
@@ -155,6 +159,9 @@ interface Admitted {
  * Step 2: runs the handshake; the key must be in authorized_keys, allowed from this address, and
  * under its connection cap (its allowance is opened then). A refusal is logged with its cause;
  * a handshake that cost an RSA decryption and did not authenticate counts against the address.
+ * A resumed handshake (a session ticket, SPEC §4.6) costs no RSA: it stays a cheap startup until
+ * it authenticates, so a flood of replayed tickets can be shed like silent connections, and one
+ * whose ClientFinished fails counts as a failed authentication of its address.
  */
 async function authenticate(
   transport: DenoTransport,
@@ -168,9 +175,14 @@ async function authenticate(
   let overBudget: BudgetRefusal | undefined;
   context.pending.add(transport);
   try {
+    const tickets = await context.tickets;
     const result = await serverHandshake(transport, {
       identity: context.identity,
+      tickets,
       authorize: async (fingerprint) => {
+        // A ticket that failed a check falls back to a full handshake, which asks again.
+        refusedFrom = undefined;
+        overBudget = undefined;
         const key = await context.authorizedKeys.find(fingerprint);
         // The key's from= option: refused like an unknown key, logged with its own reason.
         if (key !== undefined && !allowsFrom(key.options, address)) {

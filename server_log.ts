@@ -55,6 +55,8 @@ export interface ConnectionEvent {
   comment: string;
   /** `closed` after a clean close, else `error`. */
   result: "closed" | "error";
+  /** True when the connection resumed a session from a ticket (no RSA; SPEC §4.6). */
+  resumed: boolean;
   /** What ended it, for `error`. */
   error?: string;
   /** Bytes read from the connection. */

@@ -114,6 +114,18 @@ export interface OvtpServerOptions extends SessionOptions {
    * which check). Nothing secret is in them. `formatLogLine()` makes a JSON line of one.
    */
   onLog?: (event: ServerLogEvent) => void;
+  /**
+   * Where the session ticket keys are kept (SPEC.md §4.6, SECURITY.md "Session tickets"):
+   * created mode 0600, rewritten when the key rotates, so that clients resume across a restart.
+   * Without it the keys live in memory and every client makes one full handshake after a
+   * restart. `ovtp serve` uses `$OVTP_HOME/ticket_keys`.
+   */
+  ticketKeyFile?: string;
+  /**
+   * How long a session ticket may be used, and how often the ticket key rotates. Default 24 h;
+   * at most 7 days.
+   */
+  ticketLifetimeMs?: number;
   /** Aborting it closes the server, as {@linkcode OvtpServer.close} does. */
   signal?: AbortSignal;
   /** Called once listening, with the bound address. */

@@ -15,8 +15,9 @@
 //                           "seconds", "bytes", "files"}
 //   messages PORT CONNECTIONS IN_FLIGHT COUNT BYTES
 //                           request/reply load; prints {"count", "seconds", "p50Ms", "p99Ms"}
-//   handshakes PORT SECONDS [CERT]
-//                           connect + close in a loop (Deno TLS 1.3 when CERT is given);
+//   handshakes PORT SECONDS [CERT | resumed]
+//                           connect + close in a loop (Deno TLS 1.3 when CERT is given; ovtp
+//                           resuming from a ticket each time when "resumed");
 //                           prints {"count", "seconds", "p50Ms", "p90Ms", "stalled",
 //                           "p50UnstalledMs"}
 //   idle PORT N             opens one connection and prints {"rss", "js"}, waits for a line "go",
@@ -33,6 +34,7 @@ import { OvtpClient } from "../client.ts";
 import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
 import { identityFromPkcs8, parsePrivateKeyPem } from "../crypto/identity.ts";
 import { OvtpServer } from "../server.ts";
+import { SessionCache } from "../session/session_cache.ts";
 import { listCopyEntries, receiveFiles, sendFiles } from "./_raw_copy.ts";
 import { percentile } from "./_stats.ts";
 
@@ -101,11 +103,12 @@ async function* stdinLines(): AsyncGenerator<string> {
 const [mode, ...args] = Deno.args;
 const [alice, serverKey] = await Promise.all([fixture("alice"), fixture("server")]);
 
-function ovtpClient(port: string): OvtpClient {
+function ovtpClient(port: string, sessionCache: SessionCache | false = false): OvtpClient {
   return new OvtpClient({ hostname: "127.0.0.1", port: Number(port) }, {
     identity: alice,
     fingerprint: serverKey.publicKey.fingerprint,
     reconnect: false,
+    sessionCache,
   });
 }
 
@@ -210,11 +213,19 @@ switch (mode) {
   }
   case "handshakes": {
     const [port, seconds, certPath] = args;
-    const cert = certPath === undefined ? undefined : await Deno.readTextFile(certPath);
+    const resumed = certPath === "resumed";
+    const cert = certPath === undefined || resumed ? undefined : await Deno.readTextFile(certPath);
+    // Each connection a new client object; "resumed" shares one cache, so each resumes with
+    // the ticket the previous connection got (the warm-up makes the first one).
+    const sessionCache = resumed ? new SessionCache() : false;
+    let measuring = false;
     const once = cert === undefined
       ? async () => {
-        const client = ovtpClient(port);
+        const client = ovtpClient(port, sessionCache);
         await client.connect();
+        if (measuring && resumed && client.lastHandshake?.resumed !== true) {
+          throw new Error("bench: a connection did not resume");
+        }
         await client.close();
       }
       : async () => {
@@ -222,6 +233,7 @@ switch (mode) {
         conn.close();
       };
     for (let i = 0; i < 3; i++) await once(); // warm-up
+    measuring = true;
     const limitMs = Number(seconds) * 1000;
     const times: number[] = [];
     const started = performance.now();

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { formatHostPort, type HostPort, parseHostPort } from "../address.ts";
 import { assertNotWritableByOthers } from "../crypto/_file.ts";
 import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
@@ -184,6 +184,7 @@ Needs --allow-net --allow-read --allow-env --allow-write (--allow-write only for
         forwardAllow,
         queueStore,
         messaging: { maxDeliveries, retryDelayMs },
+        ticketKeyFile: ticketKeyFile(files.home, files.identity),
         onLog: (event) => {
           const failure = event.event !== "connection" || event.result === "error";
           if (!values.quiet || failure) io.printError(terminalSafeJson(formatLogLine(event)));
@@ -283,6 +284,17 @@ async function checkRoot(root: string): Promise<string> {
  * Refuses to serve, like sshd's StrictModes, when the group or others may write the ovtp folder,
  * the authorized_keys file or its folder: they could let their own key in.
  */
+/**
+ * `$OVTP_HOME/ticket_keys` (next to the identity when no home is used), if we may write it:
+ * without --allow-write the session ticket keys stay in memory (clients then resume only until
+ * the server restarts).
+ */
+function ticketKeyFile(home: string | undefined, identity: string): string | undefined {
+  const path = join(home ?? dirname(identity), "ticket_keys");
+  const query = Deno.permissions.querySync({ name: "write", path });
+  return query.state === "granted" ? path : undefined;
+}
+
 async function checkPermissions(home: string | undefined, authorizedKeys: string): Promise<void> {
   if (home !== undefined) await assertNotWritableByOthers(home, `The ovtp folder "${home}"`);
   await AuthorizedKeys.checkPermissions(authorizedKeys);

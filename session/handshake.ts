@@ -8,8 +8,20 @@
  * (check the server key against the pin / known_hosts)
  * ClientSecret {OAEP(server key, secret)}  ->           (the server starts decrypting)
  * ClientAuth   {AEAD{client key, signature}}  ->         (sent once signed)
- *              <-  ServerFinished {verify data}  or  Refused {reason}
+ *              <-  ServerFinished {verify data, [ticket box]}  or  Refused {reason}
  * ```
+ *
+ * Resuming (SPEC §4.6, version 2): no RSA on either side, fresh X25519 on both.
+ *
+ * ```text
+ * ResumeHello  {ClientHello fields, ticket}  ->          (open the ticket; re-check the key)
+ *              <-  ServerResumed {version, nonce_s, eph_s, params}
+ *                  ServerFinished {verify data, [ticket box]}
+ * ClientFinished {verify data}  ->                       (the client proved the ticket's secret)
+ * ```
+ *
+ * A ticket the server does not accept gets a plain ServerHello instead of ServerResumed, and the
+ * handshake goes on as a full one in the same connection.
  *
  * It sits between the transport and the channel: `client.ts` and `server_connection.ts` run it
  * on a fresh `Transport`, and its result (the peer's key, the traffic secrets, the frame reader)
@@ -35,29 +47,41 @@ import { oaepDecrypt, oaepEncrypt } from "../crypto/rsa_oaep.ts";
 import { signPss, verifyPss } from "../crypto/rsa_pss.ts";
 import { sha256 } from "../crypto/sha256.ts";
 import { timingSafeEqual } from "../crypto/timing_safe_equal.ts";
+import type { TicketKeys } from "../crypto/ticket_keys.ts";
 import { generateX25519, x25519 } from "../crypto/x25519.ts";
+import { decodeBase64, encodeBase64 } from "../crypto/base64.ts";
 import { concatBytes } from "../wire/_bytes.ts";
 import { encodeFrame, maxHandshakeFrameBytes } from "../wire/frame.ts";
 import { FrameReader } from "../wire/frame_reader.ts";
 import {
   decodeClientAuth,
   decodeClientAuthInner,
+  decodeClientFinished,
   decodeClientHello,
   decodeClientSecret,
+  decodeNewTicket,
   decodeRefusedIfAny,
   decodeServerFinished,
   decodeServerHello,
+  decodeServerResumed,
   encodeClientAuth,
   encodeClientAuthInner,
+  encodeClientFinished,
   encodeClientHello,
   encodeClientSecret,
+  encodeNewTicket,
   encodeRefused,
   encodeServerFinished,
   encodeServerHello,
+  encodeServerResumed,
   handshakeNonceBytes,
+  HandshakeType,
   type HelloParameters,
+  minProtocolVersion,
   protocolVersion,
   RefusalReason,
+  resumptionVersion,
+  type ServerFinished,
 } from "../wire/handshake_codec.ts";
 import type { Transport } from "../wire/transport.ts";
 import { defaultHandshakeTimeoutMs } from "./settings.ts";
@@ -65,10 +89,14 @@ import {
   clientAuthKey,
   clientSignatureContext,
   handshakeIkm,
+  resumedIkm,
   secretBytes,
   sessionSecrets,
+  type TicketSecrets,
+  ticketSecrets,
   transcriptHash,
 } from "./key_schedule.ts";
+import type { ResumableSession } from "./session_cache.ts";
 
 export { defaultHandshakeTimeoutMs } from "./settings.ts";
 
@@ -86,6 +114,12 @@ export interface HandshakeResult {
   peer: HelloParameters;
   /** The peer's identity key. */
   peerKey: PublicKey;
+  /** The protocol version both sides speak on this connection (1 or 2). */
+  version: number;
+  /** True when the handshake resumed a session from a ticket (no RSA on either side). */
+  resumed: boolean;
+  /** Client only: the ticket the server issued in this handshake, for a later resumption. */
+  newSession?: ResumableSession;
 }
 
 /** Options of {@linkcode clientHandshake}. */
@@ -94,6 +128,11 @@ export interface ClientHandshakeOptions extends HelloParameters {
   identity: Identity;
   /** Decides whether to trust the server key; throws {@linkcode HostKeyError} if not. */
   verifyServerKey: (key: PublicKey) => Promise<void>;
+  /**
+   * A ticket to resume with (SPEC §4.6); its server key must already be trusted (check it with
+   * `verifyServerKey` first). A server that does not accept it answers with a full handshake.
+   */
+  resume?: ResumableSession;
   /** Deadline for the whole handshake. Default {@linkcode defaultHandshakeTimeoutMs}. */
   timeoutMs?: number;
 }
@@ -117,11 +156,18 @@ export interface ServerHandshakeOptions extends HelloParameters {
   admit?: (fingerprint: string) => boolean;
   /** Called right before the RSA decryption starts: from here on the connection cost us. */
   onDecrypt?: () => void;
+  /**
+   * The ticket keys: with them, a version-2 client gets a ticket in ServerFinished and may
+   * resume with it (SPEC §4.6). Without them, no tickets are issued and every ResumeHello gets a
+   * full handshake.
+   */
+  tickets?: TicketKeys;
   /** Deadline for the whole handshake. Default {@linkcode defaultHandshakeTimeoutMs}. */
   timeoutMs?: number;
 }
 
 const zeroNonce = new Uint8Array(aesGcmNonceBytes);
+const noData = new Uint8Array(0);
 
 /**
  * Runs the client side of the handshake over `transport`. On failure the transport is closed
@@ -149,25 +195,36 @@ async function runClient(
     rekeyRecords: options.rekeyRecords,
     maxStreams: options.maxStreams,
   };
+  const resume = options.resume;
 
-  // 1. ClientHello: our nonce and ephemeral key.
+  // 1. ClientHello (or ResumeHello, with the ticket): our nonce and ephemeral key.
   const ephemeral = await generateX25519();
   const clientHello = encodeClientHello({
     version: protocolVersion,
     nonce: randomBytes(handshakeNonceBytes),
     ephemeralKey: ephemeral.publicKey,
     ...local,
+    ...(resume === undefined ? {} : { ticket: resume.ticket }),
   });
   await transport.write(encodeFrame(clientHello));
 
-  // 2. ServerHello: the server's nonce, ephemeral key and identity key.
+  // 2. ServerHello (or ServerResumed, when the server accepted the ticket).
   const serverHelloBytes = await readHandshakeFrame(reader, "ServerHello");
   const refusal = decodeRefusedIfAny(serverHelloBytes);
   if (refusal !== undefined) throw refusalError(refusal);
+  if (resume !== undefined && serverHelloBytes[0] === HandshakeType.serverResumed) {
+    return await runClientResumed(transport, reader, options, resume, {
+      local,
+      clientHello,
+      serverResumedBytes: serverHelloBytes,
+      ephemeralKey: ephemeral.privateKey,
+    });
+  }
   const serverHello = decodeServerHello(serverHelloBytes);
-  if (serverHello.version !== protocolVersion) {
+  const version = serverHello.version;
+  if (version < minProtocolVersion || version > protocolVersion) {
     throw new ProtocolError(
-      `The server chose protocol version ${serverHello.version}; this client speaks ${protocolVersion}`,
+      `The server chose protocol version ${version}; this client speaks ${minProtocolVersion} to ${protocolVersion}`,
     );
   }
 
@@ -197,15 +254,19 @@ async function runClient(
   const clientAuth = encodeClientAuth({ sealed });
   await transport.write(encodeFrame(clientAuth));
 
-  // 6. ServerFinished: the server proves it unwrapped the secret, or refuses us.
+  // 6. ServerFinished: the server proves it unwrapped the secret, or refuses us. From version
+  //    2 on, it may carry a ticket for the next connection.
   const finishedBytes = await readHandshakeFrame(reader, "ServerFinished");
   const finished = decodeServerFinished(finishedBytes);
   if ("refused" in finished) throw refusalError(finished.refused, options.identity.publicKey);
   const t2 = await transcriptHash([clientHello, serverHelloBytes, clientSecretBytes, clientAuth]);
-  const secrets = await sessionSecrets(ikm, t2);
+  const [secrets, tickets] = await Promise.all([
+    sessionSecrets(ikm, t2),
+    version >= resumptionVersion ? ticketSecrets(ikm, t2) : undefined,
+  ]);
   ikm.fill(0);
   clientSecret.fill(0);
-  if (!timingSafeEqual(finished, secrets.finished)) {
+  if (!timingSafeEqual(finished.verifyData, secrets.finished)) {
     throw new HostKeyError(
       `The server at ${addressOf(transport)} failed key confirmation: it does not hold the ` +
         `private key of ${serverKey.fingerprint}; someone may be intercepting the connection`,
@@ -216,6 +277,7 @@ async function runClient(
       },
     );
   }
+  const newSession = await openTicketBox(finished, tickets, serverKey);
   reader.maxFrameBytes = options.maxRecordBytes + 16;
   return {
     reader,
@@ -228,6 +290,106 @@ async function runClient(
       maxStreams: serverHello.maxStreams,
     },
     peerKey: serverKey,
+    version,
+    resumed: false,
+    ...(newSession === undefined ? {} : { newSession }),
+  };
+}
+
+/** What the client's first two steps leave for a resumed handshake. */
+interface ResumedStart {
+  local: HelloParameters;
+  clientHello: Uint8Array;
+  serverResumedBytes: Uint8Array;
+  ephemeralKey: CryptoKey;
+}
+
+/**
+ * The client's resumed handshake after ServerResumed (SPEC §4.6): keys from the fresh X25519
+ * secret and the ticket's resumption secret; the server proves both with ServerFinished, we
+ * prove the secret with ClientFinished.
+ */
+async function runClientResumed(
+  transport: Transport,
+  reader: FrameReader,
+  options: ClientHandshakeOptions,
+  resume: ResumableSession,
+  start: ResumedStart,
+): Promise<HandshakeResult> {
+  // 3. ServerResumed: version 2 and fresh X25519 from the server; the key is the ticket's.
+  const serverResumed = decodeServerResumed(start.serverResumedBytes);
+  if (serverResumed.version !== resumptionVersion) {
+    throw new ProtocolError(
+      `The server resumed with protocol version ${serverResumed.version}; resumption needs ${resumptionVersion}`,
+    );
+  }
+  const ecdh = await x25519(start.ephemeralKey, serverResumed.ephemeralKey);
+  const ikm = resumedIkm(ecdh, resume.resumptionSecret);
+  const tr = await transcriptHash([start.clientHello, start.serverResumedBytes]);
+  const [secrets, tickets] = await Promise.all([sessionSecrets(ikm, tr), ticketSecrets(ikm, tr)]);
+  ikm.fill(0);
+  ecdh.fill(0);
+
+  // 4. ServerFinished: only the holder of the ticket key (who opened our ticket) can compute it.
+  const finished = decodeServerFinished(await readHandshakeFrame(reader, "ServerFinished"));
+  if ("refused" in finished) throw refusalError(finished.refused, options.identity.publicKey);
+  if (!timingSafeEqual(finished.verifyData, secrets.finished)) {
+    throw new HostKeyError(
+      `The server at ${addressOf(transport)} failed key confirmation on resumption: it did not ` +
+        `open the ticket issued by ${resume.serverKey.fingerprint}; someone may be intercepting ` +
+        `the connection`,
+      {
+        problem: "unproven",
+        host: addressOf(transport),
+        presented: resume.serverKey.fingerprint,
+      },
+    );
+  }
+  const newSession = await openTicketBox(finished, tickets, resume.serverKey);
+
+  // 5. ClientFinished: our proof of the resumption secret over this transcript.
+  await transport.write(encodeFrame(encodeClientFinished(tickets.clientFinished)));
+  reader.maxFrameBytes = options.maxRecordBytes + 16;
+  return {
+    reader,
+    sendSecret: secrets.clientToServer,
+    receiveSecret: secrets.serverToClient,
+    local: start.local,
+    peer: {
+      maxRecordBytes: serverResumed.maxRecordBytes,
+      rekeyRecords: serverResumed.rekeyRecords,
+      maxStreams: serverResumed.maxStreams,
+    },
+    peerKey: resume.serverKey,
+    version: resumptionVersion,
+    resumed: true,
+    ...(newSession === undefined ? {} : { newSession }),
+  };
+}
+
+/** Opens the ticket box of a ServerFinished; a box that does not open is a protocol error. */
+async function openTicketBox(
+  finished: ServerFinished,
+  tickets: TicketSecrets | undefined,
+  serverKey: PublicKey,
+): Promise<ResumableSession | undefined> {
+  if (finished.ticketBox === undefined) return undefined;
+  if (tickets === undefined) {
+    throw new ProtocolError("The server sent a session ticket in protocol version 1");
+  }
+  let plaintext: Uint8Array;
+  try {
+    plaintext = await aesGcmOpen(tickets.boxKey, zeroNonce, finished.ticketBox, noData);
+  } catch (cause) {
+    throw new ProtocolError("The server's session ticket box does not open", { cause });
+  }
+  const { lifetimeSeconds, ticket } = decodeNewTicket(plaintext);
+  if (lifetimeSeconds === 0) return undefined;
+  return {
+    serverKey,
+    ticket,
+    resumptionSecret: tickets.resumption,
+    expiresAtMs: Date.now() + lifetimeSeconds * 1000,
   };
 }
 
@@ -258,15 +420,16 @@ async function runServer(
     maxStreams: options.maxStreams,
   };
 
-  // 1. ClientHello.
+  // 1. ClientHello (or ResumeHello).
   const clientHelloBytes = await readHandshakeFrame(reader, "ClientHello");
   const clientHello = decodeClientHello(clientHelloBytes);
-  if (clientHello.version < protocolVersion) {
+  if (clientHello.version < minProtocolVersion) {
     await refuse(transport, RefusalReason.version);
     throw new ProtocolError(
-      `The client speaks protocol version ${clientHello.version}; this server needs ${protocolVersion}`,
+      `The client speaks protocol version ${clientHello.version}; this server needs ${minProtocolVersion} or more`,
     );
   }
+  const version = Math.min(clientHello.version, protocolVersion);
   const ephemeral = await generateX25519();
   let ecdh: Uint8Array;
   try {
@@ -275,11 +438,28 @@ async function runServer(
     await refuse(transport, RefusalReason.protocol);
     throw error;
   }
+  const serverNonce = randomBytes(handshakeNonceBytes);
+
+  // 1a. A ResumeHello whose ticket passes every check resumes (SPEC §4.6); any other goes on
+  //     as a full handshake, the same way whatever was wrong with the ticket.
+  if (clientHello.ticket !== undefined && options.tickets !== undefined) {
+    const accepted = await acceptTicket(clientHello.ticket, options.tickets, options);
+    if (accepted !== undefined) {
+      return await runServerResumed(transport, reader, options, accepted, {
+        local,
+        clientHelloBytes,
+        clientHello,
+        serverNonce,
+        ecdh,
+        ephemeral,
+      });
+    }
+  }
 
   // 2. ServerHello: our nonce, ephemeral key and identity key.
   const serverHello = encodeServerHello({
-    version: protocolVersion,
-    nonce: randomBytes(handshakeNonceBytes),
+    version,
+    nonce: serverNonce,
     ephemeralKey: ephemeral.publicKey,
     spki: options.identity.publicKey.spki,
     ...local,
@@ -318,17 +498,27 @@ async function runServer(
     );
   }
 
-  // 5. ServerFinished: proof that we unwrapped the secret, bound to the whole transcript.
+  // 5. ServerFinished: proof that we unwrapped the secret, bound to the whole transcript, and
+  //    from version 2 on a ticket for the next connection.
   const t2 = await transcriptHash([
     clientHelloBytes,
     serverHello,
     clientSecretBytes,
     clientAuthBytes,
   ]);
-  const secrets = await sessionSecrets(ikm, t2);
+  const issuing = version >= resumptionVersion && options.tickets !== undefined;
+  const [secrets, tickets] = await Promise.all([
+    sessionSecrets(ikm, t2),
+    issuing ? ticketSecrets(ikm, t2) : undefined,
+  ]);
   ikm.fill(0);
   clientSecret.fill(0);
-  await transport.write(encodeFrame(encodeServerFinished(secrets.finished)));
+  const ticketBox = tickets === undefined
+    ? undefined
+    : await sealTicketBox(tickets, options.tickets!, verdict.key, options.identity.publicKey);
+  await transport.write(
+    encodeFrame(encodeServerFinished({ verifyData: secrets.finished, ticketBox })),
+  );
   reader.maxFrameBytes = options.maxRecordBytes + 16;
   return {
     reader,
@@ -342,9 +532,143 @@ async function runServer(
     },
     peerKey: verdict.key,
     authorizedKey: verdict.authorized,
+    version,
+    resumed: false,
   };
 }
 
+/** A ticket that passed every check, with the authorized_keys entry it names today. */
+interface AcceptedTicket {
+  resumptionSecret: Uint8Array;
+  authorized: AuthorizedKey;
+}
+
+/**
+ * Every check of a presented ticket (SPEC §4.6, server step R1), in order: it opens under a
+ * ticket key we hold and is within its lifetime, names our own key, names a client key that
+ * authorized_keys lists *now* (with its from= option), and that key is under its connection
+ * cap. `undefined` for any failure: the caller falls back to a full handshake.
+ */
+async function acceptTicket(
+  ticket: Uint8Array,
+  keys: TicketKeys,
+  options: ServerHandshakeOptions,
+): Promise<AcceptedTicket | undefined> {
+  const contents = await keys.open(ticket);
+  if (contents === undefined) return undefined;
+  const ourFingerprint = rawFingerprint(options.identity.publicKey);
+  if (!timingSafeEqual(contents.serverFingerprint, ourFingerprint)) return undefined;
+  const fingerprint = `SHA256:${encodeBase64(contents.clientFingerprint).replace(/=+$/, "")}`;
+  const authorized = await options.authorize(fingerprint);
+  if (authorized === undefined || authorized.publicKey.fingerprint !== fingerprint) {
+    return undefined;
+  }
+  if (options.admit !== undefined && !options.admit(fingerprint)) return undefined;
+  return { resumptionSecret: contents.resumptionSecret, authorized };
+}
+
+/** What the server's first step leaves for a resumed handshake. */
+interface ServerResumedStart {
+  local: HelloParameters;
+  clientHelloBytes: Uint8Array;
+  clientHello: { maxRecordBytes: number; rekeyRecords: number; maxStreams: number };
+  serverNonce: Uint8Array;
+  ecdh: Uint8Array;
+  ephemeral: { publicKey: Uint8Array };
+}
+
+/**
+ * The server's resumed handshake once the ticket was accepted (SPEC §4.6): ServerResumed and
+ * ServerFinished in one write, then the client's ClientFinished.
+ */
+async function runServerResumed(
+  transport: Transport,
+  reader: FrameReader,
+  options: ServerHandshakeOptions,
+  accepted: AcceptedTicket,
+  start: ServerResumedStart,
+): Promise<ServerHandshakeResult> {
+  // R2. ServerResumed and ServerFinished: keys from the fresh X25519 secret and the ticket's.
+  const serverResumed = encodeServerResumed({
+    version: resumptionVersion,
+    nonce: start.serverNonce,
+    ephemeralKey: start.ephemeral.publicKey,
+    ...start.local,
+  });
+  const ikm = resumedIkm(start.ecdh, accepted.resumptionSecret);
+  const tr = await transcriptHash([start.clientHelloBytes, serverResumed]);
+  const [secrets, tickets] = await Promise.all([sessionSecrets(ikm, tr), ticketSecrets(ikm, tr)]);
+  ikm.fill(0);
+  start.ecdh.fill(0);
+  accepted.resumptionSecret.fill(0);
+  const clientKey = accepted.authorized.publicKey;
+  const ticketBox = await sealTicketBox(
+    tickets,
+    options.tickets!,
+    clientKey,
+    options.identity.publicKey,
+  );
+  await transport.write(concatBytes([
+    encodeFrame(serverResumed),
+    encodeFrame(encodeServerFinished({ verifyData: secrets.finished, ticketBox })),
+  ]));
+
+  // R3. ClientFinished: the client proves the resumption secret; a replayed ResumeHello, or a
+  //     ticket presented by someone without its secret, stops here.
+  const clientFinished = decodeClientFinished(await readHandshakeFrame(reader, "ClientFinished"));
+  if (!timingSafeEqual(clientFinished, tickets.clientFinished)) {
+    await refuse(transport, RefusalReason.authentication);
+    throw new AuthenticationError(
+      `Refused client at ${addressOf(transport)}: resumption without the ticket's secret ` +
+        `(a replayed or stolen ticket) for key ${clientKey.fingerprint}`,
+      { fingerprint: clientKey.fingerprint },
+    );
+  }
+  reader.maxFrameBytes = options.maxRecordBytes + 16;
+  return {
+    reader,
+    sendSecret: secrets.serverToClient,
+    receiveSecret: secrets.clientToServer,
+    local: start.local,
+    peer: {
+      maxRecordBytes: start.clientHello.maxRecordBytes,
+      rekeyRecords: start.clientHello.rekeyRecords,
+      maxStreams: start.clientHello.maxStreams,
+    },
+    peerKey: clientKey,
+    authorizedKey: accepted.authorized,
+    version: resumptionVersion,
+    resumed: true,
+  };
+}
+
+/** `fp(spki)` (32 raw bytes) from a key's `SHA256:<base64>` fingerprint. */
+function rawFingerprint(key: PublicKey): Uint8Array {
+  return decodeBase64(`${key.fingerprint.slice("SHA256:".length)}=`);
+}
+
+/** Seals a fresh ticket for `clientKey` into the ServerFinished ticket box. */
+async function sealTicketBox(
+  secrets: TicketSecrets,
+  keys: TicketKeys,
+  clientKey: PublicKey,
+  serverKey: PublicKey,
+): Promise<Uint8Array> {
+  // fp() of each key is already in its fingerprint text: no hashing on the critical path.
+  const clientFingerprint = rawFingerprint(clientKey);
+  const serverFingerprint = rawFingerprint(serverKey);
+  const ticket = await keys.seal({
+    issuedAtMs: Date.now(),
+    resumptionSecret: secrets.resumption,
+    clientFingerprint,
+    serverFingerprint,
+  });
+  const plaintext = encodeNewTicket({
+    lifetimeSeconds: Math.ceil(keys.lifetimeMs / 1000),
+    ticket,
+  });
+  return await aesGcmSeal(secrets.boxKey, zeroNonce, plaintext, noData);
+}
 type ClientVerdict =
   | { refusal: undefined; key: PublicKey; authorized: AuthorizedKey }
   | { refusal: RefusalReason; why: string; fingerprint?: string };

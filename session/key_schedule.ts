@@ -1,6 +1,7 @@
 /**
- * The key schedule (SPEC.md, "Key schedule"): everything derived from the X25519 secret, the
- * RSA-OAEP wrapped secret and the transcript. Small async functions over bytes.
+ * The key schedule (SPEC.md §5, and §4.6 for resumption): everything derived from the X25519
+ * secret, the RSA-OAEP wrapped secret (or, resuming, the ticket's resumption secret) and the
+ * transcript. Small async functions over bytes.
  *
  * @module
  */
@@ -17,6 +18,7 @@ export const secretBytes = 32;
 export const ivBytes = 12;
 
 const labelPrefix = "ovtp/1 ";
+const resumptionLabelPrefix = "ovtp/2 ";
 const emptySalt = new Uint8Array(0);
 
 /** Context string that starts the input the client signs. */
@@ -80,6 +82,62 @@ export function handshakeIkm(ecdhSecret: Uint8Array, clientSecret: Uint8Array): 
  */
 export async function clientAuthKey(ikm: Uint8Array, t1: Uint8Array): Promise<CryptoKey> {
   return importAesGcmKey(await hkdf(ikm, t1, labelPrefix + "client auth", secretBytes));
+}
+
+/**
+ * The input keying material of a resumed handshake (SPEC §4.6): `X25519 shared secret (32) ||
+ * resumption secret (32)`. Both halves are needed: the resumption secret alone (a stolen ticket
+ * key opens it from the ticket) does not give the session keys without the fresh X25519 secret.
+ *
+ * @example The same layout as a full handshake's ikm
+ * ```ts
+ * import { resumedIkm } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(resumedIkm(new Uint8Array(32), new Uint8Array(32).fill(1)).length, 64);
+ * ```
+ */
+export function resumedIkm(ecdhSecret: Uint8Array, resumptionSecret: Uint8Array): Uint8Array {
+  if (ecdhSecret.length !== secretBytes || resumptionSecret.length !== secretBytes) {
+    throw new RangeError("resumedIkm() needs two 32-byte secrets");
+  }
+  return concatBytes([ecdhSecret, resumptionSecret]);
+}
+
+/** What a version-2 handshake derives besides its session secrets (SPEC §4.6). */
+export interface TicketSecrets {
+  /** The resumption secret the next ticket carries (the client keeps its own copy). */
+  resumption: Uint8Array;
+  /** The AES-256-GCM key of the ticket box in ServerFinished. */
+  boxKey: CryptoKey;
+  /** The value ClientFinished carries (used by a resumed handshake only). */
+  clientFinished: Uint8Array;
+}
+
+/**
+ * Derives the ticket secrets of a handshake from its `ikm` and final transcript hash `t` (`T2`
+ * for a full handshake, `TR` for a resumed one): `HKDF(ikm, t, label, 32)` with the labels
+ * `ovtp/2 resumption`, `ovtp/2 ticket box` and `ovtp/2 client finished`.
+ *
+ * @example Three different values
+ * ```ts
+ * import { ticketSecrets } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const secrets = await ticketSecrets(new Uint8Array(64), new Uint8Array(32));
+ * assert.equal(secrets.resumption.length, 32);
+ * assert.notDeepEqual(secrets.resumption, secrets.clientFinished);
+ * ```
+ */
+export async function ticketSecrets(ikm: Uint8Array, t: Uint8Array): Promise<TicketSecrets> {
+  const [resumption, box, clientFinished] = await Promise.all([
+    hkdf(ikm, t, resumptionLabelPrefix + "resumption", secretBytes),
+    hkdf(ikm, t, resumptionLabelPrefix + "ticket box", secretBytes),
+    hkdf(ikm, t, resumptionLabelPrefix + "client finished", secretBytes),
+  ]);
+  const boxKey = await importAesGcmKey(box);
+  box.fill(0);
+  return { resumption, boxKey, clientFinished };
 }
 
 /** What the handshake hands to the channel. */

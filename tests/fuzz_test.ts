@@ -18,16 +18,22 @@ import { FrameReader } from "../wire/frame_reader.ts";
 import {
   decodeClientAuth,
   decodeClientAuthInner,
+  decodeClientFinished,
   decodeClientHello,
   decodeClientSecret,
+  decodeNewTicket,
   decodeServerFinished,
   decodeServerHello,
+  decodeServerResumed,
   encodeClientAuth,
   encodeClientAuthInner,
+  encodeClientFinished,
   encodeClientHello,
   encodeClientSecret,
+  encodeNewTicket,
   encodeServerFinished,
   encodeServerHello,
+  encodeServerResumed,
 } from "../wire/handshake_codec.ts";
 import { memoryTransportPair } from "../wire/memory_transport.ts";
 import {
@@ -120,7 +126,42 @@ const validHandshakeMessages: [string, Uint8Array, (bytes: Uint8Array) => unknow
     encodeClientAuthInner({ spki: new Uint8Array(400), signature: new Uint8Array(384) }),
     decodeClientAuthInner,
   ],
-  ["ServerFinished", encodeServerFinished(new Uint8Array(32)), decodeServerFinished],
+  [
+    "ServerFinished",
+    encodeServerFinished({ verifyData: new Uint8Array(32), ticketBox: new Uint8Array(156) }),
+    decodeServerFinished,
+  ],
+  [
+    "ResumeHello",
+    encodeClientHello({
+      version: 2,
+      nonce: new Uint8Array(32).fill(1),
+      ephemeralKey: new Uint8Array(32).fill(2),
+      maxRecordBytes: 65536,
+      rekeyRecords: 1024,
+      maxStreams: 8,
+      ticket: new Uint8Array(136).fill(3),
+    }),
+    decodeClientHello,
+  ],
+  [
+    "ServerResumed",
+    encodeServerResumed({
+      version: 2,
+      nonce: new Uint8Array(32),
+      ephemeralKey: new Uint8Array(32),
+      maxRecordBytes: 65536,
+      rekeyRecords: 1024,
+      maxStreams: 8,
+    }),
+    decodeServerResumed,
+  ],
+  ["ClientFinished", encodeClientFinished(new Uint8Array(32)), decodeClientFinished],
+  [
+    "ticket box",
+    encodeNewTicket({ lifetimeSeconds: 86400, ticket: new Uint8Array(136) }),
+    decodeNewTicket,
+  ],
 ];
 
 Deno.test("fuzz: handshake decoders give a value or a ProtocolError", async () => {

@@ -1,5 +1,5 @@
 /**
- * Encoding and decoding of the five handshake messages (SPEC.md, "Handshake messages"). Pure
+ * Encoding and decoding of the handshake messages (SPEC.md §4.1, and §4.6 for resumption). Pure
  * functions over bytes: every decoder checks every length and value before it is used and
  * throws {@linkcode ProtocolError} on anything else. `session/handshake.ts` sends and reads
  * them as frames. Over 450 lines, half of them docs: each message is an encode/decode pair with
@@ -12,8 +12,21 @@ import { HandshakeType, RefusalReason } from "./protocol_codes.ts";
 import { ProtocolError } from "../errors.ts";
 import { ByteReader, ByteWriter } from "./_bytes.ts";
 
-/** The protocol version this implementation speaks. */
-export const protocolVersion = 1;
+/**
+ * The highest protocol version this implementation speaks: 2 is version 1 plus session tickets
+ * and resumption (SPEC §4.6). A server answers with the lower of the client's and its own.
+ */
+export const protocolVersion = 2;
+/** The lowest protocol version this implementation speaks (no tickets, no resumption). */
+export const minProtocolVersion = 1;
+/** The first version with session tickets and resumption (SPEC §4.6). */
+export const resumptionVersion = 2;
+/** Largest session ticket accepted in a ResumeHello or a ServerFinished (SPEC §4.6). */
+export const maxTicketBytes = 1024;
+/** Size of a ticket box's lifetime field: the ticket's lifetime in seconds. */
+const lifetimeFieldBytes = 4;
+/** Size of an AES-GCM tag, the least a sealed part can be. */
+const tagBytes = 16;
 /** `OVTP` in ASCII: the first bytes a client sends. */
 export const protocolMagic: Uint8Array = new Uint8Array([0x4f, 0x56, 0x54, 0x50]);
 /** Size of each side's handshake nonce. */
@@ -50,7 +63,10 @@ export interface HelloParameters {
   maxStreams: number;
 }
 
-/** First message, client to server. */
+/**
+ * First message, client to server: a ClientHello (type 1), or with `ticket` a ResumeHello
+ * (type 7), which is the same message with a session ticket after it (SPEC §4.6).
+ */
 export interface ClientHello extends HelloParameters {
   /** Highest protocol version the client speaks. */
   version: number;
@@ -58,6 +74,34 @@ export interface ClientHello extends HelloParameters {
   nonce: Uint8Array;
   /** The client's ephemeral X25519 public key. */
   ephemeralKey: Uint8Array;
+  /** The session ticket a ResumeHello presents (1 to {@linkcode maxTicketBytes} bytes). */
+  ticket?: Uint8Array;
+}
+
+/** The server's hello accepting a resumption (type 8): a ServerHello without identity key. */
+export interface ServerResumed extends HelloParameters {
+  /** The version the server chose: 2. */
+  version: number;
+  /** 32 fresh random bytes. */
+  nonce: Uint8Array;
+  /** The server's ephemeral X25519 public key. */
+  ephemeralKey: Uint8Array;
+}
+
+/** What a ServerFinished carries. */
+export interface ServerFinished {
+  /** The server's key confirmation. */
+  verifyData: Uint8Array;
+  /** A new session ticket, sealed (version 2 only; absent when the server issues none). */
+  ticketBox?: Uint8Array;
+}
+
+/** The plaintext of a ticket box: a ticket and how long it may be used. */
+export interface NewTicket {
+  /** Seconds from now during which the server accepts the ticket. */
+  lifetimeSeconds: number;
+  /** The opaque ticket, 1 to {@linkcode maxTicketBytes} bytes. */
+  ticket: Uint8Array;
 }
 
 /** Second message, server to client. */
@@ -150,20 +194,29 @@ function readType(reader: ByteReader, expected: number, what: string): void {
  * ```
  */
 export function encodeClientHello(hello: ClientHello): Uint8Array {
-  return new ByteWriter()
-    .u8(HandshakeType.clientHello)
+  const writer = new ByteWriter()
+    .u8(hello.ticket === undefined ? HandshakeType.clientHello : HandshakeType.resumeHello)
     .bytes(protocolMagic)
     .u16(hello.version)
     .bytes(exact(hello.nonce, handshakeNonceBytes, "nonce"))
     .bytes(exact(hello.ephemeralKey, ephemeralKeyBytes, "ephemeral key"))
     .u32(hello.maxRecordBytes)
     .u32(hello.rekeyRecords)
-    .u32(hello.maxStreams)
-    .finish();
+    .u32(hello.maxStreams);
+  if (hello.ticket !== undefined) {
+    if (hello.ticket.length < 1 || hello.ticket.length > maxTicketBytes) {
+      throw new RangeError(
+        `Cannot encode ticket: ${hello.ticket.length} bytes, expected 1 to ${maxTicketBytes}`,
+      );
+    }
+    writer.bytes16(hello.ticket);
+  }
+  return writer.finish();
 }
 
 /**
- * Decodes a ClientHello; see {@linkcode encodeClientHello} for the layout.
+ * Decodes a ClientHello, or a ResumeHello (type 7: the same fields with version 2 or more,
+ * then `ticket length (2) || ticket`, SPEC §4.6); see {@linkcode encodeClientHello}.
  *
  * @example Refuses bytes that are not ovtp
  * ```ts
@@ -177,7 +230,8 @@ export function encodeClientHello(hello: ClientHello): Uint8Array {
 export function decodeClientHello(body: Uint8Array): ClientHello {
   const what = "ClientHello";
   const reader = new ByteReader(body, what);
-  readType(reader, HandshakeType.clientHello, what);
+  const resuming = body[0] === HandshakeType.resumeHello;
+  readType(reader, resuming ? HandshakeType.resumeHello : HandshakeType.clientHello, what);
   const magic = reader.bytes(4, "magic");
   if (!magic.every((byte, i) => byte === protocolMagic[i])) {
     throw new ProtocolError(`Cannot decode ${what}: the peer does not speak ovtp`);
@@ -190,9 +244,172 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
     rekeyRecords: reader.u32("rekey interval"),
     maxStreams: reader.u32("stream limit"),
   };
+  if (resuming) {
+    hello.ticket = reader.bytes16("ticket", maxTicketBytes).slice();
+    if (hello.ticket.length === 0) {
+      throw new ProtocolError(`Cannot decode ${what}: empty ticket`);
+    }
+    if (hello.version < resumptionVersion) {
+      throw new ProtocolError(
+        `Cannot decode ${what}: a ResumeHello needs version ${resumptionVersion} or more, got ${hello.version}`,
+      );
+    }
+  }
   reader.end();
   checkParameters(what, hello);
   return hello;
+}
+
+/**
+ * Encodes a ServerResumed: `type (1) = 8 || version (2) || nonce (32) || ephemeral (32) ||
+ * maxRecordBytes (4) || rekeyRecords (4) || maxStreams (4)`, 79 bytes (SPEC §4.6).
+ *
+ * @example Round trip
+ * ```ts
+ * import { decodeServerResumed, encodeServerResumed } from "./handshake_codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const hello = {
+ *   version: 2,
+ *   nonce: new Uint8Array(32).fill(3),
+ *   ephemeralKey: new Uint8Array(32).fill(4),
+ *   maxRecordBytes: 65536,
+ *   rekeyRecords: 4096,
+ *   maxStreams: 8,
+ * };
+ * const bytes = encodeServerResumed(hello);
+ * assert.equal(bytes.length, 79);
+ * assert.deepEqual(decodeServerResumed(bytes), hello);
+ * ```
+ */
+export function encodeServerResumed(hello: ServerResumed): Uint8Array {
+  return new ByteWriter()
+    .u8(HandshakeType.serverResumed)
+    .u16(hello.version)
+    .bytes(exact(hello.nonce, handshakeNonceBytes, "nonce"))
+    .bytes(exact(hello.ephemeralKey, ephemeralKeyBytes, "ephemeral key"))
+    .u32(hello.maxRecordBytes)
+    .u32(hello.rekeyRecords)
+    .u32(hello.maxStreams)
+    .finish();
+}
+
+/**
+ * Decodes a ServerResumed; see {@linkcode encodeServerResumed} for the layout.
+ *
+ * @example Trailing bytes are refused
+ * ```ts
+ * import { decodeServerResumed } from "./handshake_codec.ts";
+ * import { ProtocolError } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = new Uint8Array(80);
+ * bytes[0] = 8;
+ * assert.throws(() => decodeServerResumed(bytes), ProtocolError);
+ * ```
+ */
+export function decodeServerResumed(body: Uint8Array): ServerResumed {
+  const what = "ServerResumed";
+  const reader = new ByteReader(body, what);
+  readType(reader, HandshakeType.serverResumed, what);
+  const hello: ServerResumed = {
+    version: reader.u16("version"),
+    nonce: reader.bytes(handshakeNonceBytes, "nonce").slice(),
+    ephemeralKey: reader.bytes(ephemeralKeyBytes, "ephemeral key").slice(),
+    maxRecordBytes: reader.u32("record limit"),
+    rekeyRecords: reader.u32("rekey interval"),
+    maxStreams: reader.u32("stream limit"),
+  };
+  reader.end();
+  checkParameters(what, hello);
+  return hello;
+}
+
+/**
+ * Encodes a ClientFinished: `type (1) = 9 || verify (32)`, the client's proof of the resumption
+ * secret (SPEC §4.6).
+ *
+ * @example Round trip
+ * ```ts
+ * import { decodeClientFinished, encodeClientFinished } from "./handshake_codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const verify = new Uint8Array(32).fill(9);
+ * assert.deepEqual(decodeClientFinished(encodeClientFinished(verify)), verify);
+ * ```
+ */
+export function encodeClientFinished(verifyData: Uint8Array): Uint8Array {
+  return new ByteWriter()
+    .u8(HandshakeType.clientFinished)
+    .bytes(exact(verifyData, finishedBytes, "verify data"))
+    .finish();
+}
+
+/**
+ * Decodes a ClientFinished; see {@linkcode encodeClientFinished} for the layout.
+ *
+ * @example A short one is refused
+ * ```ts
+ * import { decodeClientFinished } from "./handshake_codec.ts";
+ * import { ProtocolError } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => decodeClientFinished(new Uint8Array([9, 1])), ProtocolError);
+ * ```
+ */
+export function decodeClientFinished(body: Uint8Array): Uint8Array {
+  const what = "ClientFinished";
+  const reader = new ByteReader(body, what);
+  readType(reader, HandshakeType.clientFinished, what);
+  const verifyData = reader.bytes(finishedBytes, "verify data").slice();
+  reader.end();
+  return verifyData;
+}
+
+/**
+ * Encodes the plaintext of a ticket box: `lifetimeSeconds (4) || ticket` (SPEC §4.6).
+ *
+ * @example Round trip
+ * ```ts
+ * import { decodeNewTicket, encodeNewTicket } from "./handshake_codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ticket = { lifetimeSeconds: 86400, ticket: new Uint8Array(136).fill(1) };
+ * assert.deepEqual(decodeNewTicket(encodeNewTicket(ticket)), ticket);
+ * ```
+ */
+export function encodeNewTicket(message: NewTicket): Uint8Array {
+  if (message.ticket.length < 1 || message.ticket.length > maxTicketBytes) {
+    throw new RangeError(
+      `Cannot encode ticket: ${message.ticket.length} bytes, expected 1 to ${maxTicketBytes}`,
+    );
+  }
+  return new ByteWriter().u32(message.lifetimeSeconds).bytes(message.ticket).finish();
+}
+
+/**
+ * Decodes the plaintext of a ticket box; see {@linkcode encodeNewTicket} for the layout.
+ *
+ * @example A box without a ticket is refused
+ * ```ts
+ * import { decodeNewTicket } from "./handshake_codec.ts";
+ * import { ProtocolError } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => decodeNewTicket(new Uint8Array(4)), ProtocolError);
+ * ```
+ */
+export function decodeNewTicket(plaintext: Uint8Array): NewTicket {
+  const what = "ticket box";
+  const reader = new ByteReader(plaintext, what);
+  const lifetimeSeconds = reader.u32("lifetime");
+  const ticket = reader.rest().slice();
+  if (ticket.length < 1 || ticket.length > maxTicketBytes) {
+    throw new ProtocolError(
+      `Cannot decode ${what}: ticket of ${ticket.length} bytes, expected 1 to ${maxTicketBytes}`,
+    );
+  }
+  return { lifetimeSeconds, ticket };
 }
 
 /**
@@ -380,22 +597,29 @@ export function decodeClientAuthInner(plaintext: Uint8Array): ClientAuthInner {
 }
 
 /**
- * Encodes a ServerFinished: `type (1) = 5 || verify data (32)`.
+ * Encodes a ServerFinished: `type (1) = 5 || verify data (32) || ticket box (rest, version 2
+ * only, optional)`; the box is `AEAD(k_box, 0^12, NewTicket, "")` (SPEC §4.6).
  *
  * @example Round trip
  * ```ts
  * import { decodeServerFinished, encodeServerFinished } from "./handshake_codec.ts";
  * import assert from "node:assert/strict";
  *
- * const verify = new Uint8Array(32).fill(5);
- * assert.deepEqual(decodeServerFinished(encodeServerFinished(verify)), verify);
+ * const verifyData = new Uint8Array(32).fill(5);
+ * assert.deepEqual(decodeServerFinished(encodeServerFinished({ verifyData })), { verifyData });
+ * const ticketBox = new Uint8Array(60);
+ * assert.deepEqual(decodeServerFinished(encodeServerFinished({ verifyData, ticketBox })), {
+ *   verifyData,
+ *   ticketBox,
+ * });
  * ```
  */
-export function encodeServerFinished(verifyData: Uint8Array): Uint8Array {
-  return new ByteWriter()
+export function encodeServerFinished(message: ServerFinished): Uint8Array {
+  const writer = new ByteWriter()
     .u8(HandshakeType.serverFinished)
-    .bytes(exact(verifyData, finishedBytes, "verify data"))
-    .finish();
+    .bytes(exact(message.verifyData, finishedBytes, "verify data"));
+  if (message.ticketBox !== undefined) writer.bytes(message.ticketBox);
+  return writer.finish();
 }
 
 /**
@@ -412,15 +636,24 @@ export function encodeServerFinished(verifyData: Uint8Array): Uint8Array {
  */
 export function decodeServerFinished(
   body: Uint8Array,
-): Uint8Array | { refused: RefusalReason } {
+): ServerFinished | { refused: RefusalReason } {
   const refused = decodeRefusedIfAny(body);
   if (refused !== undefined) return { refused };
   const what = "ServerFinished";
   const reader = new ByteReader(body, what);
   readType(reader, HandshakeType.serverFinished, what);
   const verifyData = reader.bytes(finishedBytes, "verify data").slice();
-  reader.end();
-  return verifyData;
+  const box = reader.rest();
+  if (box.length === 0) return { verifyData };
+  const maxBoxBytes = lifetimeFieldBytes + maxTicketBytes + tagBytes;
+  if (box.length < lifetimeFieldBytes + 1 + tagBytes || box.length > maxBoxBytes) {
+    throw new ProtocolError(
+      `Cannot decode ${what}: ticket box of ${box.length} bytes, expected ${
+        lifetimeFieldBytes + 1 + tagBytes
+      } to ${maxBoxBytes}`,
+    );
+  }
+  return { verifyData, ticketBox: box.slice() };
 }
 
 /**

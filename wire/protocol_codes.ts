@@ -23,6 +23,12 @@ export const HandshakeType = {
   serverFinished: 5,
   /** The server turns the client away (a {@linkcode RefusalReason}). */
   refused: 6,
+  /** The client's hello with a session ticket: a resumption attempt (SPEC §4.6, version 2). */
+  resumeHello: 7,
+  /** The server's hello accepting a resumption: no identity key, no RSA (SPEC §4.6). */
+  serverResumed: 8,
+  /** The client's proof of the resumption secret over the resumed transcript (SPEC §4.6). */
+  clientFinished: 9,
 } as const;
 
 /** Why a server refused a handshake: the byte after a Refused message's type (SPEC §4.1). */

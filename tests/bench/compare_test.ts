@@ -55,7 +55,12 @@ Deno.test("bench/compare.ts --quick prints every section's figures", async () =>
     for (const cell of row.slice(2, 5)) assert.match(cell, number, load);
   }
   for (
-    const label of ["ovtp (connect + close)", "ECDSA P-256 certificate", "RSA-3072 certificate"]
+    const label of [
+      "ovtp full (connect + close)",
+      "ovtp resumed from a ticket",
+      "ECDSA P-256 certificate",
+      "RSA-3072 certificate",
+    ]
   ) {
     const row = findRow(rows, label);
     for (const cell of row.slice(1, 4)) assert.match(cell, number, label);
@@ -76,7 +81,8 @@ Deno.test("bench/compare.ts --quick prints every section's figures", async () =>
   // Targets are shown next to the figures they apply to.
   assert.match(findRow(rows, "ovtp put (library)")[5], /≥ TLS: (met|missed)/);
   assert.match(findRow(rows, "1 connection, 64 in flight")[5], /≥ 20,000\/s: (met|missed)/);
-  assert.match(findRow(rows, "ovtp (connect + close)")[5], /≥ ½ TLS.*: (met|missed)/);
+  assert.match(findRow(rows, "ovtp full (connect + close)")[5], /≥ ½ TLS.*: (met|missed)/);
+  assert.match(findRow(rows, "ovtp resumed from a ticket")[5], /≥ 1\.0× TLS ECDSA.*: (met|missed)/);
 });
 
 Deno.test("bench/compare.ts --only writes a Markdown file with the machine and the table", async () => {
