@@ -145,6 +145,15 @@ Deno.test("OvtpServer falls back to a full handshake for a tampered ticket", asy
   }
 });
 
+/**
+ * True for a ResumeHello frame: its type, then the magic "OVTP". Sealed records after the
+ * handshake start with random bytes, so the type byte alone would match 1 frame in 256.
+ */
+function isResumeHello(frame: Uint8Array): boolean {
+  return frame[4] === HandshakeType.resumeHello &&
+    new TextDecoder().decode(frame.subarray(5, 9)) === "OVTP";
+}
+
 Deno.test("OvtpClient fails closed when its ResumeHello is changed in transit", async () => {
   const server = await startServer();
   const alice = await fixtureIdentity("alice");
@@ -152,7 +161,7 @@ Deno.test("OvtpClient fails closed when its ResumeHello is changed in transit", 
   // Flips one byte of the ticket inside every ResumeHello: the server falls back to a full
   // handshake, whose transcript then differs from the client's, so it fails; no session.
   const relay = startRelay(server.address, (direction, _index, frame) => {
-    if (direction === "toServer" && frame[4] === HandshakeType.resumeHello) {
+    if (direction === "toServer" && isResumeHello(frame)) {
       const changed = frame.slice();
       changed[changed.length - 20] ^= 0x01;
       return [changed];
@@ -182,7 +191,7 @@ Deno.test("OvtpServer refuses a replayed ResumeHello at ClientFinished", async (
   const sessionCache = new SessionCache();
   let recorded: Uint8Array | undefined;
   const relay = startRelay(server.address, (direction, _index, frame) => {
-    if (direction === "toServer" && frame[4] === HandshakeType.resumeHello) recorded = frame;
+    if (direction === "toServer" && isResumeHello(frame)) recorded = frame;
     return [frame];
   });
   try {
