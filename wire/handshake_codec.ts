@@ -283,15 +283,33 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
  * ```
  */
 export function encodeServerResumed(hello: ServerResumed): Uint8Array {
-  return new ByteWriter()
-    .u8(HandshakeType.serverResumed)
+  return writeServerFields(new ByteWriter().u8(HandshakeType.serverResumed), hello).finish();
+}
+
+/**
+ * What ServerHello and ServerResumed share, after their type: `version (2) || nonce (32) ||
+ * ephemeral (32) || maxRecordBytes (4) || rekeyRecords (4) || maxStreams (4)`.
+ */
+function writeServerFields(writer: ByteWriter, hello: ServerResumed): ByteWriter {
+  return writer
     .u16(hello.version)
     .bytes(exact(hello.nonce, handshakeNonceBytes, "nonce"))
     .bytes(exact(hello.ephemeralKey, ephemeralKeyBytes, "ephemeral key"))
     .u32(hello.maxRecordBytes)
     .u32(hello.rekeyRecords)
-    .u32(hello.maxStreams)
-    .finish();
+    .u32(hello.maxStreams);
+}
+
+/** Reads the fields {@linkcode writeServerFields} writes. */
+function readServerFields(reader: ByteReader): ServerResumed {
+  return {
+    version: reader.u16("version"),
+    nonce: reader.bytes(handshakeNonceBytes, "nonce").slice(),
+    ephemeralKey: reader.bytes(ephemeralKeyBytes, "ephemeral key").slice(),
+    maxRecordBytes: reader.u32("record limit"),
+    rekeyRecords: reader.u32("rekey interval"),
+    maxStreams: reader.u32("stream limit"),
+  };
 }
 
 /**
@@ -312,14 +330,7 @@ export function decodeServerResumed(body: Uint8Array): ServerResumed {
   const what = "ServerResumed";
   const reader = new ByteReader(body, what);
   readType(reader, HandshakeType.serverResumed, what);
-  const hello: ServerResumed = {
-    version: reader.u16("version"),
-    nonce: reader.bytes(handshakeNonceBytes, "nonce").slice(),
-    ephemeralKey: reader.bytes(ephemeralKeyBytes, "ephemeral key").slice(),
-    maxRecordBytes: reader.u32("record limit"),
-    rekeyRecords: reader.u32("rekey interval"),
-    maxStreams: reader.u32("stream limit"),
-  };
+  const hello = readServerFields(reader);
   reader.end();
   checkParameters(what, hello);
   return hello;
@@ -435,14 +446,7 @@ export function decodeNewTicket(plaintext: Uint8Array): NewTicket {
  * ```
  */
 export function encodeServerHello(hello: ServerHello): Uint8Array {
-  return new ByteWriter()
-    .u8(HandshakeType.serverHello)
-    .u16(hello.version)
-    .bytes(exact(hello.nonce, handshakeNonceBytes, "nonce"))
-    .bytes(exact(hello.ephemeralKey, ephemeralKeyBytes, "ephemeral key"))
-    .u32(hello.maxRecordBytes)
-    .u32(hello.rekeyRecords)
-    .u32(hello.maxStreams)
+  return writeServerFields(new ByteWriter().u8(HandshakeType.serverHello), hello)
     .bytes16(hello.spki)
     .finish();
 }
@@ -464,12 +468,7 @@ export function decodeServerHello(body: Uint8Array): ServerHello {
   const reader = new ByteReader(body, what);
   readType(reader, HandshakeType.serverHello, what);
   const hello: ServerHello = {
-    version: reader.u16("version"),
-    nonce: reader.bytes(handshakeNonceBytes, "nonce").slice(),
-    ephemeralKey: reader.bytes(ephemeralKeyBytes, "ephemeral key").slice(),
-    maxRecordBytes: reader.u32("record limit"),
-    rekeyRecords: reader.u32("rekey interval"),
-    maxStreams: reader.u32("stream limit"),
+    ...readServerFields(reader),
     spki: reader.bytes16("server key", maxSpkiBytes).slice(),
   };
   reader.end();
