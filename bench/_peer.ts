@@ -133,6 +133,8 @@ switch (mode) {
       // Every benchmark client comes from 127.0.0.1; the memory section holds 1,000 at once.
       maxConnections: maxBenchConnections,
       maxConnectionsPerAddress: maxBenchConnections,
+      // One fixture key plays every client of the bench.
+      maxConnectionsPerKey: maxBenchConnections,
     });
     const { port } = server.listen();
     const rss = sampleRss();
