@@ -13,6 +13,8 @@ const readChunkBytes = 65_536;
 const newline = 0x0a;
 /** Mode bits that let the group or others write a file, or add and remove names in a folder. */
 const groupOtherWriteModeBits = 0o022;
+/** Permission bits for group and others: a secret file must have none of them. */
+const groupOtherModeBits = 0o077;
 const permissionModeBits = 0o7777;
 
 /** What {@linkcode readFileUpTo} found. */
@@ -212,6 +214,31 @@ export async function assertNotWritableByOthers(path: string, description: strin
   throw new KeyFileError(
     `${description} is writable by group or others (mode ${octal}), so they could change ` +
       `which keys are trusted; ovtp refuses it until you run: chmod go-w ${shellQuote(path)}`,
+  );
+}
+
+/**
+ * Refuses a secret file (a private key, the ticket keys) that group or others may access at all,
+ * with the `chmod 600` that fixes it. `mode` is the file's mode as `Deno.stat` gave it.
+ *
+ * @throws {KeyFileError} The mode has a group or other bit set.
+ *
+ * @example
+ * ```ts
+ * import { assertOwnerOnly } from "./_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assertOwnerOnly("/k", 0o100600, "Private key file");
+ * assert.throws(() => assertOwnerOnly("/k", 0o100640, "Private key file"), /chmod 600 \/k/);
+ * ```
+ */
+export function assertOwnerOnly(path: string, mode: number, description: string): void {
+  if ((mode & groupOtherModeBits) === 0) return;
+  const octal = (mode & permissionModeBits).toString(8).padStart(4, "0");
+  throw new KeyFileError(
+    `${description} "${path}" is accessible by group or others (mode ${octal}); run: chmod 600 ${
+      shellQuote(path)
+    }`,
   );
 }
 

@@ -12,7 +12,7 @@ import { KeyFileError } from "../errors.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { bufferSource } from "./_buffer_source.ts";
 import { rsaPublicExponent } from "./_rsa_key.ts";
-import { describeFileError, type FileContents, readFileUpTo, shellQuote } from "./_file.ts";
+import { assertOwnerOnly, describeFileError, type FileContents, readFileUpTo } from "./_file.ts";
 import { assertComment, KeyProblem } from "./_key_problem.ts";
 import {
   formatPublicKey,
@@ -39,9 +39,6 @@ const maxPublicKeyFileBytes = 32_768;
 const privateKeyFileMode = 0o600;
 const publicKeyFileMode = 0o644;
 const keyDirectoryMode = 0o700;
-/** Permission bits for group and others: a private key file must have none of them. */
-const groupOtherModeBits = 0o077;
-const permissionModeBits = 0o777;
 const pemBegin = "-----BEGIN PRIVATE KEY-----";
 const pemEnd = "-----END PRIVATE KEY-----";
 const pemLineChars = 64;
@@ -433,7 +430,7 @@ export async function loadIdentity(
   try {
     contents = await readFileUpTo(path, maxPrivateKeyFileBytes, (info) => {
       if (Deno.build.os !== "windows" && info.isFile && info.mode !== null) {
-        assertPrivateMode(path, info.mode);
+        assertOwnerOnly(path, info.mode, "Private key file");
       }
     });
   } catch (error) {
@@ -478,16 +475,6 @@ export async function loadIdentity(
   const comment = await readPublicKeyComment(`${path}.pub`, identity.publicKey.spki);
   if (comment === "") return identity;
   return { ...identity, publicKey: await importPublicKey(identity.publicKey.spki, comment) };
-}
-
-function assertPrivateMode(path: string, mode: number): void {
-  if ((mode & groupOtherModeBits) === 0) return;
-  const octal = (mode & permissionModeBits).toString(8).padStart(4, "0");
-  throw new KeyFileError(
-    `Private key file "${path}" is accessible by group or others (mode ${octal}); run: chmod 600 ${
-      shellQuote(path)
-    }`,
-  );
 }
 
 async function readPublicKeyComment(publicPath: string, spki: Uint8Array): Promise<string> {

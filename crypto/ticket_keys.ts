@@ -13,7 +13,7 @@ import { KeyFileError } from "../errors.ts";
 import { ByteReader, ByteWriter } from "../wire/_bytes.ts";
 import { aesGcmNonceBytes, aesGcmOpen, aesGcmSeal, importAesGcmKey } from "./aes_gcm.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { describeFileError } from "./_file.ts";
+import { assertOwnerOnly, describeFileError } from "./_file.ts";
 import { randomBytes } from "./random.ts";
 
 /** Default time a ticket may be used after it was issued, and the ticket key's rotation period. */
@@ -28,7 +28,6 @@ const keyIdBytes = 4;
 const clockSkewMs = 60_000;
 const ticketKeyFileMode = 0o600;
 const keyDirectoryMode = 0o700;
-const groupOtherModeBits = 0o077;
 const linePrefix = "ovtp-ticket-key";
 
 /** What a ticket carries, sealed: `issuedAtMs (8) || rms (32) || fp(spki_c) (32) || fp(spki_s) (32)`. */
@@ -228,13 +227,7 @@ async function readKeyFile(path: string): Promise<TicketKey[]> {
   try {
     if (Deno.build.os !== "windows") {
       const info = await Deno.stat(path);
-      if (info.mode !== null && (info.mode & groupOtherModeBits) !== 0) {
-        throw new KeyFileError(
-          `Ticket key file "${path}" is accessible by group or others (mode ${
-            (info.mode & 0o777).toString(8)
-          }); run: chmod 600 ${path}`,
-        );
-      }
+      if (info.mode !== null) assertOwnerOnly(path, info.mode, "Ticket key file");
     }
     text = await Deno.readTextFile(path);
   } catch (error) {
