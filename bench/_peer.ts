@@ -29,12 +29,17 @@
 //                           stdin closes, then prints {"baselineRss", "peakRss"}
 //   raw-send tcp|tls PORT SOURCE DEST [CERT]
 //                           sends a file or folder; prints like put
+// The bare Web Crypto pipeline (bench/_aead_pipeline.ts):
+//   raw-serve aead ROOT     receives one sealed file per connection into ROOT/bulk.bin
+//   raw-send aead PORT SOURCE
+//                           sends SOURCE sealed; prints like put
 // Every mode samples its resident memory (RSS) every 20 ms.
 import { OvtpClient } from "../client.ts";
 import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
 import { identityFromPkcs8, parsePrivateKeyPem } from "../crypto/identity.ts";
 import { OvtpServer } from "../server.ts";
 import { SessionCache } from "../session/session_cache.ts";
+import { receiveSealed, sendSealed } from "./_aead_pipeline.ts";
 import { listCopyEntries, receiveFiles, sendFiles } from "./_raw_copy.ts";
 import { percentile } from "./_stats.ts";
 
@@ -307,7 +312,8 @@ switch (mode) {
           const task = (async () => {
             try {
               if (kind === "tls") await (conn as Deno.TlsConn).handshake();
-              await receiveFiles(conn, root);
+              if (kind === "aead") await receiveSealed(conn, `${root}/bulk.bin`);
+              else await receiveFiles(conn, root);
             } catch (error) {
               // A handshake-only client closes at once; anything else is worth seeing.
               if (!(error instanceof Deno.errors.ConnectionReset)) console.error(error);
@@ -338,11 +344,13 @@ switch (mode) {
   case "raw-send": {
     const [kind, port, source, destination, certPath] = args;
     const cert = certPath === undefined ? undefined : await Deno.readTextFile(certPath);
-    const conn = await connect(kind, Number(port), cert);
+    const conn = await connect(kind === "aead" ? "tcp" : kind, Number(port), cert);
     const rss = sampleRss();
     // Listing the files is part of the time, as it is in ovtp's sendDirectory.
     const started = performance.now();
-    const result = await sendFiles(conn, await listCopyEntries(source, destination));
+    const result = kind === "aead"
+      ? { files: 1, bytes: await sendSealed(conn, source) }
+      : await sendFiles(conn, await listCopyEntries(source, destination));
     const seconds = (performance.now() - started) / 1000;
     rss.stop();
     conn.close();
