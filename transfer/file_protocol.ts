@@ -41,6 +41,27 @@ export interface ListEntry {
   target?: string;
 }
 
+/**
+ * The `mtimeMs` to put in a head for a file the file system dated `mtime`: milliseconds since the
+ * epoch when that is in the range SPEC.md allows (0 to 2^53 - 1), else `null` (a file dated
+ * before 1970, or a platform without times). The one place every sender of a time uses, so that
+ * no peer receives a time it must refuse.
+ *
+ * @example A file dated before 1970 is sent without a time
+ * ```ts
+ * import { wireMtimeMs } from "./file_protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(wireMtimeMs(new Date(1_700_000_000_000)), 1_700_000_000_000);
+ * assert.equal(wireMtimeMs(new Date(-1000)), null);
+ * assert.equal(wireMtimeMs(null), null);
+ * ```
+ */
+export function wireMtimeMs(mtime: Date | null | undefined): number | null {
+  const ms = mtime?.getTime();
+  return ms !== undefined && Number.isSafeInteger(ms) && ms >= 0 ? ms : null;
+}
+
 /** Bytes of the digest that closes the content of an upload or a download. */
 export const digestBytes = 32;
 /** Largest file size accepted in a head: 2^53 - 1. */

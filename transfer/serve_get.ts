@@ -12,7 +12,7 @@ import { hashPrefix } from "../files/hash_prefix.ts";
 import { openRegularFile } from "../files/open_regular_file.ts";
 import { sendContent } from "./content_transfer.ts";
 import { checkReadable, type FileRequest } from "./file_request.ts";
-import { maxFileBytes } from "./file_protocol.ts";
+import { maxFileBytes, wireMtimeMs } from "./file_protocol.ts";
 import { headInteger, headString } from "../wire/head_codec.ts";
 
 /**
@@ -51,7 +51,7 @@ export async function serveGet(request: FileRequest): Promise<void> {
     }
     stream.reply({
       size,
-      mtimeMs: info.mtime?.getTime() ?? null,
+      mtimeMs: wireMtimeMs(info.mtime),
       mode: info.mode === null ? null : info.mode & 0o7777,
       offset: start,
     });

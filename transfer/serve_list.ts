@@ -12,7 +12,7 @@ import { fileErrorFromOs } from "../files/_os_error.ts";
 import { isReservedName } from "../files/partial_files.ts";
 import { utf8Encoder } from "../wire/_bytes.ts";
 import { checkReadable, type FileRequest } from "./file_request.ts";
-import { type ListEntry, maxListEntries } from "./file_protocol.ts";
+import { type ListEntry, maxListEntries, wireMtimeMs } from "./file_protocol.ts";
 import { headString } from "../wire/head_codec.ts";
 
 /** Listing entries are sent in writes of about this size. */
@@ -94,7 +94,7 @@ async function listEntry(
   const common = {
     path,
     size: info.isFile ? info.size : 0,
-    mtimeMs: info.mtime?.getTime() ?? null,
+    mtimeMs: wireMtimeMs(info.mtime),
     mode: info.mode === null ? null : info.mode & 0o7777,
   };
   if (info.isFile) return { ...common, type: "file" };

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { wireMtimeMs } from "./file_protocol.ts";
 import { formatDigest } from "../files/chunk_tree.ts";
 import { hashPrefix } from "../files/hash_prefix.ts";
 import { openRegularFile } from "../files/open_regular_file.ts";
@@ -46,7 +47,7 @@ export async function serveStat(request: FileRequest): Promise<void> {
   stream.reply({
     type: info.isDirectory ? "directory" : "file",
     size: info.size,
-    mtimeMs: info.mtime?.getTime() ?? null,
+    mtimeMs: wireMtimeMs(info.mtime),
     mode: info.mode === null ? null : info.mode & 0o7777,
     ...(digest === undefined ? {} : { digest }),
   }, { end: true });

@@ -23,7 +23,7 @@ import {
   type TransferResult,
 } from "./file_transfer_options.ts";
 import { encodeStartOffset, headInteger, headString } from "../wire/head_codec.ts";
-import { remoteFileError } from "./file_protocol.ts";
+import { remoteFileError, wireMtimeMs } from "./file_protocol.ts";
 import { makeRemoteLink } from "./make_remote_link.ts";
 import { ProgressCounter } from "./progress_counter.ts";
 
@@ -66,7 +66,7 @@ export async function uploadFile(
     const stream = await channel.openStream(StreamKind.put, {
       path: remotePath,
       size,
-      mtimeMs: info.mtime?.getTime() ?? null,
+      mtimeMs: wireMtimeMs(info.mtime),
       mode: info.mode === null ? null : info.mode & 0o7777,
       overwrite: options.overwrite === true,
       preserve: options.preserve === true,

@@ -219,6 +219,22 @@ Deno.test("OvtpClient.hash() and stat() describe a remote file like hashFile() d
   });
 });
 
+Deno.test("OvtpClient sends and receives files dated before 1970 without a time", async () => {
+  await withFileServer(async ({ root, local, client }) => {
+    const old = new Date(-86_400_000);
+    await Deno.writeFile(join(root, "old.bin"), randomBytes(10));
+    await Deno.utime(join(root, "old.bin"), old, old);
+    assert.equal((await Deno.stat(join(root, "old.bin"))).mtime?.getTime(), -86_400_000);
+    assert.equal((await client.stat("old.bin")).mtime, null);
+    const [entry] = await client.list(".");
+    assert.equal(entry.mtimeMs, null);
+    await client.getFile("old.bin", join(local, "old.bin"));
+    await Deno.utime(join(local, "old.bin"), old, old);
+    await client.sendFile(join(local, "old.bin"), "copy.bin", { preserve: true });
+    await sameContent(join(root, "old.bin"), join(root, "copy.bin"));
+  });
+});
+
 Deno.test("OvtpClient.sendFile() resumes an interrupted upload from its verified prefix", async () => {
   await withFileServer(async ({ root, local, client, server }) => {
     const size = 24 * fileChunkBytes + 123;
