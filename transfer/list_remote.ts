@@ -23,7 +23,9 @@ import { ListParser } from "./list_parser.ts";
 export async function listRemote(channel: Channel, remoteDir: string): Promise<ListEntry[]> {
   let stream: Stream | undefined;
   try {
-    stream = await channel.openStream(StreamKind.list, { path: remoteDir }, { end: true });
+    // "" names the served folder, which the protocol spells "." (SPEC.md 11.1).
+    const path = remoteDir === "" ? "." : remoteDir;
+    stream = await channel.openStream(StreamKind.list, { path }, { end: true });
     await stream.replyHead();
     const parser = new ListParser();
     for (let chunk = await stream.read(); chunk !== null; chunk = await stream.read()) {
