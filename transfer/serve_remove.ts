@@ -58,7 +58,7 @@ export async function serveRemove(request: FileRequest): Promise<void> {
   let removed = 1;
   if (entry.info.isDirectory && recursive) {
     // Refuse what would be refused halfway before removing anything.
-    removed += await checkTree(entry.path, path, 1);
+    removed += await checkTree(entry.path, path, path, 0);
     await sandbox.recheckDirectory(entry.dir, path);
     await removeTree(entry.path, path);
   }
@@ -81,31 +81,36 @@ export async function serveRemove(request: FileRequest): Promise<void> {
 
 /**
  * Walks the tree under `dir` without changing it: counts its entries and refuses a partial
- * upload (any key's, in progress or interrupted) or a tree deeper than the limit.
+ * upload (any key's, in progress or interrupted) or a folder deeper than the limit (`dir` is at
+ * `depth`, the removed folder at 0).
  */
-async function checkTree(dir: string, display: string, depth: number): Promise<number> {
-  if (depth > maxRemoveDepth) {
-    throw new FileError(
-      `Cannot remove ${quotePath(display)}: it is more than ${maxRemoveDepth} folders ` +
-        "deep; remove its deepest folders first",
-      { reason: "unsupported_type", path: display },
-    );
-  }
+async function checkTree(
+  dir: string,
+  top: string,
+  display: string,
+  depth: number,
+): Promise<number> {
   let count = 0;
   try {
     for await (const item of Deno.readDir(dir)) {
       if (isReservedName(item.name)) {
         throw new FileError(
-          `Cannot remove ${quotePath(display)}: it holds a partial upload (a transfer in ` +
+          `Cannot remove ${quotePath(top)}: it holds a partial upload (a transfer in ` +
             "progress, or an interrupted one kept for resuming); try again once it is done",
-          { reason: "not_empty", path: display },
+          { reason: "not_empty", path: top },
         );
       }
       count++;
       // A symlink is an entry of its own (isDirectory is false): never followed.
-      if (item.isDirectory) {
-        count += await checkTree(join(dir, item.name), `${display}/${item.name}`, depth + 1);
+      if (!item.isDirectory) continue;
+      if (depth + 1 > maxRemoveDepth) {
+        throw new FileError(
+          `Cannot remove ${quotePath(top)}: it is more than ${maxRemoveDepth} folders deep; ` +
+            "remove its deepest folders first",
+          { reason: "unsupported_type", path: top },
+        );
       }
+      count += await checkTree(join(dir, item.name), top, `${display}/${item.name}`, depth + 1);
     }
   } catch (error) {
     throw fileErrorFromOs(error, display, "Cannot remove");
