@@ -287,9 +287,21 @@ export class OvtpClient {
   /**
    * Lists a remote folder recursively: every entry below it, folders before their contents.
    * `""` and `"."` name the served folder itself.
+   *
+   * @param remoteDir The folder.
+   * @param options `depth: 1` lists only the folder's own entries, 2 one level below them too;
+   * default: all levels.
    */
-  async list(remoteDir: string): Promise<ListEntry[]> {
-    return await listRemote(await this.#getChannel(), remoteDir);
+  async list(remoteDir: string, options: { depth?: number } = {}): Promise<ListEntry[]> {
+    const { depth } = options;
+    if (depth !== undefined && (!Number.isSafeInteger(depth) || depth < 1)) {
+      throw new RangeError(`list(): depth ${depth} is not an integer >= 1`);
+    }
+    const entries = await listRemote(await this.#getChannel(), remoteDir, depth);
+    // A server that predates `depth` lists every level: keep what was asked for.
+    return depth === undefined
+      ? entries
+      : entries.filter((entry) => entry.path.split("/").length <= depth);
   }
 
   /**
