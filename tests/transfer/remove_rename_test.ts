@@ -272,6 +272,29 @@ Deno.test('OvtpClient.list("") and stat("") name the served folder', async () =>
   });
 });
 
+Deno.test('OvtpClient.getDirectory("") copies the served folder', async () => {
+  await withServer(async ({ dir, root, alice }) => {
+    await Deno.mkdir(join(root, "sub"));
+    await Deno.writeTextFile(join(root, "sub", "a.txt"), "a");
+    await alice.getDirectory("", join(dir, "copy"));
+    assert.equal(await Deno.readTextFile(join(dir, "copy", "sub", "a.txt")), "a");
+  });
+});
+
+Deno.test("OvtpClient.list() with depth lists only that many levels", async () => {
+  await withServer(async ({ root, alice }) => {
+    await Deno.mkdir(join(root, "a", "b", "c"), { recursive: true });
+    await Deno.writeTextFile(join(root, "top.txt"), "t");
+    const paths = async (depth?: number) =>
+      (await alice.list(".", depth === undefined ? {} : { depth })).map((entry) => entry.path)
+        .sort();
+    assert.deepEqual(await paths(1), ["a", "top.txt"]);
+    assert.deepEqual(await paths(2), ["a", "a/b", "top.txt"]);
+    assert.deepEqual(await paths(), ["a", "a/b", "a/b/c", "top.txt"]);
+    await assert.rejects(alice.list(".", { depth: 0 }), RangeError);
+  });
+});
+
 Deno.test("OvtpClient.mkdir() makes parents unless parents is false", async () => {
   await withServer(async ({ root, alice }) => {
     await assert.rejects(alice.mkdir("a/b", { parents: false }), refusedWith("not_found"));
