@@ -15,15 +15,20 @@ import { forwardCommand } from "./cli/forward.ts";
 import { getCommand } from "./cli/get.ts";
 import { hashCommand } from "./cli/hash.ts";
 import { keygenCommand } from "./cli/keygen.ts";
+import { lsCommand } from "./cli/ls.ts";
+import { mkdirCommand } from "./cli/mkdir.ts";
+import { mvCommand } from "./cli/mv.ts";
 import { parseCommandArgs } from "./cli/parse_command_args.ts";
 import { pubCommand } from "./cli/pub.ts";
 import { pullCommand } from "./cli/pull.ts";
 import { pushCommand } from "./cli/push.ts";
 import { putCommand } from "./cli/put.ts";
 import { reportError } from "./cli/report_error.ts";
+import { rmCommand } from "./cli/rm.ts";
 import { terminalSafe } from "./cli/_terminal_text.ts";
 import { sendCommand } from "./cli/send.ts";
 import { serveCommand } from "./cli/serve.ts";
+import { statCommand } from "./cli/stat.ts";
 import { subCommand } from "./cli/sub.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
@@ -55,6 +60,11 @@ const commands: readonly CliCommand[] = [
   putCommand,
   getCommand,
   hashCommand,
+  lsCommand,
+  statCommand,
+  mkdirCommand,
+  rmCommand,
+  mvCommand,
   subCommand,
   pubCommand,
   pushCommand,

@@ -20,6 +20,9 @@ import { downloadFile } from "./transfer/download_file.ts";
 import type { FileTransferOptions, TransferResult } from "./transfer/file_transfer_options.ts";
 import type { ListEntry } from "./transfer/file_protocol.ts";
 import { listRemote } from "./transfer/list_remote.ts";
+import { makeRemoteDirectory } from "./transfer/make_remote_directory.ts";
+import { removeRemote } from "./transfer/remove_remote.ts";
+import { renameRemote } from "./transfer/rename_remote.ts";
 import { type RemoteFileInfo, statRemote } from "./transfer/stat_remote.ts";
 import { uploadDirectory } from "./transfer/upload_directory.ts";
 import { uploadFile } from "./transfer/upload_file.ts";
@@ -281,9 +284,184 @@ export class OvtpClient {
     return info as RemoteFileInfo & { digest: string };
   }
 
-  /** Lists a remote folder recursively. */
-  async list(remoteDir: string): Promise<ListEntry[]> {
-    return await listRemote(await this.#getChannel(), remoteDir);
+  /**
+   * Lists a remote folder recursively: every entry below it, folders before their contents.
+   * `""` and `"."` name the served folder itself.
+   *
+   * @param remoteDir The folder.
+   * @param options `depth: 1` lists only the folder's own entries, 2 one level below them too;
+   * default: all levels.
+   */
+  async list(remoteDir: string, options: { depth?: number } = {}): Promise<ListEntry[]> {
+    const { depth } = options;
+    if (depth !== undefined && (!Number.isSafeInteger(depth) || depth < 1)) {
+      throw new RangeError(`list(): depth ${depth} is not an integer >= 1`);
+    }
+    const entries = await listRemote(await this.#getChannel(), remoteDir, depth);
+    // A server that predates `depth` lists every level: keep what was asked for.
+    return depth === undefined
+      ? entries
+      : entries.filter((entry) => entry.path.split("/").length <= depth);
+  }
+
+  /**
+   * Makes a remote folder, and its missing parents unless `parents` is false; a folder that
+   * already exists is fine.
+   *
+   * @param remotePath The folder, relative to the served folder.
+   * @param options `parents: false` refuses a missing parent (`not_found`), as `mkdir` without
+   * `-p` does.
+   * @returns True if the folder was made, false if it was already there.
+   * @throws {FileError} `exists` (a file is there), `permission` (a `read-only` key), …
+   *
+   * @example Make a folder, then see that it exists
+   * ```ts
+   * import { AuthorizedKeys, FileError, generateIdentity, OvtpClient, serveOvtp } from "./mod.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const [serverKey, clientKey] = await Promise.all([
+   *   generateIdentity({ bits: 2048 }),
+   *   generateIdentity({ bits: 2048 }),
+   * ]);
+   * const root = await Deno.makeTempDir();
+   * const server = serveOvtp({
+   *   identity: serverKey,
+   *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+   *   hostname: "127.0.0.1",
+   *   port: 0,
+   *   root,
+   * }, () => ({ status: true }));
+   * const client = new OvtpClient(server.addr, {
+   *   identity: clientKey,
+   *   fingerprint: serverKey.publicKey.fingerprint,
+   * });
+   * try {
+   *   assert.equal(await client.mkdir("in/2024"), true);
+   *   assert.equal(await client.mkdir("in/2024"), false);
+   *   assert.equal((await Deno.stat(join(root, "in", "2024"))).isDirectory, true);
+   * } finally {
+   *   await client.close();
+   *   await server.close();
+   *   await Deno.remove(root, { recursive: true });
+   * }
+   * ```
+   */
+  async mkdir(remotePath: string, options: { parents?: boolean } = {}): Promise<boolean> {
+    return await makeRemoteDirectory(
+      await this.#getChannel(),
+      remotePath,
+      options.parents ?? true,
+    );
+  }
+
+  /**
+   * Removes a remote file, symbolic link (the link, never what it points to) or empty folder;
+   * with `recursive`, a folder and everything in it. The server checks the whole tree first and
+   * refuses it untouched if it holds a partial upload (another transfer in progress).
+   *
+   * @param remotePath The path, relative to the served folder (not the folder itself).
+   * @param options `recursive: true` to remove a folder that is not empty.
+   * @returns How many entries were removed, the path itself included.
+   * @throws {FileError} `not_found`, `not_empty` (a folder without `recursive`, or one holding
+   * a partial upload), `permission` (a `read-only` key), `outside_root`, `bad_path`, …
+   *
+   * @example Remove a file, then a folder with what it holds
+   * ```ts
+   * import { AuthorizedKeys, FileError, generateIdentity, OvtpClient, serveOvtp } from "./mod.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const [serverKey, clientKey] = await Promise.all([
+   *   generateIdentity({ bits: 2048 }),
+   *   generateIdentity({ bits: 2048 }),
+   * ]);
+   * const root = await Deno.makeTempDir();
+   * const server = serveOvtp({
+   *   identity: serverKey,
+   *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+   *   hostname: "127.0.0.1",
+   *   port: 0,
+   *   root,
+   * }, () => ({ status: true }));
+   * const client = new OvtpClient(server.addr, {
+   *   identity: clientKey,
+   *   fingerprint: serverKey.publicKey.fingerprint,
+   * });
+   * try {
+   *   await Deno.writeTextFile(join(root, "old.txt"), "x");
+   *   await Deno.mkdir(join(root, "logs", "2023"), { recursive: true });
+   *   await Deno.writeTextFile(join(root, "logs", "2023", "a.log"), "x");
+   *   assert.equal(await client.remove("old.txt"), 1);
+   *   await assert.rejects(client.remove("logs"), (error) =>
+   *     error instanceof FileError && error.reason === "not_empty");
+   *   assert.equal(await client.remove("logs", { recursive: true }), 3);
+   *   assert.deepEqual(await client.list(""), []);
+   * } finally {
+   *   await client.close();
+   *   await server.close();
+   *   await Deno.remove(root, { recursive: true });
+   * }
+   * ```
+   */
+  async remove(remotePath: string, options: { recursive?: boolean } = {}): Promise<number> {
+    return await removeRemote(await this.#getChannel(), remotePath, options.recursive ?? false);
+  }
+
+  /**
+   * Renames (moves) a remote file, symbolic link or folder to another path in the same served
+   * folder, in one step. An existing destination is refused unless `overwrite`; a folder never
+   * moves into itself, and nothing moves out of the served folder.
+   *
+   * @param from The path to move.
+   * @param to Its new path; its folder must exist.
+   * @param options `overwrite: true` to replace an existing file (or an empty folder by a
+   * folder).
+   * @throws {FileError} `not_found`, `exists` (without `overwrite`), `permission` (a
+   * `read-only` key), `outside_root`, `bad_path`, …
+   *
+   * @example Rename a file, refusing to replace another unless asked
+   * ```ts
+   * import { AuthorizedKeys, FileError, generateIdentity, OvtpClient, serveOvtp } from "./mod.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const [serverKey, clientKey] = await Promise.all([
+   *   generateIdentity({ bits: 2048 }),
+   *   generateIdentity({ bits: 2048 }),
+   * ]);
+   * const root = await Deno.makeTempDir();
+   * const server = serveOvtp({
+   *   identity: serverKey,
+   *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+   *   hostname: "127.0.0.1",
+   *   port: 0,
+   *   root,
+   * }, () => ({ status: true }));
+   * const client = new OvtpClient(server.addr, {
+   *   identity: clientKey,
+   *   fingerprint: serverKey.publicKey.fingerprint,
+   * });
+   * try {
+   *   await Deno.writeTextFile(join(root, "a.txt"), "new");
+   *   await Deno.writeTextFile(join(root, "b.txt"), "old");
+   *   await assert.rejects(client.rename("a.txt", "b.txt"), (error) =>
+   *     error instanceof FileError && error.reason === "exists");
+   *   await client.rename("a.txt", "b.txt", { overwrite: true });
+   *   assert.equal(await Deno.readTextFile(join(root, "b.txt")), "new");
+   * } finally {
+   *   await client.close();
+   *   await server.close();
+   *   await Deno.remove(root, { recursive: true });
+   * }
+   * ```
+   */
+  async rename(
+    from: string,
+    to: string,
+    options: { overwrite?: boolean } = {},
+  ): Promise<void> {
+    await renameRemote(await this.#getChannel(), from, to, options.overwrite ?? false);
   }
 
   /**

@@ -323,6 +323,8 @@ export const FileErrorReason = {
   changed: "changed",
   /** The path is malformed (empty, NUL bytes, too long). */
   badPath: "bad_path",
+  /** A folder is not empty (a remove without `recursive`, or one that holds a partial upload). */
+  notEmpty: "not_empty",
 } as const;
 
 /** One of the {@linkcode FileErrorReason} values. */

@@ -72,9 +72,10 @@ export interface ClientCommandSpec<O extends CommandOptions, R> {
   arguments: PositionalSpec;
   /**
    * Which positional argument names the server (0 for the first), and whether it also names a
-   * path there (`HOST[:PORT]:PATH`, as scp does) or only the server (`HOST[:PORT]`).
+   * path there (`HOST[:PORT]:PATH`, as scp does), only the server (`HOST[:PORT]`), or either
+   * (`"optional"`: `HOST[:PATH]`, as `ls` takes it; the path is `""` without a colon).
    */
-  target: { argument: number; withPath: boolean };
+  target: { argument: number; withPath: boolean | "optional" };
   /**
    * Checks the rest of the arguments (a failure is reported before connecting, as a usage
    * error when it is a {@linkcode CliError.usage}) and returns what to do once connected.
@@ -139,8 +140,11 @@ export function clientCommand<O extends CommandOptions, R>(
 function parseTarget(
   command: string,
   text: string,
-  { withPath }: { withPath: boolean },
+  { withPath }: { withPath: boolean | "optional" },
 ): RemoteTarget {
+  if (withPath === "optional") {
+    return parseRemoteTarget(text) ?? parseTarget(command, text, { withPath: false });
+  }
   if (withPath) {
     const target = parseRemoteTarget(text);
     if (target === undefined) {

@@ -49,12 +49,14 @@ const adviceByReason: Partial<Record<FileErrorReason, string>> = {
   unsupported_type: "only regular files and folders can be transferred",
   bad_path: "use a shorter path",
   io: "check free disk space and that the file system is writable",
+  not_empty: "remove its contents first, or remove it recursively",
 };
 
 /**
  * Turns what a `Deno.*` file function threw into a {@linkcode FileError}: `NotFound` and
  * `NotADirectory` become `not_found`, `PermissionDenied` becomes `permission`, `AlreadyExists`
- * becomes `exists`, `IsADirectory` becomes `unsupported_type`, a name that is too long becomes
+ * becomes `exists`, `IsADirectory` becomes `unsupported_type`, a folder that is not empty
+ * (`ENOTEMPTY`) becomes `not_empty`, a name that is too long becomes
  * `bad_path`, and everything else (disk full, read-only file system, I/O error) becomes `io`.
  * The message keeps the system's description but not the local paths Deno appends to it, so it
  * can be shown to a peer: name the path as the peer gave it. A `FileError` is returned
@@ -96,6 +98,7 @@ const plainDetailByReason: Record<FileErrorReason, string> = {
   digest_mismatch: "the content does not match its digest",
   changed: "it changed meanwhile",
   bad_path: "the name is not valid",
+  not_empty: "the folder is not empty",
 };
 
 /**
@@ -118,6 +121,7 @@ function reasonOf(error: unknown): FileErrorReason {
   if (error instanceof Deno.errors.AlreadyExists) return "exists";
   if (error instanceof Deno.errors.IsADirectory) return "unsupported_type";
   if (errorCode(error) === "ENAMETOOLONG") return "bad_path";
+  if (errorCode(error) === "ENOTEMPTY") return "not_empty";
   return "io";
 }
 

@@ -86,7 +86,19 @@ export interface ResolveForWriteOptions {
   createParents?: boolean;
 }
 
-type Action = "read" | "write" | "use";
+/** A path resolved by {@linkcode Sandbox.resolveEntry}: its folder followed, itself not. */
+export interface ResolvedEntry {
+  /** The real absolute path of the parent folder, inside the root. */
+  dir: string;
+  /** The entry's name in `dir`. */
+  name: string;
+  /** `dir` and `name` joined: the entry itself, never followed if it is a symlink. */
+  path: string;
+  /** The entry's `lstat` if it exists (of any type, a symlink's own), else `null`. */
+  info: Deno.FileInfo | null;
+}
+
+type Action = "read" | "write" | "use" | "remove" | "rename";
 
 /**
  * One served root folder. Every remote path is resolved inside it: `..` components are
@@ -329,6 +341,64 @@ export class Sandbox {
       );
     }
     return { dir, name, path, existing };
+  }
+
+  /**
+   * Resolves a remote path for removing or renaming the entry itself: the folders on the way
+   * are walked as for a write (symlinks followed only while they stay inside, nothing created),
+   * and the last component is never followed, so a symlink there names the link itself.
+   *
+   * @param remotePath The path the peer named.
+   * @param action What is done, for error messages: `"remove"` or `"rename"`.
+   * @returns The real parent folder, the name, the joined path and the entry's `lstat` (or
+   * `null` when it does not exist).
+   * @throws {FileError} `bad_path`, `outside_root`, `not_found` (a missing folder on the way),
+   * `unsupported_type` (the path names the root itself), `permission`, `io`.
+   *
+   * @example A symlink is named, not followed
+   * ```ts
+   * import { Sandbox } from "./sandbox.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   await Deno.symlink("/etc", join(dir, "link"));
+   *   const sandbox = await Sandbox.open(dir);
+   *   const entry = await sandbox.resolveEntry("link", "remove");
+   *   assert.equal(entry.path, join(sandbox.root, "link"));
+   *   assert.equal(entry.info?.isSymlink, true);
+   *   assert.equal((await sandbox.resolveEntry("gone", "remove")).info, null);
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
+   * ```
+   */
+  async resolveEntry(remotePath: string, action: "remove" | "rename"): Promise<ResolvedEntry> {
+    const components = this.#components(remotePath, action);
+    const name = components.pop();
+    if (name === undefined) {
+      throw new FileError(
+        `Cannot ${action} ${quotePath(remotePath)}: it names the served folder itself; ` +
+          "name something inside it",
+        { reason: "unsupported_type", path: remotePath },
+      );
+    }
+    let dir = this.root;
+    for (const component of components) {
+      dir = await this.#step(dir, component, remotePath, action, false);
+    }
+    const path = join(dir, name);
+    let info: Deno.FileInfo | null;
+    try {
+      info = await Deno.lstat(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
+      }
+      info = null;
+    }
+    return { dir, name, path, info };
   }
 
   /**

@@ -69,7 +69,8 @@ export async function downloadDirectory(
     }
   }
   const tally = new FolderTally(options);
-  const remote = (relative: string) => `${remoteDir}/${relative}`;
+  // "" names the served folder: its entries are asked for as they were listed, not as "/x".
+  const remote = (relative: string) => remoteDir === "" ? relative : `${remoteDir}/${relative}`;
   await pooledEach(files, async (entry) => {
     const target = await sandbox.resolveForWrite(entry.path, { createParents: true });
     if (options.sync && target.existing?.isFile && target.existing.size === entry.size) {

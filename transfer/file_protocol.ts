@@ -19,6 +19,7 @@ export const fileErrorCodes: Readonly<Record<FileErrorReason, number>> = {
   digest_mismatch: StreamError.digestMismatch,
   changed: StreamError.changed,
   bad_path: StreamError.badPath,
+  not_empty: StreamError.notEmpty,
 };
 
 const reasonsByCode = new Map(

@@ -1,4 +1,4 @@
-/** The stream kinds of file operations, PUT to SYMLINK. */
+/** The stream kinds of file operations, PUT to SYMLINK, REMOVE and RENAME. */
 export const fileStreamKinds: readonly number[] = [
   StreamKind.put,
   StreamKind.get,
@@ -6,6 +6,8 @@ export const fileStreamKinds: readonly number[] = [
   StreamKind.list,
   StreamKind.mkdir,
   StreamKind.symlink,
+  StreamKind.remove,
+  StreamKind.rename,
 ];
 
 /**
@@ -16,7 +18,8 @@ export const fileStreamKinds: readonly number[] = [
  *
  * `FileService` is the entry point: the server hands it every file stream, and it gives each
  * to the handler of its kind with a {@linkcode FileRequest} (`serve_put.ts`, `serve_get.ts`,
- * `serve_stat.ts`, `serve_list.ts`, `serve_mkdir.ts`, `serve_symlink.ts`), counting open files
+ * `serve_stat.ts`, `serve_list.ts`, `serve_mkdir.ts`, `serve_symlink.ts`, `serve_remove.ts`,
+ * `serve_rename.ts`), counting open files
  * per connection and watching for stalls (`stall_watch.ts`). The content of PUT and GET moves
  * through `content_transfer.ts`; the client's side is `upload_file.ts` and its neighbours.
  *
@@ -35,6 +38,8 @@ import { serveGet } from "./serve_get.ts";
 import { serveList } from "./serve_list.ts";
 import { serveMkdir } from "./serve_mkdir.ts";
 import { type PartialUploads, servePut } from "./serve_put.ts";
+import { serveRemove } from "./serve_remove.ts";
+import { serveRename } from "./serve_rename.ts";
 import { serveStat } from "./serve_stat.ts";
 import { serveSymlink } from "./serve_symlink.ts";
 import { StallWatch } from "./stall_watch.ts";
@@ -121,7 +126,7 @@ export class FileService {
     }
   }
 
-  /** The file stream kinds (SPEC.md section 11): PUT, GET, STAT, LIST, MKDIR, SYMLINK. */
+  /** The file stream kinds (SPEC.md section 11): PUT to SYMLINK, REMOVE and RENAME. */
   readonly kinds: readonly number[] = fileStreamKinds;
 
   /**
@@ -156,6 +161,10 @@ export class FileService {
           return await serveMkdir(request);
         case StreamKind.symlink:
           return await serveSymlink(request);
+        case StreamKind.remove:
+          return await serveRemove(request);
+        case StreamKind.rename:
+          return await serveRename(request);
         default:
           stream.reset(StreamError.unsupported, `Unknown stream kind ${stream.kind}`);
       }

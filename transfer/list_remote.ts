@@ -15,15 +15,27 @@ import { ListParser } from "./list_parser.ts";
  * ({@linkcode ListParser}): a line over 64 KiB, more than 1,000,000 entries or an invalid entry
  * resets the stream and throws a `ProtocolError`.
  *
+ * @param channel The connection.
+ * @param remoteDir The folder (`""` or `"."` for the served folder).
+ * @param depth How many levels to list (1: the folder's own entries); default all.
+ * @returns The entries, folders before their contents.
+ *
  * @example See tests/transfer/list_remote_test.ts; in short:
  * ```ts ignore
  * const entries = await listRemote(channel, "www");
  * ```
  */
-export async function listRemote(channel: Channel, remoteDir: string): Promise<ListEntry[]> {
+export async function listRemote(
+  channel: Channel,
+  remoteDir: string,
+  depth?: number,
+): Promise<ListEntry[]> {
   let stream: Stream | undefined;
   try {
-    stream = await channel.openStream(StreamKind.list, { path: remoteDir }, { end: true });
+    // "" names the served folder, which the protocol spells "." (SPEC.md 11.1).
+    const path = remoteDir === "" ? "." : remoteDir;
+    const head = depth === undefined ? { path } : { path, depth };
+    stream = await channel.openStream(StreamKind.list, head, { end: true });
     await stream.replyHead();
     const parser = new ListParser();
     for (let chunk = await stream.read(); chunk !== null; chunk = await stream.read()) {

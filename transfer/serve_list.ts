@@ -7,13 +7,13 @@
  */
 
 import { join } from "node:path";
-import { FileError, OvtpError } from "../errors.ts";
+import { FileError, OvtpError, ProtocolError } from "../errors.ts";
 import { fileErrorFromOs } from "../files/_os_error.ts";
 import { isReservedName } from "../files/partial_files.ts";
 import { utf8Encoder } from "../wire/_bytes.ts";
 import { checkReadable, type FileRequest } from "./file_request.ts";
 import { type ListEntry, maxListEntries, wireMtimeMs } from "./file_protocol.ts";
-import { headString } from "../wire/head_codec.ts";
+import { headInteger, headString } from "../wire/head_codec.ts";
 
 /** Listing entries are sent in writes of about this size. */
 const listBatchBytes = 65536;
@@ -32,6 +32,9 @@ const listBatchBytes = 65536;
 export async function serveList(request: FileRequest): Promise<void> {
   const { stream, peer } = request;
   const path = headString(stream.head, "path");
+  // How many levels to list (1: the folder's own entries); absent: all.
+  const maxDepth = headInteger(stream.head, "depth", maxListDepth, true) ?? maxListDepth;
+  if (maxDepth < 1) throw new ProtocolError(`LIST of ${path}: depth must be at least 1`);
   checkReadable(peer, path);
   const sandbox = await request.sandbox();
   const resolved = await sandbox.resolveForRead(path, { allowDirectory: true });
@@ -71,7 +74,7 @@ export async function serveList(request: FileRequest): Promise<void> {
             { reason: "unsupported_type", path },
           );
         }
-        if (entry.type === "directory") folders.push(itemPath);
+        if (entry.type === "directory" && depthOf(itemPath) < maxDepth) folders.push(itemPath);
         const line = JSON.stringify(entry) + "\n";
         pending.push(line);
         pendingBytes += line.length;
@@ -104,6 +107,16 @@ async function listEntry(
     return target === undefined ? undefined : { ...common, type: "symlink", target };
   }
   return undefined; // devices, FIFOs and sockets are not listed
+}
+
+/** Largest `depth` a LIST head may ask for; it also stands for "all levels". */
+const maxListDepth = 2 ** 31 - 1;
+
+/** Levels below the listed folder: 1 for its own entries. */
+function depthOf(relativePath: string): number {
+  let depth = 1;
+  for (const character of relativePath) if (character === "/") depth++;
+  return depth;
 }
 
 function encodeText(text: string): Uint8Array {

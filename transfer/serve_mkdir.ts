@@ -1,5 +1,6 @@
 /**
- * MKDIR on the server's side (SPEC.md section 11.6): a folder and its missing parents, inside
+ * MKDIR on the server's side (SPEC.md section 11.6): a folder and its missing parents (unless
+ * `"parents": false`), inside
  * the peer's sandbox. The client's side is `make_remote_directory.ts`.
  *
  * @module
@@ -8,7 +9,7 @@
 import { FileError } from "../errors.ts";
 import { fileErrorFromOs } from "../files/_os_error.ts";
 import { checkWritable, type FileRequest } from "./file_request.ts";
-import { headInteger, headString } from "../wire/head_codec.ts";
+import { headFlag, headInteger, headString } from "../wire/head_codec.ts";
 
 /** Permission bits a folder made for a peer may get: never set-group-ID or sticky. */
 const permissionBitsMask = 0o777;
@@ -30,6 +31,9 @@ export async function serveMkdir(request: FileRequest): Promise<void> {
   const { stream, peer } = request;
   const path = headString(stream.head, "path");
   const mode = headInteger(stream.head, "mode", 0o7777, true);
+  // Missing parents are made unless the head says `"parents": false` (absent means true).
+  const parents = stream.head.parents === undefined || stream.head.parents === null ||
+    headFlag(stream.head, "parents");
   checkWritable(peer, path);
   const sandbox = await request.sandbox();
   const existing = await sandbox.resolveForRead(path, { allowDirectory: true }).catch(() =>
@@ -39,7 +43,7 @@ export async function serveMkdir(request: FileRequest): Promise<void> {
     stream.reply({ created: false }, { end: true });
     return;
   }
-  const target = await sandbox.resolveForWrite(path, { createParents: true });
+  const target = await sandbox.resolveForWrite(path, { createParents: parents });
   if (target.existing !== null) {
     throw new FileError(`${path} exists and is not a folder`, { reason: "exists", path });
   }

@@ -40,7 +40,9 @@ export async function statRemote(
   remotePath: string,
   digest = false,
 ): Promise<RemoteFileInfo> {
-  const reply = await askRemote(channel, StreamKind.stat, { path: remotePath, hash: digest });
+  // "" names the served folder, which the protocol spells "." (SPEC.md 11.1).
+  const path = remotePath === "" ? "." : remotePath;
+  const reply = await askRemote(channel, StreamKind.stat, { path, hash: digest });
   try {
     const mtimeMs = headInteger(reply, "mtimeMs", maxFileBytes, true);
     return {

@@ -92,6 +92,10 @@ export const StreamKind = {
   push: 11,
   /** A TCP connection the server opens for the client, like `ssh -L` (SPEC §14). */
   forward: 12,
+  /** Remove a file, a symbolic link, an empty folder or, with `recursive`, a tree (SPEC §11.7). */
+  remove: 13,
+  /** Rename or move a path inside the root (SPEC §11.8). */
+  rename: 14,
 } as const;
 
 /** Stream error codes carried by reset records (SPEC §8, "Stream error codes"). */
@@ -124,6 +128,8 @@ export const StreamError = {
   changed: 17,
   /** The path is malformed, or names a reserved partial file. */
   badPath: 18,
+  /** A folder is not empty: REMOVE without `recursive`, or a tree holding a partial upload. */
+  notEmpty: 19,
   /** A forward's destination could not be reached (§14). */
   connectFailed: 30,
   /** A work queue or subscription limit is full (§12–13). */

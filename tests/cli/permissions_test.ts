@@ -30,6 +30,11 @@ Deno.test("each command runs with the permissions the README lists", async () =>
       alice,
     ],
     [["hash", `${server.address}:a.txt`, file], [net, read, env], alice],
+    [["ls", "-l", `${server.address}:`], [net, read, env], alice],
+    [["stat", `${server.address}:a.txt`], [net, read, env], alice],
+    [["mkdir", "-p", `${server.address}:d/e`], [net, read, env], alice],
+    [["mv", `${server.address}:a.txt`, "d/b.txt"], [net, read, env], alice],
+    [["rm", "-r", `${server.address}:d`], [net, read, env], alice],
   ];
   try {
     for (const [args, permissions, environment] of cases) {
