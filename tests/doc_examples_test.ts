@@ -1,0 +1,85 @@
+/**
+ * The examples a JSR user reads: every `@example` that `deno doc mod.ts` shows (mod.ts's own, and
+ * those of every symbol it exports and their members) must be one a user can copy: it imports
+ * only the package (`mod.ts` by a relative path, which `deno test --doc` resolves from the file
+ * the example is in, or the package name `@ovtp/ovtp`) and the runtime's `node:` modules, reads
+ * no test fixture, and runs (no `ignore`), so `deno test --doc` proves it works.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+
+const repoRoot = join(import.meta.dirname!, "..");
+
+/** One example and the symbol whose documentation shows it. */
+interface Example {
+  symbol: string;
+  text: string;
+}
+
+/** Every example in `deno doc --json mod.ts`, with the name of the symbol it documents. */
+async function publicExamples(): Promise<Example[]> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", "mod.ts"],
+    cwd: repoRoot,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const examples: Example[] = [];
+  const walk = (node: unknown, symbol: string): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, symbol);
+    } else if (typeof node === "object" && node !== null) {
+      const record = node as Record<string, unknown>;
+      const name = typeof record.name === "string"
+        ? `${symbol}${symbol ? "." : ""}${record.name}`
+        : symbol;
+      if (record.kind === "example" && typeof record.doc === "string") {
+        examples.push({ symbol: symbol || "mod.ts", text: record.doc });
+      }
+      for (const value of Object.values(record)) walk(value, name);
+    }
+  };
+  walk(JSON.parse(new TextDecoder().decode(output.stdout)), "");
+  return examples;
+}
+
+/** Why `text` (an example, or a README code block) is not one a user can copy, if it is not. */
+export function exampleProblems(text: string): string[] {
+  const problems: string[] = [];
+  const specifiers = [
+    ...text.matchAll(/\bimport\s+(?:[^"';]*?\sfrom\s+)?"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g),
+  ].map((match) => match[1] ?? match[2]);
+  for (const specifier of specifiers) {
+    const isPackage = /^(\.{1,2}\/)+mod\.ts$/.test(specifier) || specifier === "./mod.ts" ||
+      specifier === "@ovtp/ovtp" || specifier === "jsr:@ovtp/ovtp";
+    if (!isPackage && !specifier.startsWith("node:")) {
+      problems.push(`imports "${specifier}", which a JSR user does not have`);
+    }
+  }
+  if (/```\w*\s+ignore/.test(text)) problems.push("is marked ignore, so no test runs it");
+  if (/fixtures/.test(text)) problems.push("reads a test fixture, which is not published");
+  return problems;
+}
+
+Deno.test("mod.ts doc examples import only the package, read no fixture, and all run", async () => {
+  const examples = await publicExamples();
+  assert.ok(examples.length >= 50, `only ${examples.length} examples found`);
+  const problems = examples.flatMap(({ symbol, text }) =>
+    exampleProblems(text).map((problem) =>
+      `${symbol}: the example "${text.split("\n")[0]}" ${problem}`
+    )
+  );
+  assert.deepEqual(problems, []);
+});
+
+Deno.test("exampleProblems() names an internal import, an ignored block and a fixture", () => {
+  const text = '```ts ignore\nimport { ChunkTreeHasher } from "./chunk_tree.ts";\n' +
+    'import { OvtpClient } from "../mod.ts";\n' +
+    'await loadIdentity("tests/fixtures/keys/alice");\n```';
+  assert.deepEqual(exampleProblems(text), [
+    'imports "./chunk_tree.ts", which a JSR user does not have',
+    "is marked ignore, so no test runs it",
+    "reads a test fixture, which is not published",
+  ]);
+});
