@@ -346,7 +346,10 @@ export class OvtpServer {
 const noFiles: StreamService<PeerConnection> = {
   kinds: fileStreamKinds,
   handle(stream: Stream): Promise<void> {
-    stream.reset(fileErrorCodes.permission, "This server serves no files (it has no root)");
+    stream.reset(
+      fileErrorCodes.permission,
+      "This server serves no files: it was started without a root (the root option, ovtp serve --root DIR)",
+    );
     return Promise.resolve();
   },
 };
