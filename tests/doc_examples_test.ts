@@ -83,3 +83,15 @@ Deno.test("exampleProblems() names an internal import, an ignored block and a fi
     "reads a test fixture, which is not published",
   ]);
 });
+
+Deno.test("README.md TypeScript blocks import only the package", async () => {
+  const readme = await Deno.readTextFile(join(repoRoot, "README.md"));
+  const blocks = [...readme.matchAll(/```ts[^\n]*\n[\s\S]*?```/g)].map((match) => match[0]);
+  assert.ok(blocks.some((block) => /from "@ovtp\/ovtp"/.test(block)));
+  // Blocks marked ignore are fragments that continue the first one; they import nothing.
+  const problems = blocks.flatMap((block) =>
+    exampleProblems(block).filter((problem) => !/ignore/.test(problem))
+      .map((problem) => `${block.split("\n")[1]} … ${problem}`)
+  );
+  assert.deepEqual(problems, []);
+});
