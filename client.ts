@@ -158,12 +158,6 @@ export class OvtpClient {
   #forwards = new Set<LocalForward>();
 
   /**
-   * Creates the object.
-   *
-   * @param address `host:port` (default port 4242) or a host and port.
-   * @param options Identity, server key trust, timeouts and limits.
-   */
-  /**
    * Makes a client and connects it at once, so that a wrong server key or a refused client key
    * fails here rather than on the first call. The same as `new OvtpClient(address, options)`
    * followed by {@linkcode OvtpClient.prototype.connect}; on failure the client is closed.
@@ -216,6 +210,12 @@ export class OvtpClient {
     return client;
   }
 
+  /**
+   * Creates the object.
+   *
+   * @param address `host:port` (default port 4242) or a host and port.
+   * @param options Identity, server key trust, timeouts and limits.
+   */
   constructor(address: string | HostPort, options: OvtpClientOptions) {
     this.address = typeof address === "string" ? parseHostPort(address) : { ...address };
     this.#options = options;
