@@ -1,9 +1,10 @@
 /**
- * The examples a JSR user reads: every `@example` that `deno doc mod.ts` shows (mod.ts's own, and
- * those of every symbol it exports and their members) must be one a user can copy: it imports
- * only the package (`mod.ts` by a relative path, which `deno test --doc` resolves from the file
- * the example is in, or the package name `@ovtp/ovtp`) and the runtime's `node:` modules, reads
- * no test fixture, and runs (no `ignore`), so `deno test --doc` proves it works.
+ * The examples a JSR user reads: every `@example` that `deno doc` shows for the package's two
+ * entry points, mod.ts and cli.ts (their own, and those of every symbol they export and of their
+ * members), must be one a user can copy: it imports only the package (mod.ts or cli.ts by a
+ * relative path, which `deno test --doc` resolves from the file the example is in, or the
+ * package name `@ovtp/ovtp`) and the runtime's `node:` modules, reads no test fixture, and runs
+ * (no `ignore`), so `deno test --doc` proves it works.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -17,9 +18,9 @@ interface Example {
 }
 
 /** Every example in `deno doc --json mod.ts`, with the name of the symbol it documents. */
-async function publicExamples(): Promise<Example[]> {
+async function publicExamples(entry: string): Promise<Example[]> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["doc", "--json", "mod.ts"],
+    args: ["doc", "--json", entry],
     cwd: repoRoot,
     stdout: "piped",
     stderr: "piped",
@@ -51,8 +52,8 @@ export function exampleProblems(text: string): string[] {
     ...text.matchAll(/\bimport\s+(?:[^"';]*?\sfrom\s+)?"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g),
   ].map((match) => match[1] ?? match[2]);
   for (const specifier of specifiers) {
-    const isPackage = /^(\.{1,2}\/)+mod\.ts$/.test(specifier) || specifier === "./mod.ts" ||
-      specifier === "@ovtp/ovtp" || specifier === "jsr:@ovtp/ovtp";
+    const isPackage = /^(\.{1,2}\/)+(mod|cli)\.ts$/.test(specifier) ||
+      /^(jsr:)?@ovtp\/ovtp(\/cli)?$/.test(specifier);
     if (!isPackage && !specifier.startsWith("node:")) {
       problems.push(`imports "${specifier}", which a JSR user does not have`);
     }
@@ -62,8 +63,8 @@ export function exampleProblems(text: string): string[] {
   return problems;
 }
 
-Deno.test("mod.ts doc examples import only the package, read no fixture, and all run", async () => {
-  const examples = await publicExamples();
+Deno.test("doc examples of mod.ts and cli.ts import only the package, read no fixture, and all run", async () => {
+  const examples = [...await publicExamples("mod.ts"), ...await publicExamples("cli.ts")];
   assert.ok(examples.length >= 50, `only ${examples.length} examples found`);
   const problems = examples.flatMap(({ symbol, text }) =>
     exampleProblems(text).map((problem) =>
