@@ -114,11 +114,32 @@ const defaultMaxRetryDelayMs = 30_000;
  * retried), and the next call reconnects, waiting with exponential backoff and jitter after
  * failed attempts.
  *
- * @example Send a message (see the README for a full setup)
- * ```ts ignore
- * const client = new OvtpClient("127.0.0.1:4242", { identity, knownHosts: "known_hosts" });
+ * `await using` closes it at the end of the block ({@linkcode OvtpClient[Symbol.asyncDispose]}).
+ *
+ * @example Send a message, closing the client at the end of the block
+ * ```ts
+ * import { AuthorizedKeys, generateIdentity, OvtpClient, OvtpServer } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [serverKey, clientKey] = await Promise.all([
+ *   generateIdentity({ bits: 2048 }), // the smallest size, for speed
+ *   generateIdentity({ bits: 2048 }),
+ * ]);
+ * await using server = new OvtpServer((message) => ({ status: true, response: message.text() }), {
+ *   identity: serverKey,
+ *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
+ * const { port } = server.listen();
+ *
+ * await using client = await OvtpClient.connect(`127.0.0.1:${port}`, {
+ *   identity: clientKey,
+ *   fingerprint: serverKey.publicKey.fingerprint, // or knownHosts: "…/known_hosts"
+ * });
  * const { status, response } = await client.sendMessage("hello");
- * await client.close();
+ * assert.equal(status, true);
+ * assert.equal(response, "hello");
  * ```
  */
 export class OvtpClient {
@@ -138,6 +159,59 @@ export class OvtpClient {
   #closed = false;
   #live = new Set<Subscription | QueueWorker>();
   #forwards = new Set<LocalForward>();
+
+  /**
+   * Makes a client and connects it at once, so that a wrong server key or a refused client key
+   * fails here rather than on the first call. The same as `new OvtpClient(address, options)`
+   * followed by {@linkcode OvtpClient.prototype.connect}; on failure the client is closed.
+   *
+   * @param address `host:port` (default port 4242) or a host and port.
+   * @param options Identity, server key trust, timeouts and limits.
+   * @returns The connected client; close it (or declare it with `await using`) when done.
+   * @throws {HostKeyError} The server key is unknown or does not match.
+   * @throws {AuthenticationError} The server refused our key.
+   * @throws {ConnectionError} The connection failed.
+   * @throws {TimeoutError} Connecting took longer than `connectTimeoutMs`.
+   *
+   * @example Refuse a server whose key is not the pinned one
+   * ```ts
+   * import { AuthorizedKeys, generateIdentity, HostKeyError, OvtpClient, OvtpServer } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const [serverKey, clientKey, otherKey] = await Promise.all([
+   *   generateIdentity({ bits: 2048 }),
+   *   generateIdentity({ bits: 2048 }),
+   *   generateIdentity({ bits: 2048 }),
+   * ]);
+   * await using server = new OvtpServer(() => ({ status: true }), {
+   *   identity: serverKey,
+   *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+   *   hostname: "127.0.0.1",
+   *   port: 0,
+   * });
+   * const { port } = server.listen();
+   * await assert.rejects(
+   *   OvtpClient.connect(`127.0.0.1:${port}`, {
+   *     identity: clientKey,
+   *     fingerprint: otherKey.publicKey.fingerprint,
+   *   }),
+   *   HostKeyError,
+   * );
+   * ```
+   */
+  static async connect(
+    address: string | HostPort,
+    options: OvtpClientOptions,
+  ): Promise<OvtpClient> {
+    const client = new OvtpClient(address, options);
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return client;
+  }
 
   /**
    * Creates the object.
@@ -564,6 +638,31 @@ export class OvtpClient {
   /** Measures a round trip to the server in milliseconds. */
   async ping(): Promise<number> {
     return await (await this.#getChannel()).ping();
+  }
+
+  /**
+   * Closes the client when a block that declared it with `await using` ends: the same as
+   * {@linkcode OvtpClient.prototype.close}.
+   *
+   * @returns Once the connection is closed.
+   *
+   * @example Close at the end of a block
+   * ```ts
+   * import { generateIdentity, OvtpClient } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const identity = await generateIdentity({ bits: 2048 });
+   * let outside: OvtpClient;
+   * {
+   *   await using client = new OvtpClient("127.0.0.1:4242", { identity, fingerprint: "SHA256:x" });
+   *   outside = client; // never connected: closing costs nothing
+   * }
+   * assert.equal(outside.connected, false);
+   * await assert.rejects(outside.sendMessage("late"), /closed/);
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Closes the connection gracefully (calls in flight finish first). */

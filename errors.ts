@@ -412,7 +412,7 @@ export class LimitError extends OvtpError {
  *
  * @example Check the code
  * ```ts
- * import { QueueStoreError } from "./errors.ts";
+ * import { QueueStoreError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const error = new QueueStoreError("Cannot open the queue database /x/queues.db: file is not a database");

@@ -25,12 +25,30 @@ export type { PeerInfo } from "./session/peer_info.ts";
  * a message and await its reply with the same API the client uses; the client answers with
  * its `handler` option.
  *
- * @example Call the client back from a handler (see tests/callback_test.ts)
- * ```ts ignore
- * serveOvtp(options, async (message, peer) => {
+ * @example Call the client back from a handler
+ * ```ts
+ * import { AuthorizedKeys, generateIdentity, OvtpClient, serveOvtp } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [serverKey, clientKey] = await Promise.all([
+ *   generateIdentity({ bits: 2048 }), // the smallest size, for speed
+ *   generateIdentity({ bits: 2048 }),
+ * ]);
+ * await using server = serveOvtp({
+ *   identity: serverKey,
+ *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * }, async (_message, peer) => {
  *   const answer = await peer.sendMessage("who are you?");
- *   return { status: true, response: answer.response };
+ *   return { status: true, response: `you said: ${answer.response}` };
  * });
+ * await using client = new OvtpClient(server.addr, {
+ *   identity: clientKey,
+ *   fingerprint: serverKey.publicKey.fingerprint,
+ *   handler: () => ({ status: true, response: "the client" }), // answers the server's calls
+ * });
+ * assert.equal((await client.sendMessage("hello")).response, "you said: the client");
  * ```
  */
 export class PeerConnection implements PeerInfo {

@@ -238,6 +238,36 @@ export class OvtpServer {
   }
 
   /**
+   * Closes the server when a block that declared it with `await using` ends: the same as
+   * {@linkcode OvtpServer.prototype.close} (in-flight requests finish first).
+   *
+   * @returns Once every connection has ended.
+   *
+   * @example Serve for the length of a block
+   * ```ts
+   * import { AuthorizedKeys, generateIdentity, OvtpServer } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const identity = await generateIdentity({ bits: 2048 });
+   * let port: number;
+   * {
+   *   await using server = new OvtpServer(() => ({ status: true }), {
+   *     identity,
+   *     authorizedKeys: AuthorizedKeys.fromKeys([]),
+   *     hostname: "127.0.0.1",
+   *     port: 0,
+   *   });
+   *   port = server.listen().port;
+   * }
+   * // Closed: nothing listens on the port any more.
+   * await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
    * Stops accepting, lets in-flight requests finish (each connection closes gracefully), and
    * resolves once every connection has ended.
    */
@@ -316,7 +346,10 @@ export class OvtpServer {
 const noFiles: StreamService<PeerConnection> = {
   kinds: fileStreamKinds,
   handle(stream: Stream): Promise<void> {
-    stream.reset(fileErrorCodes.permission, "This server serves no files (it has no root)");
+    stream.reset(
+      fileErrorCodes.permission,
+      "This server serves no files: it was started without a root (the root option, ovtp serve --root DIR)",
+    );
     return Promise.resolve();
   },
 };

@@ -574,7 +574,9 @@ async function syncFolder(dir: string): Promise<void> {
 
 function existsError(destination: string, cause: unknown): FileError {
   return new FileError(
-    `Cannot save ${quotePath(destination)}: it already exists; remove it first or ask to overwrite`,
+    `Cannot save ${
+      quotePath(destination)
+    }: it already exists; pass { overwrite: true } to replace it`,
     { reason: "exists", path: destination, cause },
   );
 }

@@ -297,14 +297,23 @@ const digestTextPattern = /^[0-9a-f]{64}$/;
  * @returns The hex text.
  * @throws {RangeError} If `root` is not 32 bytes.
  *
- * @example Format and parse back
+ * @example Format a digest, and the digest of a file
  * ```ts
- * import { formatDigest, parseDigest } from "./chunk_tree.ts";
+ * import { formatDigest, hashFile } from "../mod.ts";
+ * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
- * const root = new Uint8Array(32).fill(0xab);
- * assert.equal(formatDigest(root), "ab".repeat(32));
- * assert.deepEqual(parseDigest(formatDigest(root)), root);
+ * assert.equal(formatDigest(new Uint8Array(32).fill(0xab)), "ab".repeat(32));
+ *
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   await Deno.writeFile(join(dir, "empty"), new Uint8Array(0));
+ *   const { root } = await hashFile(join(dir, "empty"));
+ *   // An empty file's root is SHA-256 of the empty leaf list (SPEC.md section 11.2).
+ *   assert.match(formatDigest(root), /^[0-9a-f]{64}$/);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export function formatDigest(root: Uint8Array): string {

@@ -35,10 +35,9 @@ export interface HashFileOptions {
  * @throws {FileError} `not_found`, `permission` or `io` if the file cannot be read;
  * `unsupported_type` if it is not a regular file; `changed` if it is shorter than `length`.
  *
- * @example Hash a small file
+ * @example Hash a small file, and see that equal content has an equal digest
  * ```ts
- * import { hashFile } from "../mod.ts";
- * import { ChunkTreeHasher, formatDigest } from "./chunk_tree.ts";
+ * import { fileChunkBytes, formatDigest, hashFile } from "../mod.ts";
  * import { join } from "node:path";
  * import assert from "node:assert/strict";
  *
@@ -46,12 +45,13 @@ export interface HashFileOptions {
  * try {
  *   const bytes = new TextEncoder().encode("some content");
  *   await Deno.writeFile(join(dir, "a.txt"), bytes);
+ *   await Deno.writeFile(join(dir, "b.txt"), bytes);
  *   const digest = await hashFile(join(dir, "a.txt"));
  *
- *   const hasher = new ChunkTreeHasher();
- *   await hasher.update(bytes);
  *   assert.equal(digest.size, bytes.length);
- *   assert.equal(formatDigest(digest.root), formatDigest(await hasher.digest()));
+ *   assert.equal(digest.leaves.length, 1); // one chunk: the file is under fileChunkBytes
+ *   assert.ok(bytes.length < fileChunkBytes);
+ *   assert.equal(formatDigest(digest.root), formatDigest((await hashFile(join(dir, "b.txt"))).root));
  * } finally {
  *   await Deno.remove(dir, { recursive: true });
  * }

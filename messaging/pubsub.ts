@@ -175,7 +175,10 @@ export class PubSub {
       topic = checkTopic(stream.head.topic);
       const type = parseMessageType(stream.head.type);
       if (!mayUseTopic(topicRestriction(peer.options), topic)) {
-        stream.reset(messagingErrorCodes.permission, `This key may not publish to "${topic}"`);
+        stream.reset(
+          messagingErrorCodes.permission,
+          `This key may not publish to "${topic}" (not covered by its authorized_keys option topics=)`,
+        );
         return;
       }
       const data = await stream.readAll(this.#options.maxMessageBytes ?? defaultMaxMessageBytes);
@@ -205,7 +208,10 @@ export class PubSub {
     const allowed = topicRestriction(peer.options);
     const refused = patterns.find((pattern) => !maySubscribe(allowed, pattern));
     if (refused !== undefined) {
-      stream.reset(messagingErrorCodes.permission, `This key may not subscribe to "${refused}"`);
+      stream.reset(
+        messagingErrorCodes.permission,
+        `This key may not subscribe to "${refused}" (not covered by its authorized_keys option topics=)`,
+      );
       return;
     }
     const held = this.#patternsByPeer.get(peer) ?? 0;

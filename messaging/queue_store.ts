@@ -76,7 +76,7 @@ export interface QueueStore {
  *
  * @example Keep items in memory
  * ```ts
- * import { openQueueStore } from "./queue_store.ts";
+ * import { openQueueStore } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const store = openQueueStore(":memory:");

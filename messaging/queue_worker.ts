@@ -55,11 +55,33 @@ const emptyBody = new Uint8Array(0);
  * and the server sends the next. If the worker disconnects before acknowledging, the item goes
  * to another worker. Like a subscription, it survives reconnects.
  *
- * @example Work on a queue, then stop (needs a server; see tests/messaging/work_queue_test.ts)
- * ```ts ignore
- * const worker = await client.pull("jobs", async (message) => {
- *   await resize(message.json());
+ * @example Work on a queue, then stop
+ * ```ts
+ * import { AuthorizedKeys, generateIdentity, OvtpClient, serveOvtp } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [serverKey, clientKey] = await Promise.all([
+ *   generateIdentity({ bits: 2048 }), // the smallest size, for speed
+ *   generateIdentity({ bits: 2048 }),
+ * ]);
+ * await using server = serveOvtp({
+ *   identity: serverKey,
+ *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * }, () => ({ status: true }));
+ * await using client = new OvtpClient(server.addr, {
+ *   identity: clientKey,
+ *   fingerprint: serverKey.publicKey.fingerprint,
  * });
+ *
+ * await client.push("jobs.resize", { file: "a.png" });
+ * const done = Promise.withResolvers<unknown>();
+ * const worker = await client.pull("jobs.resize", (message, { attempts }) => {
+ *   assert.equal(attempts, 1);
+ *   done.resolve(message.json()); // returning acknowledges the item; throwing fails it
+ * });
+ * assert.deepEqual(await done.promise, { file: "a.png" });
  * await worker.stop();
  * ```
  */

@@ -41,11 +41,32 @@ export interface SubscribeOptions {
  * oldest events, reported to `onDropped`). The subscription survives reconnects: when the
  * connection drops, it is made again on the next one (events published meanwhile are missed).
  *
- * @example Subscribe, then unsubscribe (needs a server; see tests/messaging/pubsub_test.ts)
- * ```ts ignore
- * const subscription = await client.subscribe("metrics.>", (message, topic) => {
- *   console.log(topic, message.value());
+ * @example Subscribe, receive one event, then unsubscribe
+ * ```ts
+ * import { AuthorizedKeys, generateIdentity, OvtpClient, serveOvtp } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [serverKey, clientKey] = await Promise.all([
+ *   generateIdentity({ bits: 2048 }), // the smallest size, for speed
+ *   generateIdentity({ bits: 2048 }),
+ * ]);
+ * await using server = serveOvtp({
+ *   identity: serverKey,
+ *   authorizedKeys: AuthorizedKeys.fromKeys([clientKey.publicKey]),
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * }, () => ({ status: true }));
+ * await using client = new OvtpClient(server.addr, {
+ *   identity: clientKey,
+ *   fingerprint: serverKey.publicKey.fingerprint,
  * });
+ *
+ * const received = Promise.withResolvers<string>();
+ * const subscription = await client.subscribe("metrics.>", (message, topic) => {
+ *   received.resolve(`${topic} ${message.value()}`);
+ * });
+ * assert.equal(await client.publish("metrics.cpu.host-1", "0.5"), 1); // one subscription reached
+ * assert.equal(await received.promise, "metrics.cpu.host-1 0.5");
  * await subscription.unsubscribe();
  * ```
  */

@@ -218,7 +218,10 @@ export class WorkQueues {
       return;
     }
     if (!mayUseTopic(topicRestriction(peer.options), name)) {
-      stream.reset(messagingErrorCodes.permission, `This key may not use the queue "${name}"`);
+      stream.reset(
+        messagingErrorCodes.permission,
+        `This key may not use the queue "${name}" (not covered by its authorized_keys option topics=)`,
+      );
       return;
     }
     if (stream.kind === StreamKind.push) await this.#answerPush(stream, name, peer);

@@ -42,7 +42,7 @@ export const defaultMaxTickets = 1024;
  *
  * @example Put a ticket, take it once
  * ```ts
- * import { SessionCache } from "./session_cache.ts";
+ * import { SessionCache } from "../mod.ts";
  * import assert from "node:assert/strict";
  *
  * const cache = new SessionCache();

@@ -12,6 +12,7 @@ import { FileError, ProtocolError } from "../errors.ts";
 import { formatDigest } from "../files/chunk_tree.ts";
 import { hashFile } from "../files/hash_file.ts";
 import { partialNames, resumableBytes } from "../files/partial_files.ts";
+import { quotePath } from "../files/_os_error.ts";
 import type { Channel } from "../session/channel.ts";
 import { type Head, StreamKind } from "../session/stream.ts";
 import { withStreamDeadline } from "../session/stream_deadline.ts";
@@ -21,7 +22,7 @@ import {
   movedFile,
   type TransferResult,
 } from "./file_transfer_options.ts";
-import { fileWindowBytes, maxFileBytes, remoteFileError } from "./file_protocol.ts";
+import { fileWindowBytes, maxFileBytes, overwriteHint, remoteFileError } from "./file_protocol.ts";
 import { headInteger } from "../wire/head_codec.ts";
 import { ProgressCounter } from "./progress_counter.ts";
 import { StreamReader } from "../session/stream_reader.ts";
@@ -55,10 +56,13 @@ export async function downloadFile(
   if (existing?.isDirectory) destination = join(destination, basename(remotePath));
   const current = await Deno.lstat(destination).catch(() => undefined);
   if (current !== undefined && !options.overwrite) {
-    throw new FileError(`${destination} exists; ask to overwrite it to replace it`, {
-      reason: "exists",
-      path: destination,
-    });
+    throw new FileError(
+      `Cannot save ${quotePath(destination)}: it already exists; ${overwriteHint}`,
+      {
+        reason: "exists",
+        path: destination,
+      },
+    );
   }
   if (current !== undefined && !current.isFile) {
     throw new FileError(`${destination} exists and is not a regular file`, {

@@ -125,8 +125,15 @@ export function fileErrorCode(error: FileError): number {
 }
 
 /**
+ * What a library caller passes to replace an existing file: every "exists" refusal of an upload
+ * or a download ends with it, so the error names the option that would have allowed the call.
+ */
+export const overwriteHint = "pass { overwrite: true } to replace it";
+
+/**
  * Turns a peer's reset into a {@linkcode FileError} when its code is a file code; other errors
- * come back unchanged.
+ * come back unchanged. Where `hints` has a text for the reason, it replaces the server's text:
+ * the client knows which of its options would have allowed the call, the server does not.
  *
  * @example
  * ```ts
@@ -137,13 +144,25 @@ export function fileErrorCode(error: FileError): number {
  * const error = remoteFileError(new RemoteError("x", { remoteCode: 12 }), "../etc/passwd");
  * assert.ok(error instanceof FileError);
  * assert.equal(error.reason, "outside_root");
+ *
+ * const exists = remoteFileError(new RemoteError("x exists", { remoteCode: 11 }), "x", {
+ *   exists: "it already exists there; pass { overwrite: true } to replace it",
+ * });
+ * assert.equal(
+ *   (exists as FileError).message,
+ *   'The server refused "x": it already exists there; pass { overwrite: true } to replace it',
+ * );
  * ```
  */
-export function remoteFileError(error: unknown, path: string): unknown {
+export function remoteFileError(
+  error: unknown,
+  path: string,
+  hints: Partial<Record<FileErrorReason, string>> = {},
+): unknown {
   if (!(error instanceof RemoteError)) return error;
   const reason = reasonsByCode.get(error.remoteCode);
   if (reason === undefined) return error;
-  const detail = error.message.replace(/^The peer aborted stream \d+: /, "");
+  const detail = hints[reason] ?? error.message.replace(/^The peer aborted stream \d+: /, "");
   return new FileError(`The server refused ${JSON.stringify(path)}: ${detail}`, {
     reason,
     path,

@@ -61,7 +61,7 @@ export interface FileRequest {
 export function checkWritable(peer: FilePeer, path: string): void {
   if (!allowsWrite(peer.options)) {
     const option = peer.options.has("read-only") ? "read-only" : "restrict";
-    throw new FileError(`This key is ${option}: it may not write ${path}`, {
+    throw new FileError(`This key may not write ${path} (its authorized_keys option "${option}")`, {
       reason: "permission",
       path,
     });
@@ -84,7 +84,7 @@ export function checkWritable(peer: FilePeer, path: string): void {
  */
 export function checkReadable(peer: FilePeer, path: string): void {
   if (!allowsRead(peer.options)) {
-    throw new FileError(`This key is write-only: it may not read ${path}`, {
+    throw new FileError(`This key may not read ${path} (its authorized_keys option "write-only")`, {
       reason: "permission",
       path,
     });

@@ -23,7 +23,7 @@ import {
   type TransferResult,
 } from "./file_transfer_options.ts";
 import { encodeStartOffset, headInteger, headString } from "../wire/head_codec.ts";
-import { remoteFileError, wireMtimeMs } from "./file_protocol.ts";
+import { overwriteHint, remoteFileError, wireMtimeMs } from "./file_protocol.ts";
 import { makeRemoteLink } from "./make_remote_link.ts";
 import { ProgressCounter } from "./progress_counter.ts";
 
@@ -105,7 +105,9 @@ export async function uploadFile(
       return movedFile(size, start, root);
     });
   } catch (error) {
-    throw remoteFileError(error, remotePath);
+    throw remoteFileError(error, remotePath, {
+      exists: `it already exists there; ${overwriteHint}`,
+    });
   } finally {
     file.close();
   }

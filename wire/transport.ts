@@ -17,16 +17,44 @@ export interface TransportAddress {
 /**
  * A reliable, ordered, bidirectional byte stream.
  *
- * @example An in-memory pair implements it
+ * @example A TCP connection as a Transport
  * ```ts
  * import type { Transport } from "../mod.ts";
- * import { memoryTransportPair } from "./memory_transport.ts";
  * import assert from "node:assert/strict";
  *
- * const [a, b]: Transport[] = memoryTransportPair();
+ * function tcpTransport(conn: Deno.TcpConn): Transport {
+ *   const address = (addr: Deno.Addr) => {
+ *     const { hostname, port } = addr as Deno.NetAddr;
+ *     return { hostname, port };
+ *   };
+ *   return {
+ *     read: (buffer) => conn.read(buffer),
+ *     async write(bytes) {
+ *       for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
+ *     },
+ *     closeWrite: () => conn.closeWrite(),
+ *     close() {
+ *       try {
+ *         conn.close();
+ *       } catch {
+ *         // Already closed.
+ *       }
+ *     },
+ *     remoteAddr: address(conn.remoteAddr),
+ *     localAddr: address(conn.localAddr),
+ *   };
+ * }
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const [a, b] = await Promise.all([
+ *   Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }).then(tcpTransport),
+ *   listener.accept().then(tcpTransport),
+ * ]);
  * await a.write(new Uint8Array([1, 2, 3]));
+ * await a.closeWrite();
  * const buffer = new Uint8Array(8);
  * assert.equal(await b.read(buffer), 3);
+ * assert.equal(await b.read(buffer), null);
  * a.close();
  * b.close();
  * ```

@@ -116,15 +116,20 @@ Deno.test("OvtpClient.sendFile() moves 64 MiB intact while messages still get an
   });
 });
 
-Deno.test("OvtpClient.sendFile() refuses to overwrite unless asked", async () => {
+Deno.test("OvtpClient.sendFile() refuses to overwrite unless asked, naming the overwrite option", async () => {
   await withFileServer(async ({ root, local, client }) => {
     const source = join(local, "a.txt");
     await Deno.writeTextFile(source, "new");
     await Deno.writeTextFile(join(root, "a.txt"), "old");
     await assert.rejects(client.sendFile(source, "a.txt"), (error: unknown) => {
       assert.ok(error instanceof FileError);
+      assert.equal(error.code, "FILE");
       assert.equal(error.reason, "exists");
       assert.equal(error.remote, true);
+      assert.equal(
+        error.message,
+        'The server refused "a.txt": it already exists there; pass { overwrite: true } to replace it',
+      );
       return true;
     });
     assert.equal(await Deno.readTextFile(join(root, "a.txt")), "old");
@@ -132,7 +137,10 @@ Deno.test("OvtpClient.sendFile() refuses to overwrite unless asked", async () =>
     assert.equal(await Deno.readTextFile(join(root, "a.txt")), "new");
     // Downloads too.
     await Deno.writeTextFile(join(local, "b.txt"), "mine");
-    await assert.rejects(client.getFile("a.txt", join(local, "b.txt")), /exists/);
+    await assert.rejects(
+      client.getFile("a.txt", join(local, "b.txt")),
+      /b\.txt": it already exists; pass \{ overwrite: true \} to replace it$/,
+    );
     assert.equal(await Deno.readTextFile(join(local, "b.txt")), "mine");
   });
 });
@@ -372,7 +380,9 @@ Deno.test("OvtpClient enforces read-only and write-only keys", async () => {
     await client.getFile("r.txt", join(local, "r.txt"));
     await assert.rejects(
       client.sendFile(join(local, "w.txt"), "w.txt"),
-      (error: unknown) => error instanceof FileError && error.reason === "permission",
+      (error: unknown) =>
+        error instanceof FileError && error.reason === "permission" &&
+        /its authorized_keys option "read-only"/.test(error.message),
     );
     await assert.rejects(Deno.stat(join(root, "w.txt")), Deno.errors.NotFound);
   }, { keyOptions: "read-only" });
@@ -382,7 +392,9 @@ Deno.test("OvtpClient enforces read-only and write-only keys", async () => {
     await client.sendFile(join(local, "w.txt"), "w.txt");
     await assert.rejects(
       client.getFile("r.txt", join(local, "r.txt")),
-      (error: unknown) => error instanceof FileError && error.reason === "permission",
+      (error: unknown) =>
+        error instanceof FileError && error.reason === "permission" &&
+        /its authorized_keys option "write-only"/.test(error.message),
     );
   }, { keyOptions: "write-only" });
 });
