@@ -105,7 +105,10 @@ export function remoteProblem(error: unknown, path: string): unknown {
     return new CliError(`${shown}: ${wording}`, ExitCode.refused, { cause: error });
   }
   if (error.reason === "permission") {
-    const keyOption = /\bkey is (read-only|write-only|restrict)\b/.exec(error.message)?.[1];
+    // The server names the key's authorized_keys option ("its authorized_keys option
+    // \"read-only\"", or "key is read-only" from older servers).
+    const keyOption = /\b(?:key is |option ")(read-only|write-only|restrict)\b/.exec(error.message)
+      ?.[1];
     return new CliError(
       `${shown}: Permission denied${
         keyOption
