@@ -208,11 +208,13 @@ Needs --allow-net --allow-read --allow-env --allow-write (--allow-write only for
         { cause: error },
       );
     }
-    io.print(
-      `listening on ${formatHostPort(server.addr)} with key ${identity.publicKey.fingerprint}, ` +
-        (root === undefined ? "serving no files (no --root)" : `serving files from ${root}`),
-    );
-    return await untilStopped(server, log);
+    // The "listening on" line is printed once the stop signals are caught, so a supervisor that
+    // sends SIGTERM as soon as it reads the line gets a graceful stop (exit 0), not a kill.
+    return await untilStopped(server, log, () =>
+      io.print(
+        `listening on ${formatHostPort(server.addr)} with key ${identity.publicKey.fingerprint}, ` +
+          (root === undefined ? "serving no files (no --root)" : `serving files from ${root}`),
+      ));
   },
 };
 
@@ -358,6 +360,7 @@ function preview(message: OvtpMessage): string | null {
 async function untilStopped(
   server: { close(): Promise<void>; finished: Promise<void> },
   log: (event: string, fields: Record<string, unknown>) => void,
+  ready: () => void,
 ): Promise<number> {
   using stopping = new StopSignals({
     onSignal: (count) => {
@@ -370,6 +373,7 @@ async function untilStopped(
       return false;
     },
   });
+  ready();
   const outcome = await stopping.until(server.finished.then(() => ExitCode.ok)) ??
     ExitCode.failure;
   if (outcome === ExitCode.ok) log("stopped", {});

@@ -42,6 +42,22 @@ Deno.test("ovtp serve prints a ready line with the real port and its key, and an
   }
 });
 
+Deno.test("ovtp serve stops gracefully on a SIGTERM sent as soon as it says it listens", async () => {
+  const world = await makeWorld();
+  try {
+    // A supervisor may stop the server the moment it reads the ready line: the stop signals
+    // must be caught by then (before, the default action killed it with 143, now and then).
+    for (let round = 0; round < 3; round++) {
+      const server = await startServe([], { env: world.env(world.serverHome) });
+      const end = await server.stop("SIGTERM");
+      assert.equal(end.code, 0, end.stderr);
+      assert.ok(findEvent(end.stderr, { event: "stopped" }), end.stderr);
+    }
+  } finally {
+    await world.cleanup();
+  }
+});
+
 Deno.test("ovtp serve drains requests in flight on SIGTERM and exits 0", async () => {
   const world = await makeWorld();
   const started = join(world.dir, "started");
