@@ -15,6 +15,7 @@ import { forwardCommand } from "./cli/forward.ts";
 import { getCommand } from "./cli/get.ts";
 import { hashCommand } from "./cli/hash.ts";
 import { keygenCommand } from "./cli/keygen.ts";
+import { knownHostsCommand } from "./cli/known_hosts.ts";
 import { parseCommandArgs } from "./cli/parse_command_args.ts";
 import { pubCommand } from "./cli/pub.ts";
 import { pullCommand } from "./cli/pull.ts";
@@ -50,6 +51,7 @@ const commands: readonly CliCommand[] = [
   keygenCommand,
   fingerprintCommand,
   authorizeCommand,
+  knownHostsCommand,
   serveCommand,
   sendCommand,
   putCommand,
