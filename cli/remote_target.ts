@@ -14,6 +14,8 @@ export interface RemoteTarget {
   address: HostPort;
   /** The path on the server (may be empty: the served folder itself). */
   path: string;
+  /** Whether the text gave the port (else it is the default, which `Port` in the config may change). */
+  portGiven?: boolean;
 }
 
 /**
@@ -50,5 +52,5 @@ export function parseRemoteTarget(text: string): RemoteTarget | undefined {
   } catch {
     return undefined;
   }
-  return { address, path };
+  return { address, path, portGiven: port !== undefined };
 }

@@ -30,6 +30,9 @@ Deno.test("each command runs with the permissions the README lists", async () =>
       alice,
     ],
     [["hash", `${server.address}:a.txt`, file], [net, read, env], alice],
+    [["ping", "-c", "1", server.address], [net, read, env], alice],
+    [["known-hosts", "list"], [read, env], alice],
+    [["known-hosts", "remove", server.address], [read, write, env], alice],
   ];
   try {
     for (const [args, permissions, environment] of cases) {

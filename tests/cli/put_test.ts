@@ -45,7 +45,7 @@ Deno.test("ovtp put uploads files and folders into the served root", async (t) =
       assert.equal(run.code, 5, run.stderr);
       assert.equal(
         run.stderr,
-        `ovtp: "data.bin" already exists on the server; pass --force to replace it\n`,
+        `ovtp: data.bin already exists on the server; pass --force to replace it\n`,
       );
       run = await runCli(["put", "--force", "--quiet", local, `${server.address}:data.bin`], {
         env,

@@ -61,7 +61,7 @@ Deno.test("reportError() escapes control characters a server put in its reason o
   const cases = [
     new RemoteError(`The peer aborted stream 1: ${reason}`, { remoteCode: 2 }),
     new FileError(`The server refused "a": ${reason}`, {
-      reason: "not_found",
+      reason: "io",
       path: "a",
       remote: true,
     }),
