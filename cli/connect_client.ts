@@ -111,7 +111,8 @@ export async function applyHostConfig(
   flags: ClientFlags,
 ): Promise<ConfiguredTarget> {
   const named = flags.config ?? readEnv("OVTP_CONFIG");
-  const path = named ?? join(ovtpHomeFiles({ home: flags.home }).home!, "config");
+  const path = named ?? defaultConfigPath(flags.home);
+  if (path === undefined) return { address: target.address, flags, notes: [] };
   const config = await HostConfig.read(path, named !== undefined);
   if (config === undefined) return { address: target.address, flags, notes: [] };
   const settings = config.lookup(target.address.hostname);
@@ -135,6 +136,21 @@ export async function applyHostConfig(
       ? `Fingerprint in ${path}`
       : undefined,
   };
+}
+
+/**
+ * `$OVTP_HOME/config`, or `undefined` when the ovtp folder cannot be found or read (the flags
+ * then give every file, and there is no config to apply).
+ */
+function defaultConfigPath(home: string | undefined): string | undefined {
+  try {
+    const path = join(ovtpHomeFiles({ home }).home!, "config");
+    return Deno.permissions.querySync({ name: "read", path }).state === "granted"
+      ? path
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function readEnv(variable: string): string | undefined {

@@ -253,7 +253,9 @@ function timeoutProblem(error: TimeoutError, context: ErrorContext): string {
   if (context.timeoutSeconds === undefined) return `${error.message}; ${advice}`;
   const after = `timed out after ${context.timeoutSeconds} s`;
   return context.phase === "request"
-    ? `${server}: ${context.request ?? "the request"} ${after} without an answer; ${advice}`
+    ? `${server}: no answer ${after.replace("timed out ", "")} (asked to ${
+      context.request ?? "answer"
+    }); ${advice}`
     : `${server}: connection ${after}; ${advice}`;
 }
 
@@ -294,9 +296,12 @@ function peerDetail(message: string, path: string): string {
   return message.replace(`The server refused ${JSON.stringify(path)}: `, "");
 }
 
-/** A path as scp prints it: bare, or in quotes when it holds spaces or is empty. */
+/** A path as scp prints it: bare, or in JSON quotes when it is empty or holds spaces, quotes or controls. */
 function readablePath(path: string): string {
-  return path === "" || /\s|"/.test(path) ? JSON.stringify(path) : path;
+  // deno-lint-ignore no-control-regex -- control characters are what it looks for
+  return path === "" || /[\s"\\\x00-\x1f\x7f-\x9f\u2028-\u202e]/.test(path)
+    ? JSON.stringify(path)
+    : path;
 }
 
 /** Deno's " (os error 2)" suffix says nothing to a user. */
