@@ -34,10 +34,12 @@ export interface RemoteTarget {
  * assert.deepEqual(parseRemoteTarget("files.example:9000:in/a.csv"), {
  *   address: { hostname: "files.example", port: 9000 },
  *   path: "in/a.csv",
+ *   portGiven: true,
  * });
  * assert.deepEqual(parseRemoteTarget("[::1]:a.csv"), {
  *   address: { hostname: "::1", port: 4242 },
  *   path: "a.csv",
+ *   portGiven: false,
  * });
  * assert.equal(parseRemoteTarget("./a.csv"), undefined);
  * ```

@@ -94,7 +94,10 @@ Deno.test("ovtp sub --no-reconnect exits 6 when the server stops gracefully", as
     const status = await child.status;
     await reading;
     assert.equal(status.code, 6, stderr);
-    assert.match(stderr, /^ovtp: the server stopped the request to subscribe to "t\.>": .*closing/m);
+    assert.match(
+      stderr,
+      /^ovtp: the server stopped the request to subscribe to "t\.>": .*closing/m,
+    );
     assert.doesNotMatch(stderr, /stream \d/);
   } finally {
     try {
