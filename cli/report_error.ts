@@ -126,6 +126,16 @@ function classify(error: unknown, context: ErrorContext): ErrorReport {
     return { exitCode: ExitCode.connection, message: timeoutProblem(error, context) };
   }
   if (error instanceof ConnectionError) {
+    // ssh's words for a name that does not resolve: the advice about the port would mislead.
+    const lookup = /failed to lookup address information: ([^;]*)/.exec(error.message);
+    if (lookup !== null && context.server !== undefined) {
+      return {
+        exitCode: ExitCode.connection,
+        message: `Could not resolve hostname ${context.server.replace(/:\d+$/, "")}: ${
+          lookup[1]
+        }; check the name, or give it a HostName in $OVTP_HOME/config`,
+      };
+    }
     return {
       exitCode: ExitCode.connection,
       message: `${error.message}; check that \`ovtp serve\` runs there and the port is right`,
