@@ -7,6 +7,7 @@
 
 import { authorizeCommand } from "./cli/authorize.ts";
 import type { CliCommand } from "./cli/cli_command.ts";
+import { CliError } from "./cli/cli_error.ts";
 import { type CliIo, denoIo } from "./cli/cli_io.ts";
 import { runDemo } from "./cli/demo.ts";
 import { ExitCode } from "./cli/exit_codes.ts";
@@ -18,7 +19,9 @@ import { keygenCommand } from "./cli/keygen.ts";
 import { lsCommand } from "./cli/ls.ts";
 import { mkdirCommand } from "./cli/mkdir.ts";
 import { mvCommand } from "./cli/mv.ts";
+import { knownHostsCommand } from "./cli/known_hosts.ts";
 import { parseCommandArgs } from "./cli/parse_command_args.ts";
+import { pingCommand } from "./cli/ping.ts";
 import { pubCommand } from "./cli/pub.ts";
 import { pullCommand } from "./cli/pull.ts";
 import { pushCommand } from "./cli/push.ts";
@@ -55,6 +58,7 @@ const commands: readonly CliCommand[] = [
   keygenCommand,
   fingerprintCommand,
   authorizeCommand,
+  knownHostsCommand,
   serveCommand,
   sendCommand,
   putCommand,
@@ -70,6 +74,7 @@ const commands: readonly CliCommand[] = [
   pushCommand,
   pullCommand,
   forwardCommand,
+  pingCommand,
   demoCommand,
 ];
 
@@ -82,11 +87,12 @@ Commands:
 ${commands.map((command) => `  ${command.name.padEnd(13)}${command.summary}`).join("\n")}
 
 "ovtp COMMAND --help" shows a command's options. $OVTP_HOME (default ~/.ovtp) holds id_ovtp,
-id_ovtp.pub, authorized_keys and known_hosts; each has a flag too.
+id_ovtp.pub, authorized_keys, known_hosts and config (per-server settings, as ~/.ssh/config); each
+has a flag too. -v prints debug1: lines as ssh -v does, and the stack trace after an error.
 
 Exit codes: 0 success, 1 other failure, 2 usage error, 3 the server refused our key, 4 the server
 key is unknown or does not match, 5 the server refused the operation, 6 the connection failed or
-timed out.`;
+timed out, or the server stopped (sub and pull after a server stop).`;
 
 /**
  * Runs the command line `args` and returns the exit code. Failures are one line on standard
@@ -142,7 +148,9 @@ export async function main(args: string[], io: CliIo = denoIo()): Promise<number
     return await command.run(rest, io);
   } catch (error) {
     const report = reportError(error);
-    io.printError(`ovtp: ${report.message}`);
+    // A usage error names its command as ssh and scp do: "ovtp put: unknown option --frob; …".
+    const usage = error instanceof CliError && error.command !== undefined;
+    io.printError(`${usage ? "ovtp " : "ovtp: "}${report.message}`);
     if (verbose) io.printError(terminalSafe(stackOf(error), { multiline: true }));
     return report.exitCode;
   }

@@ -154,7 +154,12 @@ export type { TransferProgress } from "./transfer/progress_counter.ts";
 export type { ListEntry } from "./transfer/file_protocol.ts";
 export { fileChunkBytes, type FileDigest, formatDigest } from "./files/chunk_tree.ts";
 export { hashFile, type HashFileOptions } from "./files/hash_file.ts";
-export { type HostKeyCheck, type HostKeyStatus, KnownHosts } from "./crypto/known_hosts.ts";
+export {
+  type HostKeyCheck,
+  type HostKeyStatus,
+  type KnownHostEntry,
+  KnownHosts,
+} from "./crypto/known_hosts.ts";
 export {
   type SubscribeOptions,
   Subscription,

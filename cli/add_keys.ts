@@ -55,7 +55,7 @@ async function keyFilesOf(path: string): Promise<string[]> {
     info = await Deno.stat(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new CliError(`Cannot read ${path}: it does not exist`, undefined, { cause: error });
+      throw new CliError(`${path}: No such file or directory`, undefined, { cause: error });
     }
     throw error;
   }

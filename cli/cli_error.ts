@@ -26,6 +26,8 @@ import { ExitCode } from "./exit_codes.ts";
 export class CliError extends Error {
   /** The exit code the command ends with. */
   readonly exitCode: ExitCode;
+  /** For a usage error, the command whose help it points to (the line reads `ovtp put: …`). */
+  command?: string;
 
   /**
    * Creates the object.
@@ -55,9 +57,15 @@ export class CliError extends Error {
    * const error = CliError.usage("get", "missing arguments");
    * assert.equal(error.message, "get: missing arguments; see ovtp get --help");
    * assert.equal(error.exitCode, 2);
+   * assert.equal(error.command, "get");
    * ```
    */
   static usage(command: string, problem: string): CliError {
-    return new CliError(`${command}: ${problem}; see ovtp ${command} --help`, ExitCode.usage);
+    const error = new CliError(
+      `${command}: ${problem}; see ovtp ${command} --help`,
+      ExitCode.usage,
+    );
+    error.command = command;
+    return error;
   }
 }

@@ -17,12 +17,17 @@
  * @module
  */
 
-import { type HostPort, parseHostPort } from "../address.ts";
+import { formatHostPort, type HostPort, parseHostPort } from "../address.ts";
 import type { OvtpClient } from "../client.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
 import type { CliIo } from "./cli_io.ts";
-import { clientOptions, connectClient } from "./connect_client.ts";
+import {
+  applyHostConfig,
+  type ClientFlags,
+  clientOptions,
+  connectClient,
+} from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
 import {
   type CommandOptions,
@@ -31,6 +36,7 @@ import {
   type PositionalSpec,
 } from "./parse_command_args.ts";
 import { parseRemoteTarget, type RemoteTarget } from "./remote_target.ts";
+import { asCliError, type ErrorContext } from "./report_error.ts";
 
 /** The parsed arguments of a client command, as its `prepare` gets them. */
 export interface ClientCommandInput<O extends CommandOptions> {
@@ -81,6 +87,11 @@ export interface ClientCommandSpec<O extends CommandOptions, R> {
    * error when it is a {@linkcode CliError.usage}) and returns what to do once connected.
    */
   prepare(input: ClientCommandInput<O>, io: CliIo): ClientCall<R> | Promise<ClientCall<R>>;
+  /**
+   * What the command asks of the server, in the user's words, for error lines ("the server
+   * refused to …"): `publish to "metrics"`. Default: `carry out ovtp NAME`.
+   */
+  request?(input: ClientCommandInput<O>): string;
 }
 
 /**
@@ -120,14 +131,33 @@ export function clientCommand<O extends CommandOptions, R>(
     help: spec.help,
     async run(args, io) {
       const { values, positionals } = parseCommandArgs(spec.name, args, options, spec.arguments);
-      const target = parseTarget(spec.name, positionals[spec.target.argument], spec.target);
-      const call = await spec.prepare({ values, positionals, target }, io);
-      const client = await connectClient(spec.name, target.address, values, io, {
-        reconnect: call.reconnect === true,
-      });
+      const given = parseTarget(spec.name, positionals[spec.target.argument], spec.target);
+      // $OVTP_HOME/config (ssh_config style) may rename the host and set the port, the key,
+      // the pinned server key and known_hosts; flags on the command line win.
+      const configured = await applyHostConfig(spec.name, given, values);
+      const target = { ...given, address: configured.address };
+      const input = { values, positionals, target };
+      const call = await spec.prepare(input, io);
+      const context: ErrorContext = {
+        server: formatHostPort({ hostname: given.address.hostname, port: target.address.port }),
+        request: spec.request?.(input) ?? `carry out ovtp ${spec.name}`,
+        timeoutSeconds: (values as ClientFlags).timeout,
+      };
+      let client: OvtpClient;
+      try {
+        client = await connectClient(spec.name, target.address, configured.flags, io, {
+          reconnect: call.reconnect === true,
+          notes: configured.notes,
+          fingerprintSource: configured.fingerprintSource,
+        });
+      } catch (error) {
+        throw asCliError(error, { ...context, phase: "connect" });
+      }
       let result: R;
       try {
-        result = await call.use(client);
+        result = await call.use((values as ClientFlags).verbose ? logRequests(client, io) : client);
+      } catch (error) {
+        throw asCliError(error, { ...context, phase: "request" });
       } finally {
         await client.close();
       }
@@ -135,6 +165,9 @@ export function clientCommand<O extends CommandOptions, R>(
     },
   };
 }
+
+/** A port no one types, to tell whether the text gave one. */
+const noPort = -1;
 
 /** Reads the target argument, or fails as a usage error of `command`. */
 function parseTarget(
@@ -153,10 +186,37 @@ function parseTarget(
     return target;
   }
   let address: HostPort;
+  let portGiven: boolean;
   try {
     address = parseHostPort(text);
+    portGiven = parseHostPort(text, noPort).port !== noPort;
   } catch {
     throw CliError.usage(command, `"${text}" is not HOST, HOST:PORT or [IPv6]:PORT`);
   }
-  return { address, path: "" };
+  return { address, path: "", portGiven };
+}
+
+/** The client's methods that are not requests to the server, left out of `-v`'s lines. */
+const notRequests = new Set(["connect", "close", "ping"]);
+
+/**
+ * For `-v`: the client, whose requests each print `debug1: request NAME "ARGUMENT"` first (the
+ * method, as the protocol's kind, and its path, topic or queue).
+ */
+function logRequests(client: OvtpClient, io: CliIo): OvtpClient {
+  return new Proxy(client, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function" || typeof property !== "string") return value;
+      if (notRequests.has(property) || property.startsWith("_")) return value.bind(target);
+      return (...args: unknown[]) => {
+        const named = args.filter((arg) => typeof arg === "string").slice(0, 2)
+          .map((arg) => JSON.stringify(arg));
+        io.printError(
+          `debug1: request ${property}${named.length > 0 ? ` ${named.join(" ")}` : ""}`,
+        );
+        return value.apply(target, args);
+      };
+    },
+  });
 }

@@ -104,6 +104,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   options: { local: { type: "string", short: "L", multiple: true } },
   arguments: { min: 1, max: 1, names: "SERVER[:PORT]" },
   target: { argument: 0, withPath: false },
+  request: () => "forward the connection",
   prepare({ values }, io) {
     const specs = (values.local ?? []).map((text) => {
       const spec = parseLocalForward(text);

@@ -39,6 +39,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   options: {},
   arguments: { min: 1, max: 2, names: "HOST[:PORT]:REMOTE [LOCAL]" },
   target: { argument: 0, withPath: true },
+  request: ({ target }) => `hash "${target.path}"`,
   prepare({ values, positionals: [, local], target }, io) {
     const localDigest = local === undefined ? undefined : hashLocal(local);
     localDigest?.catch(() => {});

@@ -45,12 +45,14 @@ key is never overwritten: remove it first, or pick another file.
 Options:
   -f, --file FILE       the private key file (default $OVTP_HOME/id_ovtp)
   -b, --bits N          RSA modulus size: 2048 to 8192, a multiple of 8 (default ${defaultRsaBits})
-  -C, --comment TEXT    names the key in peers' files and logs (default USER@HOST)
+  -C, --comment TEXT    names the key in peers' files and logs (default USER@HOST; without $USER,
+                        $LOGNAME or uid-N)
   --home DIR            the ovtp folder (default $OVTP_HOME, else ~/.ovtp)
   --json                print {"fingerprint", "file", "publicFile", "bits", "comment"}
   -q, --quiet           print only the fingerprint
 
-Needs --allow-read --allow-write --allow-env.`,
+Needs --allow-read --allow-write --allow-env (and --allow-sys=hostname,uid for the default comment
+without $USER).`,
 
   async run(args, io) {
     const { values } = parseCommandArgs("keygen", args, options, { min: 0, max: 0, names: "" });
@@ -104,12 +106,37 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** `USER@HOST` from what may be read without prompting for a permission; else empty. */
+/**
+ * `USER@HOST` from what may be read without prompting for a permission: the user from `$USER`
+ * (`$USERNAME` on Windows), else `$LOGNAME`, else `uid-N` from the process's user id; the host
+ * from the system's host name, else `$HOSTNAME`, `$COMPUTERNAME` or `/etc/hostname`. A part that
+ * cannot be read is left out.
+ */
 function defaultComment(): string {
-  const user = readEnv("USER") ?? readEnv("USERNAME");
-  const host = readEnv("HOSTNAME") ?? readEnv("COMPUTERNAME") ?? readHostnameFile();
+  const user = readEnv("USER") ?? readEnv("USERNAME") ?? readEnv("LOGNAME") ?? readUid();
+  const host = readHostname() ?? readEnv("HOSTNAME") ?? readEnv("COMPUTERNAME") ??
+    readHostnameFile();
   if (user === undefined) return host ?? "";
   return host === undefined ? user : `${user}@${host}`;
+}
+
+function readUid(): string | undefined {
+  if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state !== "granted") {
+    return undefined;
+  }
+  const uid = Deno.uid();
+  return uid === null ? undefined : `uid-${uid}`;
+}
+
+function readHostname(): string | undefined {
+  if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    return Deno.hostname().trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function readEnv(variable: string): string | undefined {

@@ -64,7 +64,7 @@ export function parseCommandArgs<T extends CommandOptions>(
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw CliError.usage(command, (error as Error).message.replace(/\.$/, ""));
+    throw CliError.usage(command, parseProblem(error as Error));
   }
   const count = parsed.positionals.length;
   if (count < positionals.min || count > positionals.max) {
@@ -76,4 +76,19 @@ export function parseCommandArgs<T extends CommandOptions>(
     values: parsed.values as CommandValues<T>,
     positionals: parsed.positionals,
   };
+}
+
+/**
+ * `parseArgs`' message in the command's words: "unknown option --frob" rather than its advice
+ * about `--` with an unclosed quote.
+ */
+function parseProblem(error: Error): string {
+  const message = error.message;
+  const unknown = /^Unknown option '([^']+)'/.exec(message);
+  if (unknown !== null) return `unknown option ${unknown[1]}`;
+  const missing = /^Option '(?:-\w, )?(--[^ ']+)(?: <value>)?' argument missing/.exec(message);
+  if (missing !== null) return `option ${missing[1]} needs a value`;
+  const noValue = /^Option '(?:-\w, )?(--[^ ']+)' does not take an argument/.exec(message);
+  if (noValue !== null) return `option ${noValue[1]} takes no value`;
+  return message.split(". ")[0].replace(/\.$/, "");
 }

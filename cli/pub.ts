@@ -41,6 +41,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   options: { type: { type: "string", short: "t" } },
   arguments: { min: 3, max: 3, names: "HOST[:PORT] TOPIC MESSAGE" },
   target: { argument: 0, withPath: false },
+  request: ({ positionals: [, topic] }) => `publish to "${topic}"`,
   prepare({ values, positionals: [, topic, text] }, io) {
     let value: unknown = text;
     if (values.type === "json") {

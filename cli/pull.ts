@@ -74,6 +74,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   },
   arguments: { min: 2, max: 2, names: "HOST[:PORT] QUEUE" },
   target: { argument: 0, withPath: false },
+  request: ({ positionals: [, queue] }) => `hand out items of the queue "${queue}"`,
   prepare({ values, positionals: [, queue] }, io) {
     checkTopicArgument("pull", queue);
     const count = parseCount("pull", values.count);

@@ -42,6 +42,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   options: messageTypeOption,
   arguments: { min: 3, max: 3, names: "HOST[:PORT] QUEUE MESSAGE|-" },
   target: { argument: 0, withPath: false },
+  request: ({ positionals: [, queue] }) => `take items for the queue "${queue}"`,
   async prepare({ values, positionals: [, queue, text] }, io) {
     checkTopicArgument("push", queue);
     const value = await readMessageInput("push", text, values.type, io);

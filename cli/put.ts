@@ -45,7 +45,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   async prepare({ values, positionals: [local], target }, io) {
     const info = await Deno.stat(local).catch((error) => {
       if (error instanceof Deno.errors.NotFound) {
-        throw new CliError(`Cannot read ${local}: it does not exist`, undefined, { cause: error });
+        throw new CliError(`${local}: No such file or directory`, undefined, { cause: error });
       }
       throw error;
     });

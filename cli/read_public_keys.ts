@@ -55,7 +55,7 @@ export async function readPublicKeys(
     text = await Deno.readTextFile(file);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new CliError(`Cannot read ${file}: it does not exist`, undefined, { cause: error });
+      throw new CliError(`${file}: No such file or directory`, undefined, { cause: error });
     }
     throw error;
   }

@@ -14,6 +14,8 @@ export interface RemoteTarget {
   address: HostPort;
   /** The path on the server (may be empty: the served folder itself). */
   path: string;
+  /** Whether the text gave the port (else it is the default, which `Port` in the config may change). */
+  portGiven?: boolean;
 }
 
 /**
@@ -32,10 +34,12 @@ export interface RemoteTarget {
  * assert.deepEqual(parseRemoteTarget("files.example:9000:in/a.csv"), {
  *   address: { hostname: "files.example", port: 9000 },
  *   path: "in/a.csv",
+ *   portGiven: true,
  * });
  * assert.deepEqual(parseRemoteTarget("[::1]:a.csv"), {
  *   address: { hostname: "::1", port: 4242 },
  *   path: "a.csv",
+ *   portGiven: false,
  * });
  * assert.equal(parseRemoteTarget("./a.csv"), undefined);
  * ```
@@ -50,5 +54,5 @@ export function parseRemoteTarget(text: string): RemoteTarget | undefined {
   } catch {
     return undefined;
   }
-  return { address, path };
+  return { address, path, portGiven: port !== undefined };
 }

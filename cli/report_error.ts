@@ -19,6 +19,7 @@ import {
 import { terminalSafe } from "./_terminal_text.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
+import { StreamError } from "../wire/protocol_codes.ts";
 
 /** What the command says about a failure. */
 export interface ErrorReport {
@@ -26,6 +27,21 @@ export interface ErrorReport {
   exitCode: ExitCode;
   /** One line, without the `ovtp: ` prefix: what happened and what to do next. */
   message: string;
+}
+
+/**
+ * What a client command was doing when it failed, so that the line names it in the user's terms
+ * rather than the protocol's.
+ */
+export interface ErrorContext {
+  /** The server as the user named it (`files.example:4822`). */
+  server?: string;
+  /** What was asked of the server, after "refused to" (`publish to "x"`). */
+  request?: string;
+  /** `--timeout` as the user gave it, in seconds (`10`). */
+  timeoutSeconds?: string;
+  /** Whether it failed while connecting (`connect`) or on a request once connected. */
+  phase?: "connect" | "request";
 }
 
 /**
@@ -57,12 +73,40 @@ export interface ErrorReport {
  * assert.match(report.message, /--force/);
  * ```
  */
-export function reportError(error: unknown): ErrorReport {
-  const { exitCode, message } = classify(error);
-  return { exitCode, message: terminalSafe(oneLine(message)) };
+export function reportError(error: unknown, context: ErrorContext = {}): ErrorReport {
+  const { exitCode, message } = classify(error, context);
+  return { exitCode, message: terminalSafe(oneLine(withoutOsErrorNumber(message))) };
 }
 
-function classify(error: unknown): ErrorReport {
+/**
+ * The same report as a {@linkcode CliError} (its cause the original error), for a step that
+ * knows the context and lets `cli.ts` print it.
+ *
+ * @param error What was thrown.
+ * @param context What the command was doing.
+ * @returns A `CliError` unchanged, else a new one with the report's line and exit code.
+ *
+ * @example Name the request a server refused
+ * ```ts
+ * import { asCliError } from "./report_error.ts";
+ * import { RemoteError } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = asCliError(
+ *   new RemoteError('The peer aborted stream 7: This key may not publish to "x"', { remoteCode: 13 }),
+ *   { request: 'publish to "x"' },
+ * );
+ * assert.match(error.message, /^the server refused to publish to "x": not allowed for this key/);
+ * assert.equal(error.exitCode, 5);
+ * ```
+ */
+export function asCliError(error: unknown, context: ErrorContext): CliError {
+  if (error instanceof CliError) return error;
+  const { exitCode, message } = reportError(error, context);
+  return new CliError(message, exitCode, { cause: error });
+}
+
+function classify(error: unknown, context: ErrorContext): ErrorReport {
   if (error instanceof CliError) return { exitCode: error.exitCode, message: error.message };
   if (error instanceof AuthenticationError) {
     return {
@@ -77,19 +121,21 @@ function classify(error: unknown): ErrorReport {
       message: fileProblem(error),
     };
   }
-  if (error instanceof RemoteError) {
-    return {
-      exitCode: ExitCode.refused,
-      message: `${error.message}; the server's log may say more`,
-    };
-  }
+  if (error instanceof RemoteError) return remoteProblem(error, context);
   if (error instanceof TimeoutError) {
-    return {
-      exitCode: ExitCode.connection,
-      message: `${error.message}; check that the server is up, or allow more time with --timeout`,
-    };
+    return { exitCode: ExitCode.connection, message: timeoutProblem(error, context) };
   }
   if (error instanceof ConnectionError) {
+    // ssh's words for a name that does not resolve: the advice about the port would mislead.
+    const lookup = /failed to lookup address information: ([^;]*)/.exec(error.message);
+    if (lookup !== null && context.server !== undefined) {
+      return {
+        exitCode: ExitCode.connection,
+        message: `Could not resolve hostname ${context.server.replace(/:\d+$/, "")}: ${
+          lookup[1]
+        }; check the name, or give it a HostName in $OVTP_HOME/config`,
+      };
+    }
     return {
       exitCode: ExitCode.connection,
       message: `${error.message}; check that \`ovtp serve\` runs there and the port is right`,
@@ -99,7 +145,7 @@ function classify(error: unknown): ErrorReport {
     return { exitCode: ExitCode.failure, message: error.message };
   }
   if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-    return { exitCode: ExitCode.failure, message: (error as Error).message };
+    return { exitCode: ExitCode.failure, message: permissionProblem(error as Error) };
   }
   if (error instanceof Error) return { exitCode: ExitCode.failure, message: error.message };
   return { exitCode: ExitCode.failure, message: String(error) };
@@ -124,13 +170,25 @@ function hostKey(error: HostKeyError): string {
   }
 }
 
+/** A file problem in scp's words: `x.csv: No such file or directory`. */
 function fileProblem(error: FileError): string {
-  const path = JSON.stringify(error.path);
+  const path = readablePath(error.path);
+  const there = error.remote ? " on the server" : "";
   switch (error.reason) {
+    case "not_found":
+      return `${path}: No such file or directory${there}`;
     case "exists":
-      return `${path} already exists ${
-        error.remote ? "on the server" : "here"
-      }; pass --force to replace it`;
+      return `${path} already exists${error.remote ? " on the server" : " here"}; ` +
+        `pass --force to replace it`;
+    case "permission": {
+      if (!error.remote) return `${path}: Permission denied`;
+      // The server's own rule ("This key is read-only: …", "This server serves no files") says
+      // what to ask its owner; an OS error there would only repeat the path.
+      const detail = peerDetail(error.message, error.path);
+      return /^This (key|server) /.test(detail)
+        ? `${path}: Permission denied by the server: ${detail}`
+        : `${path}: Permission denied by the server`;
+    }
     case "outside_root":
       return `The server refused ${path}: it leads outside the folder the server serves; ` +
         `name a path inside it`;
@@ -138,9 +196,127 @@ function fileProblem(error: FileError): string {
       return error.remote
         ? `The server refused ${path}: it is not a regular file (put and get take -r for folders)`
         : error.message;
+    case "io":
+      return error.remote
+        ? `The server could not store or read ${path}: ${
+          peerDetail(error.message, error.path)
+        }; the server's log says more`
+        : error.message;
     default:
       return error.message;
   }
+}
+
+/**
+ * A reset from the server, in the user's terms: what it refused and why, with no stream number.
+ * A refused request is exit code 5, one the server gave up on (it is stopping) 6.
+ */
+function remoteProblem(error: RemoteError, context: ErrorContext): ErrorReport {
+  const request = context.request ?? "do this";
+  const reason = streamReason(error.message);
+  switch (error.remoteCode) {
+    case StreamError.permission:
+      return {
+        exitCode: ExitCode.refused,
+        message: `the server refused to ${request}: ${keyRule(reason)}`,
+      };
+    case StreamError.full:
+      return {
+        exitCode: ExitCode.refused,
+        message: `the server refused to ${request}: ${reason}; try again later`,
+      };
+    case StreamError.unsupported:
+      return {
+        exitCode: ExitCode.refused,
+        message: `the server cannot ${request}: it does not know this request (an older ovtp?)`,
+      };
+    case StreamError.cancel:
+      // The server gave up on a stream it had accepted: it is stopping, or the other end of a
+      // forward or a transfer went away. Not a refusal: exit 6, as a lost connection.
+      return {
+        exitCode: ExitCode.connection,
+        message: `the server stopped the request to ${request}: ${reason}; run the command ` +
+          `again once the server is back`,
+      };
+    case StreamError.internal:
+      return {
+        exitCode: ExitCode.refused,
+        message: `the server failed to ${request}: ${reason}; the server's log may say more`,
+      };
+    case StreamError.connectFailed:
+      return {
+        exitCode: ExitCode.refused,
+        message: `the server could not ${request}: ${reason}`,
+      };
+    default:
+      return {
+        exitCode: ExitCode.refused,
+        message: `the server refused to ${request}: ${reason}`,
+      };
+  }
+}
+
+/** A timeout in the user's own unit: "timed out after 10 s" for `--timeout 10`. */
+function timeoutProblem(error: TimeoutError, context: ErrorContext): string {
+  const server = context.server ?? "the server";
+  const advice = "check that the server is up, or allow more time with --timeout";
+  if (context.timeoutSeconds === undefined) return `${error.message}; ${advice}`;
+  const after = `timed out after ${context.timeoutSeconds} s`;
+  return context.phase === "request"
+    ? `${server}: no answer ${after.replace("timed out ", "")} (asked to ${
+      context.request ?? "answer"
+    }); ${advice}`
+    : `${server}: connection ${after}; ${advice}`;
+}
+
+/**
+ * Deno's refusal. Reading a path under `/dev` (`/dev/stdin`, `/dev/shm/…`) needs all
+ * permissions, which a user of the `ovtp` task or binary cannot give: say what they can do.
+ */
+function permissionProblem(error: Error): string {
+  const special = /^Requires all access to "(\/dev\/[^"]*)"/.exec(error.message);
+  if (special === null) return error.message;
+  const path = special[1];
+  if (/^\/dev\/(stdin|stdout|fd\/[012])$/.test(path)) {
+    return `${path}: ovtp cannot open files under /dev; write - for standard input or output`;
+  }
+  return `${path}: ovtp cannot open files under /dev; copy the file elsewhere first, or pipe ` +
+    `it: cat ${path} | ovtp put - HOST:PATH`;
+}
+
+/**
+ * A key's refusal without repeating the request: `This key may not publish to "x"` becomes
+ * "not allowed for this key", keeping a parenthesis that names the option; other reasons (a
+ * forward allow-list) are kept as they are.
+ */
+function keyRule(reason: string): string {
+  const match = /^This key may not [^(]*?(\s*\(.*\))?$/.exec(reason);
+  if (match === null) return reason;
+  return `not allowed for this key${match[1] ?? ""}; the server's owner sets what it may do in ` +
+    `authorized_keys`;
+}
+
+/** The reason a peer gave for a reset, without the library's "The peer aborted stream N: ". */
+function streamReason(message: string): string {
+  return message.replace(/^The peer aborted stream \d+: /, "");
+}
+
+/** The peer's detail after "The server refused "x": ", without repeating the path. */
+function peerDetail(message: string, path: string): string {
+  return message.replace(`The server refused ${JSON.stringify(path)}: `, "");
+}
+
+/** A path as scp prints it: bare, or in JSON quotes when it is empty or holds spaces, quotes or controls. */
+function readablePath(path: string): string {
+  // deno-lint-ignore no-control-regex -- control characters are what it looks for
+  return path === "" || /[\s"\\\x00-\x1f\x7f-\x9f\u2028-\u202e]/.test(path)
+    ? JSON.stringify(path)
+    : path;
+}
+
+/** Deno's " (os error 2)" suffix says nothing to a user. */
+function withoutOsErrorNumber(text: string): string {
+  return text.replace(/ \(os error \d+\)/g, "");
 }
 
 function oneLine(text: string): string {

@@ -41,6 +41,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   options: messageTypeOption,
   arguments: { min: 2, max: 2, names: "HOST[:PORT] MESSAGE|-" },
   target: { argument: 0, withPath: false },
+  request: () => "take the message",
   async prepare({ values, positionals: [, text] }, io) {
     const message = await readMessageInput("send", text, values.type, io);
     return {

@@ -54,6 +54,8 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
   options: { count: { type: "string", short: "n" }, "no-reconnect": { type: "boolean" } },
   arguments: { min: 2, max: Infinity, names: "HOST[:PORT] PATTERN..." },
   target: { argument: 0, withPath: false },
+  request: ({ positionals: [, ...patterns] }) =>
+    `subscribe to ${patterns.map((pattern) => JSON.stringify(pattern)).join(" ")}`,
   prepare({ values, positionals: [, ...patterns] }, io) {
     for (const pattern of patterns) checkTopicArgument("sub", pattern, { pattern: true });
     const count = parseCount("sub", values.count);

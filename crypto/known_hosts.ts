@@ -17,8 +17,21 @@ import { timingSafeEqual } from "./timing_safe_equal.ts";
 const maxKnownHostsBytes = 16_777_216;
 const knownHostsFileMode = 0o600;
 const knownHostsDirectoryMode = 0o700;
+const permissionBits = 0o7777;
 const minPort = 1;
 const maxPort = 65_535;
+
+/** One key line of a `known_hosts` file, as {@linkcode KnownHosts.list} reads it. */
+export interface KnownHostEntry {
+  /** The line's number, from 1. */
+  lineNumber: number;
+  /** The host patterns of the line (`[host]:port`), lower-cased. */
+  patterns: string[];
+  /** The key's fingerprint (`SHA256:…`). */
+  fingerprint: string;
+  /** The comment after the key, or `""`. */
+  comment: string;
+}
 
 /** What {@linkcode KnownHosts.check} concluded about a server's key. */
 export type HostKeyStatus = "match" | "unknown" | "mismatch";
@@ -203,6 +216,113 @@ export class KnownHosts {
     }
   }
 
+  /**
+   * Lists the key lines of the file, read afresh, in file order (comments, blank lines and
+   * unreadable lines left out). A missing file lists nothing.
+   *
+   * @returns The entries.
+   * @throws {KeyFileError} If the file exists but cannot be read, or is larger than 16 MiB.
+   *
+   * @example List what add() recorded
+   * ```ts
+   * import { KnownHosts, type PublicKey } from "../mod.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   const knownHosts = new KnownHosts(join(dir, "known_hosts"));
+   *   await knownHosts.add("::1", 4242, { spki: new Uint8Array([1, 2, 3]), comment: "" } as PublicKey);
+   *   const [entry] = await knownHosts.list();
+   *   assert.deepEqual(entry.patterns, ["[::1]:4242"]);
+   *   assert.match(entry.fingerprint, /^SHA256:/);
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
+   * ```
+   */
+  async list(): Promise<KnownHostEntry[]> {
+    const text = await this.#read();
+    if (text === undefined) return [];
+    const entries: KnownHostEntry[] = [];
+    for (const [index, rawLine] of text.split("\n").entries()) {
+      const entry = parseEntry(rawLine);
+      if (entry === undefined) continue;
+      entries.push({
+        lineNumber: index + 1,
+        patterns: entry.patterns,
+        fingerprint: await fingerprint(entry.spki),
+        comment: entry.comment,
+      });
+    }
+    return entries;
+  }
+
+  /**
+   * Forgets every key recorded for `[host]:port`, as `ssh-keygen -R` does: a line naming only
+   * that server is removed, a line naming others too loses only that pattern. The file is
+   * rewritten through a temporary file renamed over it (keeping its mode, its comments and its
+   * other lines), so a crash leaves either the old file or the new one.
+   *
+   * @param host The server's host.
+   * @param port The server's port.
+   * @returns The entries that named the server (their `patterns` as they were), empty when none
+   *   did (the file is then left untouched).
+   * @throws {KeyFileError} If the file cannot be read or rewritten.
+   * @throws {TypeError} If `host` is invalid (see {@linkcode formatHostPattern}).
+   * @throws {RangeError} If `port` is invalid.
+   *
+   * @example Forget a server
+   * ```ts
+   * import { KnownHosts, type PublicKey } from "../mod.ts";
+   * import { join } from "node:path";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * try {
+   *   const knownHosts = new KnownHosts(join(dir, "known_hosts"));
+   *   await knownHosts.add("::1", 4242, { spki: new Uint8Array([1, 2, 3]), comment: "" } as PublicKey);
+   *   assert.equal((await knownHosts.remove("::1", 4242)).length, 1);
+   *   assert.equal((await knownHosts.remove("::1", 4242)).length, 0);
+   *   assert.equal(await Deno.readTextFile(knownHosts.path), "");
+   * } finally {
+   *   await Deno.remove(dir, { recursive: true });
+   * }
+   * ```
+   */
+  async remove(host: string, port: number): Promise<KnownHostEntry[]> {
+    const pattern = formatHostPattern(host, port);
+    const text = await this.#read();
+    if (text === undefined) return [];
+    const removed: KnownHostEntry[] = [];
+    const kept: string[] = [];
+    for (const [index, rawLine] of text.split("\n").entries()) {
+      const entry = parseEntry(rawLine);
+      if (entry === undefined || !entry.patterns.includes(pattern)) {
+        kept.push(rawLine);
+        continue;
+      }
+      removed.push({
+        lineNumber: index + 1,
+        patterns: entry.patterns,
+        fingerprint: await fingerprint(entry.spki),
+        comment: entry.comment,
+      });
+      const others = entry.patterns.filter((other) => other !== pattern);
+      if (others.length > 0) kept.push(`${others.join(",")} ${entry.rest}`);
+    }
+    if (removed.length === 0) return removed;
+    try {
+      await replaceFile(this.path, kept.join("\n"));
+    } catch (error) {
+      throw new KeyFileError(
+        `Cannot rewrite known hosts file "${this.path}": ${describeFileError(error)}`,
+        { cause: error },
+      );
+    }
+    return removed;
+  }
+
   /** Reads the file; `undefined` if it does not exist. */
   async #read(): Promise<string | undefined> {
     let contents: FileContents;
@@ -227,20 +347,40 @@ export class KnownHosts {
 interface Entry {
   patterns: string[];
   spki: Uint8Array;
+  /** The line after its patterns: the key type, the key and the comment. */
+  rest: string;
+  comment: string;
 }
 
 /** Reads one line; `undefined` for blank, comment and unreadable lines. */
 function parseEntry(rawLine: string): Entry | undefined {
   const line = rawLine.trim();
   if (line === "" || line.startsWith("#")) return undefined;
-  const match = /^(\S+)\s+(\S+)\s+(\S+)/.exec(line);
-  if (match === null || match[2] !== publicKeyType) return undefined;
+  const match = /^(\S+)\s+((\S+)\s+(\S+)(?:\s+(.*))?)$/.exec(line);
+  if (match === null || match[3] !== publicKeyType) return undefined;
   let spki: Uint8Array;
   try {
-    spki = decodeBase64(match[3]);
+    spki = decodeBase64(match[4]);
   } catch {
     return undefined;
   }
   const patterns = match[1].split(",").map((pattern) => pattern.toLowerCase());
-  return { patterns, spki };
+  return { patterns, spki, rest: match[2], comment: match[5] ?? "" };
+}
+
+/** Writes `text` to a temporary file beside `path`, with `path`'s mode, and renames it over. */
+async function replaceFile(path: string, text: string): Promise<void> {
+  const { mode } = await Deno.stat(path);
+  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeTextFile(temporary, text, {
+      createNew: true,
+      mode: (mode ?? knownHostsFileMode) & permissionBits,
+    });
+    if (mode !== null) await Deno.chmod(temporary, mode & permissionBits);
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
 }

@@ -34,7 +34,7 @@ Deno.test("ovtp fingerprint prints the key of a public or private key file", asy
 
     run = await runCli(["fingerprint", join(home, "missing.pub")]);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /^ovtp: Cannot read .*missing\.pub: it does not exist\n$/);
+    assert.match(run.stderr, /^ovtp: .*missing\.pub: No such file or directory\n$/);
     await Deno.writeTextFile(join(home, "bad.pub"), "ovtp-rsa AAAA broken\n");
     run = await runCli(["fingerprint", join(home, "bad.pub")]);
     assert.equal(run.code, 1);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli } from "./_cli.ts";
+import { cliArgs, runCli } from "./_cli.ts";
 
 Deno.test("ovtp keygen writes a private key (0600) and a .pub, and prints the fingerprint", async () => {
   const home = await Deno.makeTempDir({ prefix: "ovtp_cli_keygen_" });
@@ -37,6 +37,29 @@ Deno.test("ovtp keygen writes a private key (0600) and a .pub, and prints the fi
     }
     run = await runCli(["keygen", "extra"], { env });
     assert.equal(run.code, 2, run.stderr);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("ovtp keygen without $USER names the key LOGNAME@host, else uid-N@host", async () => {
+  const home = await Deno.makeTempDir({ prefix: "ovtp_cli_keygen_" });
+  const { USER: _user, USERNAME: _username, LOGNAME: _logname, ...inherited } = Deno.env.toObject();
+  const host = Deno.hostname();
+  try {
+    const keygen = async (file: string, env: Record<string, string>) => {
+      const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: cliArgs(["keygen", "--bits", "2048", "-f", join(home, file)]),
+        env: { ...inherited, NO_COLOR: "1", OVTP_HOME: join(home, "ovtp"), ...env },
+        clearEnv: true,
+        stdin: "null",
+      }).output();
+      assert.equal(code, 0, new TextDecoder().decode(stderr));
+      return new TextDecoder().decode(stdout);
+    };
+    assert.match(await keygen("a", { LOGNAME: "carol" }), new RegExp(` carol@${host} \\(RSA`));
+    assert.match(await keygen("b", {}), new RegExp(` uid-${Deno.uid()}@${host} \\(RSA`));
+    assert.match(await Deno.readTextFile(join(home, "b.pub")), /^ovtp-rsa \S+ uid-\d+@\S+\n$/);
   } finally {
     await Deno.remove(home, { recursive: true });
   }

@@ -35,6 +35,9 @@ Deno.test("each command runs with the permissions the README lists", async () =>
     [["mkdir", "-p", `${server.address}:d/e`], [net, read, env], alice],
     [["mv", `${server.address}:a.txt`, "d/b.txt"], [net, read, env], alice],
     [["rm", "-r", `${server.address}:d`], [net, read, env], alice],
+    [["ping", "-c", "1", server.address], [net, read, env], alice],
+    [["known-hosts", "list"], [read, env], alice],
+    [["known-hosts", "remove", server.address], [read, write, env], alice],
   ];
   try {
     for (const [args, permissions, environment] of cases) {

@@ -61,7 +61,7 @@ Deno.test("reportError() escapes control characters a server put in its reason o
   const cases = [
     new RemoteError(`The peer aborted stream 1: ${reason}`, { remoteCode: 2 }),
     new FileError(`The server refused "a": ${reason}`, {
-      reason: "not_found",
+      reason: "io",
       path: "a",
       remote: true,
     }),
@@ -74,4 +74,68 @@ Deno.test("reportError() escapes control characters a server put in its reason o
     assert.doesNotMatch(message, /[\x00-\x1f\x7f-\x9f\u202e]/, message);
     assert.match(message, /gone\\x1b\]0;owned\\x07\\x1b\[2J\\x9b2J\\u202etxt\.exe/);
   }
+});
+
+Deno.test("reportError() speaks the user's terms: no stream numbers, no os error numbers, timeouts as given", () => {
+  const refused = reportError(
+    new RemoteError('The peer aborted stream 7: This key may not publish to "x"', {
+      remoteCode: 13,
+    }),
+    { request: 'publish to "x"' },
+  );
+  assert.equal(refused.exitCode, 5);
+  assert.match(refused.message, /^the server refused to publish to "x": not allowed for this key;/);
+  assert.doesNotMatch(refused.message, /stream 7|may not publish/);
+  const forward = reportError(
+    new RemoteError(
+      'The peer aborted stream 3: This key may not forward (its authorized_keys option "no-forward")',
+      { remoteCode: 13 },
+    ),
+    { request: "forward the connection" },
+  );
+  assert.match(
+    forward.message,
+    /not allowed for this key \(its authorized_keys option "no-forward"\)/,
+  );
+  const stopped = reportError(
+    new RemoteError("The peer aborted stream 1: Subscription over: the server is closing", {
+      remoteCode: 1,
+    }),
+    { request: 'subscribe to "t.>"' },
+  );
+  assert.equal(stopped.exitCode, 6);
+  const notFound = reportError(
+    new FileError(
+      'The server refused "x.csv": Cannot read "x.csv": No such file or directory (os error 2)',
+      { reason: "not_found", path: "x.csv", remote: true },
+    ),
+  );
+  assert.equal(notFound.message, "x.csv: No such file or directory on the server");
+  assert.equal(
+    reportError(new Error("Cannot open a: gone (os error 5)")).message,
+    "Cannot open a: gone",
+  );
+  const timeout = reportError(new TimeoutError("did not finish within 9996 ms"), {
+    server: "h:1",
+    timeoutSeconds: "10",
+    phase: "connect",
+  });
+  assert.match(timeout.message, /^h:1: connection timed out after 10 s;/);
+  const lookup = reportError(
+    new ConnectionError(
+      "Cannot connect to db.invalid:4242: failed to lookup address information: Name or service not known",
+    ),
+    { server: "db.invalid:4242" },
+  );
+  assert.match(
+    lookup.message,
+    /^Could not resolve hostname db\.invalid: Name or service not known;/,
+  );
+  const dev = reportError(
+    new Deno.errors.NotCapable(
+      'Requires all access to "/dev/shm/a", run again with the --allow-all flag',
+    ),
+  );
+  assert.doesNotMatch(dev.message, /--allow-all/);
+  assert.match(dev.message, /^\/dev\/shm\/a: ovtp cannot open files under \/dev;/);
 });

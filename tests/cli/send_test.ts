@@ -137,7 +137,7 @@ Deno.test("ovtp send prints the reply as one JSON line and exits by its status",
       ) {
         const run = await runCli(args, { env: alice });
         assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
-        assert.match(run.stderr, /^ovtp: send: .*see ovtp send --help\n$/);
+        assert.match(run.stderr, /^ovtp send: .*see ovtp send --help\n$/);
       }
     });
   } finally {
