@@ -8,11 +8,12 @@
  */
 
 import { formatHostPort, type HostPort } from "../address.ts";
-import { FileError, type FileErrorReason } from "../errors.ts";
+import { FileError } from "../errors.ts";
 import { terminalSafe } from "./_terminal_text.ts";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { parseRemoteTarget } from "./remote_target.ts";
+import { fileProblem } from "./report_error.ts";
 
 /**
  * The path to send for a remote path a user typed: `HOST:` (nothing after the colon) names the
@@ -67,14 +68,6 @@ export function sameServer(a: HostPort, b: HostPort): boolean {
   return a.hostname.toLowerCase() === b.hostname.toLowerCase() && a.port === b.port;
 }
 
-/** What sftp and the shell say for each refusal. */
-const wordingByReason: Partial<Record<FileErrorReason, string>> = {
-  not_found: "No such file or directory",
-  exists: "File exists",
-  not_empty: "Directory not empty",
-  outside_root: "Outside the folder the server serves",
-};
-
 /**
  * One line for a refused remote path, as scp and sftp word it: `x.csv: No such file or
  * directory`. Other failures come back unchanged.
@@ -97,42 +90,17 @@ const wordingByReason: Partial<Record<FileErrorReason, string>> = {
  * assert.equal((remoteProblem(refusal, "x.csv") as Error).message, "x.csv: No such file or directory");
  * ```
  */
-export function remoteProblem(error: unknown, path: string): unknown {
+export function remoteProblem(
+  error: unknown,
+  path: string,
+  forceOption?: string,
+): unknown {
   if (!(error instanceof FileError) || !error.remote) return error;
-  const shown = terminalSafe(path === "" ? "." : path);
-  const wording = wordingByReason[error.reason];
-  if (wording !== undefined) {
-    return new CliError(`${shown}: ${wording}`, ExitCode.refused, { cause: error });
-  }
-  if (error.reason === "permission") {
-    // The server names the key's authorized_keys option ("its authorized_keys option
-    // \"read-only\"", or "key is read-only" from older servers).
-    const keyOption = /\b(?:key is |option ")(read-only|write-only|restrict)\b/.exec(error.message)
-      ?.[1];
-    return new CliError(
-      `${shown}: Permission denied${
-        keyOption
-          ? ` (the server lets this key ${keyOption === "write-only" ? "only write" : "only read"})`
-          : ""
-      }`,
-      ExitCode.refused,
-      { cause: error },
-    );
-  }
-  return new CliError(`${shown}: ${serverDetail(error.message)}`, ExitCode.refused, {
-    cause: error,
-  });
-}
-
-/**
- * The server's own explanation, without the library's `The server refused "x": ` and the
- * server's `Cannot VERB "x": ` prefixes: `it is more than 128 folders deep; remove …`.
- */
-function serverDetail(message: string): string {
-  const detail = message
-    .replace(/^The server refused "(?:[^"\\]|\\.)*": /, "")
-    .replace(/^Cannot [a-z ]+ "(?:[^"\\]|\\.)*"(?: to "(?:[^"\\]|\\.)*")?: /, "");
-  return detail.charAt(0).toUpperCase() + detail.slice(1);
+  return new CliError(
+    fileProblem(error, terminalSafe(path === "" ? "." : path), forceOption ?? null),
+    ExitCode.refused,
+    { cause: error },
+  );
 }
 
 /**

@@ -59,7 +59,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new)
         try {
           await client.rename(from, destination, { overwrite: values.force ?? false });
         } catch (error) {
-          throw remoteProblem(error, namedPath(error, from, destination));
+          throw remoteProblem(error, namedPath(error, from, destination), "-f");
         }
       },
     };

@@ -170,32 +170,74 @@ function hostKey(error: HostKeyError): string {
   }
 }
 
-/** A file problem in scp's words: `x.csv: No such file or directory`. */
-function fileProblem(error: FileError): string {
-  const path = readablePath(error.path);
-  const there = error.remote ? " on the server" : "";
+/**
+ * A file problem in scp's and sftp's words (`x.csv: No such file or directory`,
+ * `www: Directory not empty`), with no stream numbers, OS error numbers or server paths: the one
+ * wording of file errors for every command, those that transfer and the remote file commands.
+ *
+ * @param error What the library threw.
+ * @param shownPath The path as the user typed it (default: the error's own).
+ * @param forceOption The flag of the command that replaces an existing file, or null when it has
+ *   none (`mkdir`).
+ * @returns One line, without the `ovtp: ` prefix.
+ *
+ * @example
+ * ```ts
+ * import { fileProblem } from "./report_error.ts";
+ * import { FileError } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const gone = new FileError('The server refused "x.csv": Cannot read "x.csv": gone', {
+ *   reason: "not_found",
+ *   path: "x.csv",
+ *   remote: true,
+ * });
+ * assert.equal(fileProblem(gone), "x.csv: No such file or directory");
+ * ```
+ */
+export function fileProblem(
+  error: FileError,
+  shownPath: string = error.path,
+  forceOption: string | null = "--force",
+): string {
+  const path = readablePath(shownPath);
   switch (error.reason) {
     case "not_found":
-      return `${path}: No such file or directory${there}`;
+      return `${path}: No such file or directory`;
     case "exists":
-      return `${path} already exists${error.remote ? " on the server" : " here"}; ` +
-        `pass --force to replace it`;
+      if (!error.remote) return `${path} already exists here; pass --force to replace it`;
+      return forceOption === null
+        ? `${path}: File exists`
+        : `${path} already exists on the server; pass ${forceOption} to replace it`;
+    case "not_empty":
+      return `${path}: Directory not empty`;
     case "permission": {
       if (!error.remote) return `${path}: Permission denied`;
-      // The server's own rule ("This key is read-only: …", "This server serves no files") says
-      // what to ask its owner; an OS error there would only repeat the path.
+      // The server names the key's authorized_keys option ("its authorized_keys option
+      // \"read-only\"", or "key is read-only" from older servers).
+      const keyOption = /\b(?:key is |option ")(read-only|write-only|restrict)\b/.exec(
+        error.message,
+      )
+        ?.[1];
+      if (keyOption !== undefined) {
+        return `${path}: Permission denied (the server lets this key ${
+          keyOption === "write-only" ? "only write" : "only read"
+        })`;
+      }
+      // The server's own rule ("This server serves no files") says what to ask its owner; an OS
+      // error there would only repeat the path.
       const detail = peerDetail(error.message, error.path);
       return /^This (key|server) /.test(detail)
         ? `${path}: Permission denied by the server: ${detail}`
         : `${path}: Permission denied by the server`;
     }
     case "outside_root":
-      return `The server refused ${path}: it leads outside the folder the server serves; ` +
-        `name a path inside it`;
+      return `${path}: Outside the folder the server serves; name a path inside it`;
     case "unsupported_type":
-      return error.remote
-        ? `The server refused ${path}: it is not a regular file (put and get take -r for folders)`
-        : error.message;
+      if (!error.remote) return error.message;
+      return /not a regular file|is a folder/.test(error.message)
+        ? `${path}: not a regular file (put and get take -r for folders)`
+        : `${path}: ${serverDetail(error.message)}`;
     case "io":
       return error.remote
         ? `The server could not store or read ${path}: ${
@@ -203,8 +245,19 @@ function fileProblem(error: FileError): string {
         }; the server's log says more`
         : error.message;
     default:
-      return error.message;
+      return error.remote ? `${path}: ${serverDetail(error.message)}` : error.message;
   }
+}
+
+/**
+ * The server's own explanation, without the library's `The server refused "x": ` and the
+ * server's `Cannot VERB "x": ` prefixes: `it is more than 128 folders deep; remove …`.
+ */
+function serverDetail(message: string): string {
+  const detail = withoutOsErrorNumber(message)
+    .replace(/^The server refused "(?:[^"\\]|\\.)*": /, "")
+    .replace(/^Cannot [a-z ]+ "(?:[^"\\]|\\.)*"(?: to "(?:[^"\\]|\\.)*")?: /, "");
+  return detail.charAt(0).toUpperCase() + detail.slice(1);
 }
 
 /**

@@ -49,7 +49,7 @@ Deno.test("ovtp get downloads files and folders from the served root", async (t)
       assert.equal(run.code, 5, run.stderr);
       run = await runCli(["get", `${server.address}:../server/id_ovtp`, out], { env });
       assert.equal(run.code, 5, run.stderr);
-      assert.match(run.stderr, /outside the folder the server serves/);
+      assert.match(run.stderr, /Outside the folder the server serves/);
       assert.equal(await Deno.stat(join(out, "id_ovtp")).catch(() => null), null);
     });
 

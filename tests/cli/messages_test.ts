@@ -22,14 +22,15 @@ Deno.test("ovtp errors read as scp's: no such file, unknown option, a refused pu
 
     run = await runCli(["get", `${server.address}:x.csv`, join(world.dir, "x.csv")], { env });
     assert.equal(run.code, 5);
-    assert.equal(run.stderr, "ovtp: x.csv: No such file or directory on the server\n");
+    assert.equal(run.stderr, "ovtp: x.csv: No such file or directory\n");
 
     run = await runCli(["pub", server.address, "x", "hello"], { env });
     assert.equal(run.code, 5);
     assert.equal(
       run.stderr,
-      `ovtp: the server refused to publish to "x": not allowed for this key; the server's owner ` +
-        `sets what it may do in authorized_keys\n`,
+      `ovtp: the server refused to publish to "x": not allowed for this key (not covered by its ` +
+        `authorized_keys option topics=); the server's owner sets what it may do in ` +
+        `authorized_keys\n`,
     );
 
     run = await runCli(["put", "--frob", "a", `${server.address}:b`], { env });

@@ -58,7 +58,7 @@ Deno.test("ovtp put uploads files and folders into the served root", async (t) =
       for (const remote of ["../escape.bin", "/etc/escape.bin"]) {
         const run = await runCli(["put", local, `${server.address}:${remote}`], { env });
         assert.equal(run.code, 5, run.stderr);
-        assert.match(run.stderr, /outside the folder the server serves/);
+        assert.match(run.stderr, /Outside the folder the server serves/);
       }
       assert.equal(await Deno.stat(join(world.dir, "escape.bin")).catch(() => null), null);
     });

@@ -115,13 +115,17 @@ Deno.test("ovtp ls, stat, mkdir, mv and rm work on the served folder", async (t)
       run = await cli("mv", `${host}:y.txt`, `${host}:c`);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(await Deno.readTextFile(join(root, "c", "y.txt")), "x");
-      assertRefused(await cli("mv", `${host}:c/y.txt`, "data.txt"), "data.txt: File exists", root);
+      assertRefused(
+        await cli("mv", `${host}:c/y.txt`, "data.txt"),
+        "data.txt already exists on the server; pass -f to replace it",
+        root,
+      );
       run = await cli("mv", "-f", `${host}:c/y.txt`, "data.txt");
       assert.equal(run.code, 0, run.stderr);
       assert.equal(await Deno.readTextFile(join(root, "data.txt")), "x");
       assertRefused(
         await cli("mv", `${host}:data.txt`, "out/data.txt"),
-        "out/data.txt: Outside the folder the server serves",
+        "out/data.txt: Outside the folder the server serves; name a path inside it",
         root,
       );
       run = await cli("mv", `${host}:data.txt`, "other.example:data.txt");
@@ -145,7 +149,7 @@ Deno.test("ovtp ls, stat, mkdir, mv and rm work on the served folder", async (t)
     await t.step("rm never leaves the served folder, nor removes it", async () => {
       assertRefused(
         await cli("rm", `${host}:out/keep.txt`),
-        "out/keep.txt: Outside the folder the server serves",
+        "out/keep.txt: Outside the folder the server serves; name a path inside it",
         root,
       );
       let run = await cli("rm", "-r", `${host}:`);

@@ -110,7 +110,7 @@ Deno.test("reportError() speaks the user's terms: no stream numbers, no os error
       { reason: "not_found", path: "x.csv", remote: true },
     ),
   );
-  assert.equal(notFound.message, "x.csv: No such file or directory on the server");
+  assert.equal(notFound.message, "x.csv: No such file or directory");
   assert.equal(
     reportError(new Error("Cannot open a: gone (os error 5)")).message,
     "Cannot open a: gone",
