@@ -71,7 +71,7 @@ export interface ClientCommandSpec<O extends CommandOptions, R> {
   /** How many positional arguments it takes, the target included. */
   arguments: PositionalSpec;
   /**
-   * Which positional argument names the server (0 for the first), and whether it also names a
+   * Which positional argument names the server (0 for the first, -1 for the last), and whether it also names a
    * path there (`HOST[:PORT]:PATH`, as scp does) or only the server (`HOST[:PORT]`).
    */
   target: { argument: number; withPath: boolean };
@@ -119,7 +119,7 @@ export function clientCommand<O extends CommandOptions, R>(
     help: spec.help,
     async run(args, io) {
       const { values, positionals } = parseCommandArgs(spec.name, args, options, spec.arguments);
-      const target = parseTarget(spec.name, positionals[spec.target.argument], spec.target);
+      const target = parseTarget(spec.name, positionals.at(spec.target.argument)!, spec.target);
       const call = await spec.prepare({ values, positionals, target }, io);
       const client = await connectClient(spec.name, target.address, values, io, {
         reconnect: call.reconnect === true,

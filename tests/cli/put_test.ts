@@ -90,7 +90,11 @@ Deno.test("ovtp put uploads files and folders into the served root", async (t) =
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /: 2 files,/);
       assert.equal(await Deno.readTextFile(join(world.root, "www", "css", "a.css")), "h1 {}");
-      run = await runCli(["put", "-r", "--sync", site, `${server.address}:www`], { env });
+      // Into the root (an existing folder, as scp goes): root/site, then nothing more to move.
+      run = await runCli(["put", "-r", "--sync", site, `${server.address}:`], { env });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /: 2 files,/);
+      run = await runCli(["put", "-r", "--sync", site, `${server.address}:`], { env });
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /: 0 files, 2 already up to date/);
     });
