@@ -9,6 +9,7 @@ import { hashFile } from "../../files/hash_file.ts";
 import { fixtureIdentity, withTempDir } from "../_fixtures.ts";
 import { startServer, type TestServer } from "../_helpers.ts";
 import { startRelay } from "../_relay.ts";
+import type { TransferProgress } from "../../transfer/progress_counter.ts";
 
 /** Random bytes of any size (getRandomValues fills at most 64 KiB per call). */
 function randomBytes(size: number): Uint8Array {
@@ -673,4 +674,33 @@ Deno.test({
       assert.equal((await Deno.stat(join(root, "private.txt"))).mode! & 0o7777, 0o600);
     });
   },
+});
+
+Deno.test("OvtpClient.sendDirectory() and getDirectory() report every byte and file, ending at the total", async () => {
+  await withFileServer(async ({ root, local, client }) => {
+    const site = join(local, "site");
+    await Deno.mkdir(site);
+    await Deno.writeFile(join(site, "big.bin"), randomBytes(3 * fileChunkBytes + 5));
+    await Deno.writeFile(join(site, "empty.txt"), new Uint8Array());
+    for (let i = 0; i < 30; i++) {
+      await Deno.writeFile(join(site, `small${i}.txt`), randomBytes(1 + i * 1013));
+    }
+    for (
+      const transfer of [
+        (onProgress: (progress: TransferProgress) => void) =>
+          client.sendDirectory(site, "www", { onProgress }),
+        (onProgress: (progress: TransferProgress) => void) =>
+          client.getDirectory("www", join(local, "copy"), { onProgress }),
+      ]
+    ) {
+      const seen: TransferProgress[] = [];
+      await transfer((progress) => seen.push(progress));
+      const last = seen.at(-1)!;
+      assert.equal(last.bytesDone, last.totalBytes, "every byte counted");
+      assert.equal(last.filesDone, 32);
+      assert.equal(last.totalFiles, 32);
+      assert.ok(seen.some((progress) => progress.path.endsWith("empty.txt")), "empty file named");
+    }
+    assert.equal((await Deno.stat(join(root, "www", "big.bin"))).size, 3 * fileChunkBytes + 5);
+  });
 });
