@@ -139,10 +139,13 @@ Deno.test("ovtp put - uploads standard input, its digest checked by the server",
   await using served = await servedWorld();
   const { world, server, env } = served;
   const bytes = randomBytes(1536 * kib); // two chunks
+  const tmp = join(world.dir, "tmp");
+  await Deno.mkdir(tmp);
   const run = await runCli(["put", "--json", "-", `${server.address}:stdin.bin`], {
-    env,
+    env: { ...env, TMPDIR: tmp },
     stdin: bytes,
   });
+  assert.deepEqual([...Deno.readDirSync(tmp)], [], "the spooled copy is removed");
   assert.equal(run.code, 0, run.stderr);
   const copy = join(world.root, "stdin.bin");
   assert.deepEqual(await Deno.readFile(copy), bytes);
@@ -169,9 +172,11 @@ Deno.test("ovtp get HOST:PATH - writes the verified content to standard output",
   const bytes = randomBytes(2048 * kib + 7);
   await Deno.writeFile(join(world.root, "data.bin"), bytes);
 
+  const tmp = join(world.dir, "tmp");
+  await Deno.mkdir(tmp);
   const child = new Deno.Command(Deno.execPath(), {
     args: cliArgs(["get", `${server.address}:data.bin`, "-"]),
-    env: { NO_COLOR: "1", ...env },
+    env: { NO_COLOR: "1", ...env, TMPDIR: tmp },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -183,6 +188,7 @@ Deno.test("ovtp get HOST:PATH - writes the verified content to standard output",
   // The result line goes to standard error; no progress in a pipe.
   assert.match(errors, /^127\.0\.0\.1:\d+:data\.bin -> -: 1 file, 2\.0 MiB in [^\r%]*\n$/);
   assert.equal(await exists(join(world.dir, "-")), false, "no local file named -");
+  assert.deepEqual([...Deno.readDirSync(tmp)], [], "the temporary copy is removed");
 });
 
 Deno.test("ovtp get HOST:PATH - ends quietly when its reader closes the pipe", async () => {
