@@ -16,6 +16,7 @@ import type { ClientCall } from "./client_command.ts";
 import { clientOptionsHelp } from "./connect_client.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { ProgressBar } from "./progress_bar.ts";
+import { stopSignals } from "./stop_signals.ts";
 
 /** The options of `put` and `get` (besides the client options). */
 export const transferOptions = {
@@ -176,5 +177,41 @@ export async function isRemoteFolder(client: OvtpClient, path: string): Promise<
   } catch (error) {
     if (error instanceof FileError && error.reason === "not_found") return false;
     throw error;
+  }
+}
+
+/** Exit status after a stop signal, as a shell reports it: 128 + the signal's number. */
+const signalExitCodes: Partial<Record<Deno.Signal, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Runs `use` with a new private temporary folder (mode 0700, under `$TMPDIR`) and removes it
+ * afterwards, also on an error and on Ctrl-C or SIGTERM (which then end the process, with
+ * 130 or 143 as a shell would report): where `put -` and `get … -` keep a stream.
+ *
+ * @param prefix The folder's name starts with it.
+ * @param use Works in the folder.
+ * @returns What `use` returns.
+ */
+export async function withPrivateTempFolder<T>(
+  prefix: string,
+  use: (folder: string) => Promise<T>,
+): Promise<T> {
+  const folder = await Deno.makeTempDir({ prefix }); // mode 0700
+  const listeners = stopSignals.map((signal) => {
+    const listener = () => {
+      try {
+        Deno.removeSync(folder, { recursive: true });
+      } finally {
+        Deno.exit(signalExitCodes[signal] ?? ExitCode.failure);
+      }
+    };
+    Deno.addSignalListener(signal, listener);
+    return { signal, listener };
+  });
+  try {
+    return await use(folder);
+  } finally {
+    for (const { signal, listener } of listeners) Deno.removeSignalListener(signal, listener);
+    await Deno.remove(folder, { recursive: true });
   }
 }

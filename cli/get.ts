@@ -18,6 +18,7 @@ import {
   transferCall,
   transferOptions,
   transferOptionsHelp,
+  withPrivateTempFolder,
 } from "./_transfer.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
@@ -141,9 +142,7 @@ async function getToStdout(
 ): Promise<TransferResult> {
   const writeBytes = io.writeBytes;
   if (writeBytes === undefined) throw new CliError("get -: no standard output here");
-  // makeTempDir makes the folder 0700: no one else may read the content while it waits.
-  const folder = await Deno.makeTempDir({ prefix: "ovtp_get_" });
-  try {
+  return await withPrivateTempFolder("ovtp_get_", async (folder) => {
     const copy = join(folder, "content");
     const result = await client.getFile(remote, copy, { ...options, resume: false });
     using file = await Deno.open(copy);
@@ -154,7 +153,5 @@ async function getToStdout(
       if (!await writeBytes(buffer.subarray(0, read))) break;
     }
     return result;
-  } finally {
-    await Deno.remove(folder, { recursive: true });
-  }
+  });
 }

@@ -19,6 +19,7 @@ import {
   transferCall,
   transferOptions,
   transferOptionsHelp,
+  withPrivateTempFolder,
 } from "./_transfer.ts";
 import { CliError } from "./cli_error.ts";
 import type { CliCommand } from "./cli_command.ts";
@@ -140,15 +141,12 @@ async function putStdin(
   remote: string,
   options: FileTransferOptions,
 ): Promise<TransferResult> {
-  if (io.stdin === undefined) throw new CliError("put -: no standard input here");
-  // makeTempDir makes the folder 0700: no one else may read the content while it waits.
-  const folder = await Deno.makeTempDir({ prefix: "ovtp_put_" });
-  try {
+  const stdin = io.stdin;
+  if (stdin === undefined) throw new CliError("put -: no standard input here");
+  return await withPrivateTempFolder("ovtp_put_", async (folder) => {
     const spool = join(folder, "stdin");
     const file = await Deno.open(spool, { write: true, createNew: true, mode: 0o600 });
-    await io.stdin().pipeTo(file.writable);
+    await stdin().pipeTo(file.writable);
     return await client.sendFile(spool, remote, { ...options, resume: false });
-  } finally {
-    await Deno.remove(folder, { recursive: true });
-  }
+  });
 }

@@ -18,6 +18,7 @@ import {
   runCli,
   runCliInTerminal,
   startServe,
+  waitFor,
 } from "./_cli.ts";
 
 const kib = 1024;
@@ -164,6 +165,41 @@ Deno.test("ovtp put - uploads standard input, its digest checked by the server",
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, problem);
   }
+});
+
+Deno.test({
+  name: "ovtp put - removes its temporary copy when Ctrl-C stops it",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await using served = await servedWorld();
+    const { world, server, env } = served;
+    const tmp = join(world.dir, "tmp");
+    await Deno.mkdir(tmp);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: cliArgs(["put", "-", `${server.address}:never.bin`]),
+      env: { NO_COLOR: "1", ...env, TMPDIR: tmp },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    try {
+      await writer.write(randomBytes(64 * kib)); // and standard input stays open
+      await waitFor(() => [...Deno.readDirSync(tmp)].length > 0);
+      child.kill("SIGINT");
+      assert.equal((await child.status).code, 130);
+      assert.deepEqual([...Deno.readDirSync(tmp)], [], "the spooled copy is removed");
+      assert.equal(await exists(join(world.root, "never.bin")), false);
+    } finally {
+      await writer.close().catch(() => {});
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It ended.
+      }
+      await child.status;
+    }
+  },
 });
 
 Deno.test("ovtp get HOST:PATH - writes the verified content to standard output", async () => {
