@@ -164,7 +164,8 @@ export function intoFolder(folder: string, name: string): string {
 
 /**
  * Whether `path` names a folder on the server (`""`, the served root, always does); false
- * when it does not exist.
+ * when it does not exist or cannot be looked at (a write-only key may not STAT: its upload then
+ * goes to `path` itself, and the upload reports any refusal).
  *
  * @param client The connected client.
  * @param path The remote path.
@@ -175,7 +176,7 @@ export async function isRemoteFolder(client: OvtpClient, path: string): Promise<
   try {
     return (await client.stat(path)).type === "directory";
   } catch (error) {
-    if (error instanceof FileError && error.reason === "not_found") return false;
+    if (error instanceof FileError) return false;
     throw error;
   }
 }

@@ -102,7 +102,8 @@ Needs --allow-net --allow-read --allow-write --allow-env.`,
         true,
       );
     }
-    return transferCall(values, io, where(localArg ?? "."), async (client, options) => {
+    let destination = localArg ?? ".";
+    return transferCall(values, io, () => where(destination), async (client, options) => {
       const folder = localArg === undefined
         ? undefined
         : await Deno.stat(localArg).then((info) => info.isDirectory, () => false);
@@ -122,6 +123,7 @@ Needs --allow-net --allow-read --allow-write --allow-env.`,
           : folder && name !== "" && name !== "."
           ? join(localArg, name)
           : localArg;
+        if (remotes.length === 1) destination = local;
         results.push(await client.getDirectory(remote, local, options));
       }
       return addResults(results);

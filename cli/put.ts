@@ -112,7 +112,7 @@ Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new 
           throw new CliError(
             `${
               formatRemote(target.address, target.path)
-            } is not a folder on the server; several LOCALs go into a folder`,
+            } is not a folder on the server; several LOCALs go into a folder (end REMOTE with / to name one)`,
           );
         }
         const results: TransferResult[] = [];

@@ -122,6 +122,7 @@ Deno.test("ovtp get -r into an existing folder makes FOLDER/NAME, as scp -r does
 
   let run = await runCli(["get", "-r", `${server.address}:www`, out], { env });
   assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^127\.0\.0\.1:\d+:www -> \S+\/out\/www: 2 files,/);
   assert.equal(await Deno.readTextFile(join(out, "www", "css", "a.css")), "h1 {}");
   assert.equal(await exists(join(out, "css")), false, "not spread into the folder itself");
 
