@@ -238,7 +238,12 @@ Deno.test("OvtpClient.sendFile() resumes an interrupted upload from its verified
     );
     // The destination does not exist; a partial file was kept beside it.
     await assert.rejects(Deno.stat(join(root, "big.bin")), Deno.errors.NotFound);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The server offers the partial file only once the cut upload let go of it (a fixed 100 ms
+    // wait failed on a loaded machine).
+    for (let waited = 0; server.server.held.fileHandles > 0; waited += 10) {
+      assert.ok(waited < 10_000, "the cut upload still holds its file");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const result = await client.sendFile(source, "big.bin", { resume: true });
     assert.ok(result.resumedBytes > 0, "nothing was resumed");
     assert.equal(result.resumedBytes % fileChunkBytes, 0);
