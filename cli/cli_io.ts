@@ -27,6 +27,21 @@ export interface CliIo {
   columns(): number;
   /** Reads standard input to its end; `undefined` if it holds more than `maxBytes`. */
   readStdin(maxBytes: number): Promise<Uint8Array | undefined>;
+  /**
+   * Writes text as it is to standard error, without a line break: the progress bars of `put`
+   * and `get`, drawn there (as curl does) so that standard output can carry a file's content.
+   * Without it, none are drawn.
+   */
+  writeError?(text: string): void;
+  /** Whether standard error is a terminal (`put` and `get` draw their progress only then). */
+  readonly errorInteractive?: boolean;
+  /**
+   * Writes bytes to standard output (`get HOST:PATH -`); resolves once all are with the pipe or
+   * file, or false when the reader closed it (what it had not read is dropped).
+   */
+  writeBytes?(bytes: Uint8Array): Promise<boolean>;
+  /** Standard input as a byte stream, read as it comes (`put - HOST:PATH`). */
+  stdin?(): ReadableStream<Uint8Array>;
 }
 
 const defaultColumns = 80;
@@ -65,6 +80,22 @@ export function denoIo(): CliIo {
       }
     },
     readStdin: (maxBytes) => readUpTo(Deno.stdin.readable, maxBytes),
+    writeError: (text) => writeAll(Deno.stderr, text),
+    errorInteractive: Deno.stderr.isTerminal(),
+    writeBytes: async (bytes) => {
+      if (outputClosed) return false;
+      try {
+        for (let done = 0; done < bytes.length;) {
+          done += await Deno.stdout.write(bytes.subarray(done));
+        }
+        return true;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+        outputClosed = true;
+        return false;
+      }
+    },
+    stdin: () => Deno.stdin.readable,
   };
 }
 
@@ -72,7 +103,7 @@ export function denoIo(): CliIo {
  * Writes all of `text` (unbuffered: once it returns true, the bytes are with the pipe or file);
  * false when the reader closed the pipe.
  */
-function writeAll(stream: typeof Deno.stdout, text: string): boolean {
+function writeAll(stream: typeof Deno.stdout | typeof Deno.stderr, text: string): boolean {
   const bytes = encoder.encode(text);
   try {
     for (let done = 0; done < bytes.length;) done += stream.writeSync(bytes.subarray(done));

@@ -77,9 +77,9 @@ export interface ClientCommandSpec<O extends CommandOptions, R> {
   /** How many positional arguments it takes, the target included. */
   arguments: PositionalSpec;
   /**
-   * Which positional argument names the server (0 for the first), and whether it also names a
-   * path there (`HOST[:PORT]:PATH`, as scp does), only the server (`HOST[:PORT]`), or either
-   * (`"optional"`: `HOST[:PATH]`, as `ls` takes it; the path is `""` without a colon).
+   * Which positional argument names the server (0 for the first, -1 for the last), and whether
+   * it also names a path there (`HOST[:PORT]:PATH`, as scp does), only the server (`HOST[:PORT]`),
+   * or either (`"optional"`: `HOST[:PATH]`, as `ls` takes it; the path is `""` without a colon).
    */
   target: { argument: number; withPath: boolean | "optional" };
   /**
@@ -131,7 +131,7 @@ export function clientCommand<O extends CommandOptions, R>(
     help: spec.help,
     async run(args, io) {
       const { values, positionals } = parseCommandArgs(spec.name, args, options, spec.arguments);
-      const given = parseTarget(spec.name, positionals[spec.target.argument], spec.target);
+      const given = parseTarget(spec.name, positionals.at(spec.target.argument)!, spec.target);
       // $OVTP_HOME/config (ssh_config style) may rename the host and set the port, the key,
       // the pinned server key and known_hosts; flags on the command line win.
       const configured = await applyHostConfig(spec.name, given, values);

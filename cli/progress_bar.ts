@@ -1,6 +1,7 @@
 /**
- * A one-line terminal progress bar (bytes, percent, rate, time left), fed by the transfer progress
- * callbacks; drawn by `put`, `get` and the demo when standard output is a terminal.
+ * A one-line terminal progress bar (bytes, percent, rate, time left; for a folder the files
+ * done and the folder's total), fed by the transfer progress callbacks; drawn by `put` and `get`
+ * on standard error when it is a terminal, and by the demo.
  *
  * @module
  */
@@ -35,7 +36,8 @@ const eraseToLineEnd = "\x1b[K";
 
 /**
  * A one-line progress bar for a terminal: the file, a bar, the percentage, bytes moved and in
- * all, the average rate and the estimated time left. It redraws at most every
+ * all (for a folder: of the whole folder, and the files done of all its files), the average
+ * rate and the estimated time left. It redraws at most every
  * `redrawIntervalMs`, over the same line; {@linkcode ProgressBar.finish} draws the last state and
  * ends the line.
  *
@@ -99,7 +101,9 @@ export class ProgressBar {
     this.#write(lineStart + this.#render(progress) + eraseToLineEnd);
   }
 
-  #render({ path, bytesDone, totalBytes, bytesPerSecond }: TransferProgress): string {
+  #render(
+    { path, bytesDone, totalBytes, bytesPerSecond, filesDone, totalFiles }: TransferProgress,
+  ): string {
     const fraction = totalBytes > 0 ? Math.min(1, bytesDone / totalBytes) : 1;
     const eta = bytesDone >= totalBytes
       ? 0
@@ -110,8 +114,9 @@ export class ProgressBar {
     const label = shorten(terminalSafe(basename(path)), maxLabelChars);
     const figures = [
       `${Math.floor(fraction * percent)}%`.padStart(4),
-      `${formatBytes(bytesDone)}/${formatBytes(totalBytes)}`.padStart(21),
-      `${formatBytes(bytesPerSecond)}/s`.padStart(12),
+      `${formatBytes(bytesDone)}/${formatBytes(totalBytes)}`.padStart(17),
+      ...(totalFiles === undefined ? [] : [`${filesDone ?? 0}/${totalFiles} files`]),
+      `${formatBytes(bytesPerSecond)}/s`.padStart(10),
       `ETA ${formatClock(eta)}`,
     ].join(" ");
     // One column is left free: writing the last column makes some terminals wrap.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CliError } from "./cli_error.ts";
+import { messageTypeHelp, messageTypeOption, readMessageInput } from "./_message_input.ts";
 import type { CliCommand } from "./cli_command.ts";
 import { checkTopicArgument } from "./_topic_argument.ts";
 import { clientCommand } from "./client_command.ts";
@@ -32,28 +32,21 @@ server at HOST (port 4242 by default), and prints {"delivered":N}: how many subs
 reached. A key whose authorized_keys line has topics="…" may publish only on matching topics;
 anything else is refused with exit code 5.
 
+MESSAGE - publishes standard input, as send and push do ("date | ovtp pub host clock -").
+
 Options:
-  -t, --type TYPE         send MESSAGE as text (default) or json (parsed first)
+${messageTypeHelp}
 ${clientOptionsHelp}
 
 Needs --allow-net --allow-read --allow-env (and --allow-write with --accept-new).`,
 
-  options: { type: { type: "string", short: "t" } },
+  options: messageTypeOption,
   arguments: { min: 3, max: 3, names: "HOST[:PORT] TOPIC MESSAGE" },
   target: { argument: 0, withPath: false },
   request: ({ positionals: [, topic] }) => `publish to "${topic}"`,
-  prepare({ values, positionals: [, topic, text] }, io) {
-    let value: unknown = text;
-    if (values.type === "json") {
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        throw CliError.usage("pub", `the message is not JSON (${(error as Error).message})`);
-      }
-    } else if (values.type !== undefined && values.type !== "text") {
-      throw CliError.usage("pub", `--type takes text or json, not "${values.type}"`);
-    }
+  async prepare({ values, positionals: [, topic, text] }, io) {
     checkTopicArgument("pub", topic);
+    const value = await readMessageInput("pub", text, values.type, io);
     return {
       use: (client) => client.publish(topic, value),
       report: (delivered) => {

@@ -8,7 +8,7 @@
  */
 
 /** The signals that ask a command to stop: SIGINT everywhere, SIGTERM too except on Windows. */
-const stopSignals: readonly Deno.Signal[] = Deno.build.os === "windows"
+export const stopSignals: readonly Deno.Signal[] = Deno.build.os === "windows"
   ? ["SIGINT"]
   : ["SIGINT", "SIGTERM"];
 

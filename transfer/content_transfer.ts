@@ -133,8 +133,10 @@ export async function sendContent(
     // The hasher has its copy once update() settles; then the stream may seal the chunk in
     // place and free it.
     await hasher.update(chunk);
+    // Read the length first: a transferred chunk may be detached (length 0) once written.
+    const length = chunk.length;
     await waitForPeer(stream.write(chunk, { headroom: true, transfer: true }));
-    options.onBytes?.(chunk.length);
+    options.onBytes?.(length);
   }
   const root = await hasher.digest();
   await waitForPeer(stream.write(root, { end: true }));

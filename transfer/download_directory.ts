@@ -49,6 +49,7 @@ export async function downloadDirectory(
   const progress = new ProgressCounter(
     options.onProgress,
     files.reduce((sum, entry) => sum + entry.size, 0),
+    files.length,
   );
   for (const entry of entries.filter((entry) => entry.type === "directory")) {
     const target = await sandbox.resolveForWrite(entry.path, { createParents: true }).catch(
@@ -81,6 +82,7 @@ export async function downloadDirectory(
       if (theirs.digest === formatDigest(local.root)) {
         tally.skipped();
         progress.add(target.path, entry.size);
+        progress.fileDone(target.path);
         return;
       }
     }

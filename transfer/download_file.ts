@@ -97,7 +97,7 @@ export async function downloadFile(
       const mtimeMs = headInteger(reply, "mtimeMs", maxFileBytes, true);
       const mode = headInteger(reply, "mode", 0o7777, true);
       const counter = progress ?? new ProgressCounter(options.onProgress, size);
-      if (start > 0) counter.totalBytes -= start;
+      if (start > 0) counter.skipKept(start);
       const root = await receiveFile(new StreamReader(stream), {
         partial: names,
         destination,
@@ -111,6 +111,7 @@ export async function downloadFile(
         path: remotePath,
         onBytes: (bytes) => counter.add(remotePath, bytes),
       });
+      counter.fileDone(remotePath);
       return movedFile(size, start, root);
     });
   } catch (error) {

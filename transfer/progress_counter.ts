@@ -15,11 +15,17 @@ export interface TransferProgress {
   totalBytes: number;
   /** Average rate since the start, in bytes per second. */
   bytesPerSecond: number;
+  /** For folders: files finished so far (moved or already up to date). */
+  filesDone?: number;
+  /** For folders: files to move in all. */
+  totalFiles?: number;
 }
 
 /**
  * Counts the bytes of one transfer (a file, or every file of a folder) and reports each step
- * to `onProgress`, with the average rate since the counter was made.
+ * to `onProgress`, with the average rate since the counter was made. A folder's counter also
+ * counts the files finished ({@linkcode ProgressCounter.fileDone}), so that a small file that
+ * moves in one step is still reported by name once it is done.
  *
  * @example Two steps of one file
  * ```ts
@@ -39,28 +45,64 @@ export class ProgressCounter {
   #started = performance.now();
   /** Bytes counted so far. */
   bytesDone = 0;
-  /** Bytes to move in all (a resumed download takes off what it kept). */
+  /** Bytes to move in all (a resumed transfer takes off what it kept). */
   totalBytes: number;
+  /** Files finished so far. */
+  filesDone = 0;
+  /** Files to move in all, for a folder; `undefined` for one file. */
+  readonly totalFiles: number | undefined;
 
   /**
    * @param onProgress Called after each step; nothing is reported without it.
    * @param totalBytes Bytes to move in all.
+   * @param totalFiles For a folder: the files to move in all.
    */
-  constructor(onProgress: ((progress: TransferProgress) => void) | undefined, totalBytes: number) {
+  constructor(
+    onProgress: ((progress: TransferProgress) => void) | undefined,
+    totalBytes: number,
+    totalFiles?: number,
+  ) {
     this.#onProgress = onProgress;
     this.totalBytes = totalBytes;
+    this.totalFiles = totalFiles;
   }
 
   /** Counts `bytes` more of `path` and reports the progress. */
   add(path: string, bytes: number): void {
     this.bytesDone += bytes;
+    this.#report(path);
+  }
+
+  /**
+   * Counts one more file finished (moved or already up to date) and reports the progress
+   * under its name.
+   */
+  fileDone(path: string): void {
+    this.filesDone++;
+    this.#report(path);
+  }
+
+  /**
+   * Takes off the bytes a resumed file kept (they are not moved again), so that the total
+   * is what moves.
+   */
+  skipKept(bytes: number): void {
+    this.totalBytes -= bytes;
+  }
+
+  #report(path: string): void {
     if (this.#onProgress === undefined) return;
     const seconds = (performance.now() - this.#started) / 1000;
-    this.#onProgress({
+    const progress: TransferProgress = {
       path,
       bytesDone: this.bytesDone,
       totalBytes: this.totalBytes,
       bytesPerSecond: seconds > 0 ? this.bytesDone / seconds : 0,
-    });
+    };
+    if (this.totalFiles !== undefined) {
+      progress.filesDone = this.filesDone;
+      progress.totalFiles = this.totalFiles;
+    }
+    this.#onProgress(progress);
   }
 }

@@ -45,6 +45,7 @@ export async function uploadDirectory(
   const progress = new ProgressCounter(
     options.onProgress,
     tree.files.reduce((sum, file) => sum + file.size, 0),
+    tree.files.length,
   );
   const remote = (relative: string) => relative === "" ? remoteDir : `${remoteDir}/${relative}`;
   await makeRemoteDirectory(channel, remoteDir);
@@ -63,6 +64,7 @@ export async function uploadDirectory(
     ) {
       tally.skipped();
       progress.add(file.localPath, file.size);
+      progress.fileDone(file.localPath);
       return;
     }
     tally.moved(

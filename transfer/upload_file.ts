@@ -88,6 +88,7 @@ export async function uploadFile(
           }
         }
       }
+      if (start > 0) counter.skipKept(start);
       await stream.write(encodeStartOffset(start));
       const root = await sendContent(stream, file, {
         start,
@@ -102,6 +103,7 @@ export async function uploadFile(
       if (confirmation.digest !== formatDigest(root)) {
         throw new ProtocolError(`The server confirmed a different digest for ${remotePath}`);
       }
+      counter.fileDone(localPath);
       return movedFile(size, start, root);
     });
   } catch (error) {

@@ -86,7 +86,7 @@ Deno.test("ovtp get downloads files and folders from the served root", async (t)
   }
 });
 
-Deno.test("ovtp get --resume continues a download that was cut", async () => {
+Deno.test("ovtp get resumes a cut download by default, and --no-resume starts over", async () => {
   const world = await makeWorld();
   const size = 96 * mib;
   const bytes = new Uint8Array(size);
@@ -98,8 +98,9 @@ Deno.test("ovtp get --resume continues a download that was cut", async () => {
   const env = world.env(world.aliceHome);
   const out = join(world.dir, "out");
   await Deno.mkdir(out);
-  try {
-    const partial = join(out, ".big.bin.get.ovtp-part");
+  const partial = join(out, ".big.bin.get.ovtp-part");
+  /** Starts a download and kills it once 4 MiB arrived; false if it finished first. */
+  const cutDownload = async (): Promise<boolean> => {
     const child = new Deno.Command(Deno.execPath(), {
       args: cliArgs(["get", "--accept-new", `${server.address}:big.bin`, out]),
       env,
@@ -114,18 +115,29 @@ Deno.test("ovtp get --resume continues a download that was cut", async () => {
     );
     if (!ended) child.kill("SIGKILL");
     await status;
-    if (await exists(join(out, "big.bin"))) {
-      // deno-lint-ignore no-console
-      console.warn("the download finished before it could be cut; nothing to resume");
-      return;
-    }
-    const run = await runCli(["get", "--resume", "--json", `${server.address}:big.bin`, out], {
+    if (!await exists(join(out, "big.bin"))) return true;
+    // deno-lint-ignore no-console
+    console.warn("the download finished before it could be cut; nothing to resume");
+    return false;
+  };
+  try {
+    if (!await cutDownload()) return;
+    let run = await runCli(["get", `${server.address}:big.bin`, out], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const resumed = /, resumed after (\d+(?:\.\d)?) MiB\n$/.exec(run.stdout);
+    assert.ok(resumed !== null && Number(resumed[1]) >= 1, run.stdout);
+    assert.deepEqual(await Deno.readFile(join(out, "big.bin")), bytes);
+    assert.equal(await exists(partial), false);
+
+    await Deno.remove(join(out, "big.bin"));
+    if (!await cutDownload()) return;
+    run = await runCli(["get", "--no-resume", "--json", `${server.address}:big.bin`, out], {
       env,
     });
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout);
-    assert.ok(result.resumedBytes >= mib, run.stdout);
-    assert.equal(result.resumedBytes + result.bytes, size);
+    assert.equal(result.resumedBytes, 0, "--no-resume fetches everything");
+    assert.equal(result.bytes, size);
     assert.deepEqual(await Deno.readFile(join(out, "big.bin")), bytes);
     assert.equal(await exists(partial), false);
   } finally {

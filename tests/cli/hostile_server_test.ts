@@ -135,3 +135,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test("ovtp get HOST:PATH - writes nothing and fails when the content's digest does not match", async () => {
+  const world = await makeWorld();
+  const server = await startHostileServer((stream) => {
+    if (stream.kind !== StreamKind.get) return stream.reset(fileErrorCodes.not_found, "no");
+    stream.reply({ size: 5, mtimeMs: null, mode: null, offset: 0 });
+    const data = new Uint8Array(5 + 32);
+    data.set(new TextEncoder().encode("hello"));
+    stream.write(data, { end: true }).catch(() => {}); // a root of zeros: not hello's
+  });
+  try {
+    const fingerprint = await fixtureFingerprint("server");
+    const tmp = join(world.dir, "tmp");
+    await Deno.mkdir(tmp);
+    const run = await runCli(
+      ["get", "--fingerprint", fingerprint, `${server.address}:a.txt`, "-"],
+      { env: { ...world.env(world.aliceHome), TMPDIR: tmp }, cwd: world.dir },
+    );
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout, "", "nothing unverified reaches standard output");
+    assert.equal(
+      run.stderr,
+      "ovtp: a.txt arrived damaged (its digest does not match); nothing was written, send it again\n",
+    );
+    assert.deepEqual([...Deno.readDirSync(tmp)], [], "the temporary copy is removed");
+  } finally {
+    await server.close();
+    await world.cleanup();
+  }
+});

@@ -25,7 +25,7 @@ Deno.test("ovtp --help, --version and COMMAND --help exit 0", async () => {
   assert.equal(run.stdout, `${denoJson.version}\n`);
   run = await runCli(["put", "--help"]);
   assert.equal(run.code, 0);
-  assert.match(run.stdout, /^Usage: ovtp put \[options\] LOCAL HOST\[:PORT\]:REMOTE/);
+  assert.match(run.stdout, /^Usage: ovtp put \[options\] LOCAL\.\.\. HOST\[:PORT\]:REMOTE/);
   run = await runCli(["help", "serve"]);
   assert.match(run.stdout, /^Usage: ovtp serve /);
 });

@@ -74,3 +74,22 @@ Deno.test("ProgressBar escapes control characters in a file name the server chos
   assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202e]/);
   assert.ok(line.startsWith("a\\x1b[2J\\x9b1J\\u202egpj…"), line);
 });
+
+Deno.test("ProgressBar names the current file of a folder and shows the folder's files and bytes", () => {
+  const { bar, writes } = recorder(120);
+  bar.update({
+    path: "/tmp/site/css/a.css",
+    bytesDone: 5 * 1024 * 1024,
+    totalBytes: 10 * 1024 * 1024,
+    bytesPerSecond: 1024 * 1024,
+    filesDone: 12,
+    totalFiles: 151,
+  });
+  assert.match(
+    writes[0].slice(1, -3),
+    /^a\.css \[#+-+\] {2}50% +5\.0 MiB\/10\.0 MiB 12\/151 files +1\.0 MiB\/s ETA 0:05$/,
+  );
+  const single = recorder(120);
+  single.bar.update(progress(1024));
+  assert.doesNotMatch(single.writes[0], /files/, "one file has no file count");
+});

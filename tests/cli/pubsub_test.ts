@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cliArgs, makeWorld, runCli, startServe, waitFor } from "./_cli.ts";
 
-Deno.test("ovtp sub prints published messages as JSON lines; ovtp pub publishes", async () => {
+Deno.test("ovtp sub prints published messages as JSON lines; ovtp pub publishes (- reads standard input)", async () => {
   const world = await makeWorld();
   const server = await startServe([], { env: world.env(world.serverHome) });
   const alice = world.env(world.aliceHome);
@@ -41,7 +41,8 @@ Deno.test("ovtp sub prints published messages as JSON lines; ovtp pub publishes"
       { env: alice },
     );
     assert.equal(run.code, 0, run.stderr);
-    run = await runCli(["pub", server.address, "metrics.mem", "1"], { env: alice });
+    // MESSAGE - reads standard input, as send and push do.
+    run = await runCli(["pub", server.address, "metrics.mem", "-"], { env: alice, stdin: "1" });
     assert.equal(run.code, 0, run.stderr);
 
     const status = await sub.status;

@@ -90,7 +90,11 @@ Deno.test("ovtp put uploads files and folders into the served root", async (t) =
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /: 2 files,/);
       assert.equal(await Deno.readTextFile(join(world.root, "www", "css", "a.css")), "h1 {}");
-      run = await runCli(["put", "-r", "--sync", site, `${server.address}:www`], { env });
+      // Into the root (an existing folder, as scp goes): root/site, then nothing more to move.
+      run = await runCli(["put", "-r", "--sync", site, `${server.address}:`], { env });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /: 2 files,/);
+      run = await runCli(["put", "-r", "--sync", site, `${server.address}:`], { env });
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /: 0 files, 2 already up to date/);
     });
@@ -148,7 +152,7 @@ Deno.test("ovtp put uploads files and folders into the served root", async (t) =
   }
 });
 
-Deno.test("ovtp put --resume continues an upload that was cut", async () => {
+Deno.test("ovtp put resumes a cut upload by default, and --no-resume starts over", async () => {
   const world = await makeWorld();
   const size = 96 * mib;
   const bytes = new Uint8Array(size);
@@ -161,13 +165,14 @@ Deno.test("ovtp put --resume continues an upload that was cut", async () => {
   const env = world.env(world.aliceHome);
   const partialSize = async () => {
     for await (const entry of Deno.readDir(world.root)) {
-      if (entry.name.startsWith(".big.bin.") && entry.name.endsWith(".ovtp-part")) {
+      if (entry.name.startsWith(".") && entry.name.endsWith(".ovtp-part")) {
         return (await Deno.stat(join(world.root, entry.name))).size;
       }
     }
     return 0;
   };
-  try {
+  /** Starts an upload and kills it once 4 MiB arrived; false if it finished first. */
+  const cutUpload = async (): Promise<boolean> => {
     const child = new Deno.Command(Deno.execPath(), {
       args: cliArgs(["put", "--accept-new", local, `${server.address}:big.bin`]),
       env,
@@ -180,19 +185,36 @@ Deno.test("ovtp put --resume continues an upload that was cut", async () => {
     await waitFor(async () => ended || await partialSize() >= 4 * mib);
     if (!ended) child.kill("SIGKILL");
     await status;
-    if (await exists(join(world.root, "big.bin"))) {
-      // deno-lint-ignore no-console
-      console.warn("the upload finished before it could be cut; nothing to resume");
-      return;
-    }
-    const run = await runCli(["put", "--resume", "--json", local, `${server.address}:big.bin`], {
+    if (!await exists(join(world.root, "big.bin"))) return true;
+    // deno-lint-ignore no-console
+    console.warn("the upload finished before it could be cut; nothing to resume");
+    return false;
+  };
+  try {
+    if (!await cutUpload()) return;
+    // Run again as it was, with no flag: it continues.
+    let run = await runCli(["put", local, `${server.address}:big.bin`], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const resumed = /, resumed after (\d+(?:\.\d)?) MiB\n$/.exec(run.stdout);
+    assert.ok(resumed !== null && Number(resumed[1]) >= 1, run.stdout);
+    assert.deepEqual(await Deno.readFile(join(world.root, "big.bin")), bytes);
+
+    await Deno.remove(join(world.root, "big.bin"));
+    if (!await cutUpload()) return;
+    run = await runCli(["put", "--no-resume", "--json", local, `${server.address}:big.bin`], {
       env,
     });
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout);
-    assert.ok(result.resumedBytes >= mib, run.stdout);
-    assert.equal(result.resumedBytes + result.bytes, size);
+    assert.equal(result.resumedBytes, 0, "--no-resume sends everything");
+    assert.equal(result.bytes, size);
     assert.deepEqual(await Deno.readFile(join(world.root, "big.bin")), bytes);
+
+    // --resume, the old way to ask for it, is still accepted.
+    run = await runCli(["put", "--resume", "--force", local, `${server.address}:big.bin`], {
+      env,
+    });
+    assert.equal(run.code, 0, run.stderr);
   } finally {
     await server.stop();
     await world.cleanup();

@@ -9,6 +9,7 @@ import { hashFile } from "../../files/hash_file.ts";
 import { fixtureIdentity, withTempDir } from "../_fixtures.ts";
 import { startServer, type TestServer } from "../_helpers.ts";
 import { startRelay } from "../_relay.ts";
+import type { TransferProgress } from "../../transfer/progress_counter.ts";
 
 /** Random bytes of any size (getRandomValues fills at most 64 KiB per call). */
 function randomBytes(size: number): Uint8Array {
@@ -261,7 +262,12 @@ Deno.test("OvtpClient.sendFile() resumes an interrupted upload from its verified
     );
     // The destination does not exist; a partial file was kept beside it.
     await assert.rejects(Deno.stat(join(root, "big.bin")), Deno.errors.NotFound);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The server offers the partial file only once the cut upload let go of it (a fixed 100 ms
+    // wait failed on a loaded machine).
+    for (let waited = 0; server.server.held.fileHandles > 0; waited += 10) {
+      assert.ok(waited < 10_000, "the cut upload still holds its file");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const result = await client.sendFile(source, "big.bin", { resume: true });
     assert.ok(result.resumedBytes > 0, "nothing was resumed");
     assert.equal(result.resumedBytes % fileChunkBytes, 0);
@@ -298,28 +304,27 @@ Deno.test("OvtpClient.getFile() survives a cut connection and resumes", async ()
     const size = 16 * fileChunkBytes;
     await Deno.writeFile(join(root, "big.bin"), randomBytes(size));
     const alice = await fixtureIdentity("alice");
-    // A relay that cuts the connection after about 6 MiB from the server, once the client's
-    // partial file holds at least one chunk (an abrupt cut discards what the client has not read
-    // yet, so the byte count alone does not say what the client kept).
-    let forwarded = 0;
-    const partialHolds = (bytes: number) => {
-      for (const entry of Deno.readDirSync(local)) {
-        if (
-          entry.name.includes("ovtp-part") && Deno.statSync(join(local, entry.name)).size >= bytes
-        ) {
-          return true;
-        }
+    const destination = join(local, "big.bin");
+    // A relay that cuts the connection after about 6 MiB from the server, once the client has
+    // written two chunks of it (on a loaded machine its disk writes lag behind the socket).
+    const partial = join(local, ".big.bin.get.ovtp-part");
+    const written = () => {
+      try {
+        return Deno.statSync(partial).size;
+      } catch {
+        return 0;
       }
-      return false;
     };
+    let forwarded = 0;
     const relay = startRelay(server.address, (direction, _index, frame) => {
       if (direction === "toClient") {
         forwarded += frame.length;
-        if (forwarded > 6 * fileChunkBytes && partialHolds(fileChunkBytes)) throw new Error("cut");
+        if (forwarded > 6 * fileChunkBytes && written() >= 2 * fileChunkBytes) {
+          throw new Error("cut");
+        }
       }
       return [frame];
     });
-    const destination = join(local, "big.bin");
     try {
       const cut = new OvtpClient(relay.address, server.clientOptions(alice, { reconnect: false }));
       try {
@@ -713,4 +718,33 @@ Deno.test({
       assert.equal((await Deno.stat(join(root, "private.txt"))).mode! & 0o7777, 0o600);
     });
   },
+});
+
+Deno.test("OvtpClient.sendDirectory() and getDirectory() report every byte and file, ending at the total", async () => {
+  await withFileServer(async ({ root, local, client }) => {
+    const site = join(local, "site");
+    await Deno.mkdir(site);
+    await Deno.writeFile(join(site, "big.bin"), randomBytes(3 * fileChunkBytes + 5));
+    await Deno.writeFile(join(site, "empty.txt"), new Uint8Array());
+    for (let i = 0; i < 30; i++) {
+      await Deno.writeFile(join(site, `small${i}.txt`), randomBytes(1 + i * 1013));
+    }
+    for (
+      const transfer of [
+        (onProgress: (progress: TransferProgress) => void) =>
+          client.sendDirectory(site, "www", { onProgress }),
+        (onProgress: (progress: TransferProgress) => void) =>
+          client.getDirectory("www", join(local, "copy"), { onProgress }),
+      ]
+    ) {
+      const seen: TransferProgress[] = [];
+      await transfer((progress) => seen.push(progress));
+      const last = seen.at(-1)!;
+      assert.equal(last.bytesDone, last.totalBytes, "every byte counted");
+      assert.equal(last.filesDone, 32);
+      assert.equal(last.totalFiles, 32);
+      assert.ok(seen.some((progress) => progress.path.endsWith("empty.txt")), "empty file named");
+    }
+    assert.equal((await Deno.stat(join(root, "www", "big.bin"))).size, 3 * fileChunkBytes + 5);
+  });
 });
