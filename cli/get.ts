@@ -88,6 +88,13 @@ Needs --allow-net --allow-read --allow-write --allow-env.`,
       }
       return parsed.path;
     });
+    const root = remotes.find((remote) => remote === "" || remote === ".");
+    if (root !== undefined && !values.recursive) {
+      // HOST: names the served folder, which only -r downloads (scp: "not a regular file").
+      throw new CliError(
+        `${formatRemote(target.address, root)} is the served folder; pass -r to download it`,
+      );
+    }
     const where = (local: string) =>
       `${remotes.map((remote) => formatRemote(target.address, remote)).join(" ")} -> ${local}`;
     if (localArg === stdoutDestination) {

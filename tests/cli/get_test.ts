@@ -57,6 +57,13 @@ Deno.test("ovtp get downloads files and folders from the served root", async (t)
       let run = await runCli(["get", `${server.address}:www`, out], { env });
       assert.equal(run.code, 5, run.stderr);
       assert.match(run.stderr, /take -r for folders/);
+      // HOST: is the served folder: it needs -r too, said before connecting.
+      run = await runCli(["get", `${server.address}:`, out], { env });
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(
+        run.stderr,
+        `ovtp: ${server.address}: is the served folder; pass -r to download it\n`,
+      );
       run = await runCli(["get", "-r", "--json", `${server.address}:www`, join(out, "site")], {
         env,
       });
