@@ -7,9 +7,9 @@
 //   serve ROOT              prints {"port", "fingerprint"} once listening and serves (the
 //                           handler echoes each message) until stdin closes, then prints
 //                           {"baselineRss", "peakRss"}. A line "mark" on stdin answers
-//                           {"rss", "js", "peakRss"}: RSS now (after a GC when --expose-gc), the
-//                           JS heap and external part of it, and the peak RSS since the previous
-//                           mark.
+//                           {"rss", "js", "peakRss"}: RSS now (after V8's memory-pressure GC
+//                           when --expose-gc; see settledMemory), the JS heap and external part
+//                           of it, and the peak RSS since the previous mark.
 //   put PORT LOCAL REMOTE / get PORT REMOTE LOCAL / putdir PORT LOCAL_DIR REMOTE_DIR
 //                           one transfer after connecting; prints {"baselineRss", "peakRss",
 //                           "seconds", "bytes", "files"}
@@ -52,7 +52,7 @@ async function fixture(name: string) {
 const maxBenchConnections = 4096;
 /** A handshake slower than this waited for a delayed ACK (40 ms on Linux). */
 const stallMs = 35;
-const gc = (globalThis as { gc?: () => void }).gc;
+const gc = (globalThis as { gc?: (options?: Record<string, string>) => void }).gc;
 
 function sampleRss(): {
   baseline: number;
@@ -62,10 +62,7 @@ function sampleRss(): {
 } {
   const baseline = Deno.memoryUsage().rss;
   let peak = baseline;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, Deno.memoryUsage().rss);
-    gc?.();
-  }, 20);
+  const timer = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
   return {
     baseline,
     peak: () => Math.max(peak, Deno.memoryUsage().rss),
@@ -80,12 +77,17 @@ function sampleRss(): {
 }
 
 /**
- * RSS now, after a full GC when the process runs with --expose-gc, and the part of it that is
- * JavaScript's: heap in use plus memory held by ArrayBuffers and other external objects.
+ * RSS now, after full GCs when the process runs with --expose-gc, and the part of it that is
+ * JavaScript's: heap in use plus memory held by ArrayBuffers and other external objects. The
+ * last GC is V8's memory-pressure one ("last-resort": what V8 runs when the system is short of
+ * memory, and about what its memory reducer brings an idle process to after some seconds): it
+ * also gives back the young generation that a burst of handshakes grew, which an idle process
+ * does not keep.
  */
 function settledMemory(): { rss: number; js: number } {
   gc?.();
   gc?.();
+  gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
   const usage = Deno.memoryUsage();
   return { rss: usage.rss, js: usage.heapUsed + usage.external };
 }

@@ -892,9 +892,11 @@ async function memorySection(
       growthRow(`growth during a ${size} download, server`, transfers.getServer),
     ],
     notes: [
-      "`Deno.memoryUsage().rss` inside each process. Idle figures after a forced GC " +
-      "(`--expose-gc`); per connection = (RSS after opening them − RSS before) / count, after " +
-      "one warm-up connection.",
+      "`Deno.memoryUsage().rss` inside each process. Idle figures after forced GCs " +
+      "(`--expose-gc`), the last one V8's memory-pressure GC, which also gives back the young " +
+      "generation that the burst of handshakes grew (an idle process does the same by itself " +
+      "within seconds); per connection = (RSS after opening them − RSS before) / count, after " +
+      "one warm-up connection. Both ends are measured the same way.",
       "Growth during a transfer = peak RSS (sampled every 20 ms, no forced GC) − RSS just " +
       "before it; the largest over all runs.",
       ...notes,

@@ -42,6 +42,7 @@ import { aesGcmNonceBytes, aesGcmOpen, aesGcmSeal } from "../crypto/aes_gcm.ts";
 import type { AuthorizedKey } from "../crypto/authorized_keys.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { importPublicKey, type PublicKey } from "../crypto/public_key.ts";
+import { importSharedPublicKey, sharedPublicKey } from "../crypto/shared_public_key.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { oaepDecrypt, oaepEncrypt } from "../crypto/rsa_oaep.ts";
 import { signPss, verifyPss } from "../crypto/rsa_pss.ts";
@@ -714,7 +715,9 @@ async function checkClient(
     return refused(`key ${key.fingerprint} is not authorized`, key.fingerprint);
   }
   if (!signatureOk) return refused(`bad signature for key ${key.fingerprint}`, key.fingerprint);
-  return { refusal: undefined, key, authorized };
+  // Shared only now: a key imported every time costs the same whether or not another
+  // connection holds it, so the time to a refusal tells nothing about who is connected.
+  return { refusal: undefined, key: sharedPublicKey(key), authorized };
 }
 
 /** `context || T1 || SHA-256(client SPKI) || SHA-256(server SPKI)`. */
@@ -729,7 +732,8 @@ async function signatureInput(
 
 async function importServerKey(spki: Uint8Array): Promise<PublicKey> {
   try {
-    return await importPublicKey(spki);
+    // One object per server key in the process, however many connections hold it.
+    return await importSharedPublicKey(spki);
   } catch (cause) {
     throw new ProtocolError("The server presented a key that is not a usable RSA key", { cause });
   }

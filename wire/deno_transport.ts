@@ -60,14 +60,14 @@ export class DenoTransport implements Transport {
   }
 
   /** Reads into `buffer`; `null` at the end of the stream or once closed. */
-  async read(buffer: Uint8Array): Promise<number | null> {
-    if (this.#closed) return null;
-    try {
-      return await this.#conn.read(buffer);
-    } catch (error) {
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#closed) return Promise.resolve(null);
+    // Not an async function: an idle connection waits here all the time, and a suspended
+    // async frame per connection costs memory for nothing.
+    return this.#conn.read(buffer).catch((error) => {
       if (this.#closed || isClosedError(error)) return null;
       throw error;
-    }
+    });
   }
 
   /** Writes all of `bytes`. */

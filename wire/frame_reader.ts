@@ -19,10 +19,16 @@ export interface FrameReaderOptions {
 }
 
 /**
- * Read-ahead for headers and small frames. Kept small because every idle connection holds it
- * in a pending read; large frames are read straight into their own buffer anyway.
+ * Read-ahead for headers and small frames while data flows. Kept small because it is held by
+ * the read in progress; large frames are read straight into their own buffer anyway.
  */
 const defaultReadAheadBytes = 4096;
+/**
+ * Read-ahead while the connection is quiet: a read that found nothing waiting goes into this
+ * buffer, so that an idle connection's pending read holds only this much. A read that fills it
+ * switches back to the full read-ahead.
+ */
+export const idleReadAheadBytes = 512;
 /** Frames at least this large are read into recycled buffers (see FrameReader.release). */
 const pooledFrameBytes = 65536;
 /** Recycled frame buffers kept at most. */
@@ -54,7 +60,13 @@ const maxPooledBuffers = 4;
  */
 export class FrameReader {
   #transport: Transport;
+  /** The read-ahead in use: `#idle`, or `#busy` while reads keep filling what they are given. */
   #buffer: Uint8Array;
+  #idle: Uint8Array;
+  #busy: Uint8Array | undefined;
+  #readAheadBytes: number;
+  /** Whether the last read filled all the room it was given (more is probably waiting). */
+  #lastReadFull = false;
   #start = 0;
   #end = 0;
   #maxFrameBytes: number;
@@ -70,7 +82,14 @@ export class FrameReader {
   constructor(transport: Transport, options: FrameReaderOptions = {}) {
     this.#transport = transport;
     this.#maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes ?? maxHandshakeFrameBytes);
-    this.#buffer = new Uint8Array(options.readAheadBytes ?? defaultReadAheadBytes);
+    this.#readAheadBytes = options.readAheadBytes ?? defaultReadAheadBytes;
+    this.#idle = new Uint8Array(Math.min(idleReadAheadBytes, this.#readAheadBytes));
+    this.#buffer = this.#idle;
+  }
+
+  /** Bytes of read-ahead buffers held now (the quiet one, and the busy one if allocated). */
+  get readAheadBytesHeld(): number {
+    return this.#idle.length + (this.#busy?.length ?? 0);
   }
 
   /** The largest frame body accepted. */
@@ -84,9 +103,13 @@ export class FrameReader {
     this.#pool = [];
   }
 
-  /** Drops recycled frame buffers, e.g. when the connection has gone quiet. */
+  /**
+   * Drops recycled frame buffers and the full read-ahead buffer, e.g. when the connection has
+   * gone quiet (a read in progress keeps the buffer it reads into until it returns).
+   */
   trim(): void {
     this.#pool = [];
+    this.#busy = undefined;
   }
 
   /**
@@ -111,6 +134,10 @@ export class FrameReader {
     return buffer.subarray(0, length);
   }
 
+  #busyBuffer(): Uint8Array {
+    return this.#busy ??= new Uint8Array(this.#readAheadBytes);
+  }
+
   get #buffered(): number {
     return this.#end - this.#start;
   }
@@ -119,13 +146,21 @@ export class FrameReader {
   async #fill(): Promise<boolean> {
     if (this.#eof) return false;
     if (this.#start === this.#end) {
+      // Nothing buffered: a read that will probably wait goes into the small buffer.
       this.#start = this.#end = 0;
+      this.#buffer = this.#lastReadFull ? this.#busyBuffer() : this.#idle;
     } else if (this.#end === this.#buffer.length) {
-      this.#buffer.copyWithin(0, this.#start, this.#end);
+      const target = this.#buffer === this.#idle && this.#idle.length < this.#readAheadBytes
+        ? this.#busyBuffer()
+        : this.#buffer;
+      target.set(this.#buffer.subarray(this.#start, this.#end));
+      this.#buffer = target;
       this.#end -= this.#start;
       this.#start = 0;
     }
+    const room = this.#buffer.length - this.#end;
     const count = await this.#transport.read(this.#buffer.subarray(this.#end));
+    this.#lastReadFull = count === room;
     if (count === null || count === 0) {
       this.#eof = count === null;
       return !this.#eof;
@@ -166,7 +201,7 @@ export class FrameReader {
     let filled = fromBuffer;
     while (filled < length) {
       // Large remainder: read straight into the body; small: go through the read-ahead buffer.
-      const count = length - filled >= this.#buffer.length
+      const count = length - filled >= this.#readAheadBytes
         ? await this.#readDirect(body.subarray(filled))
         : await this.#readBuffered(body, filled);
       if (count === null) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "../../errors.ts";
 import { encodeFrame } from "../../wire/frame.ts";
-import { FrameReader } from "../../wire/frame_reader.ts";
+import { FrameReader, idleReadAheadBytes } from "../../wire/frame_reader.ts";
 import { memoryTransportPair } from "../../wire/memory_transport.ts";
 
 Deno.test("FrameReader reads frames split across many small writes", async () => {
@@ -81,6 +81,43 @@ Deno.test("FrameReader maxFrameBytes setter refuses values outside the protocol 
     assert.throws(() => reader.maxFrameBytes = 2 ** 32, RangeError);
     reader.maxFrameBytes = 2048;
     assert.equal(reader.maxFrameBytes, 2048);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("FrameReader waits on a quiet connection with only its small read-ahead", async () => {
+  const [a, b] = memoryTransportPair({ highWaterBytes: 1 << 20 });
+  // Records the room each read was given, to see what a pending read holds.
+  const rooms: number[] = [];
+  const watched = {
+    ...b,
+    remoteAddr: b.remoteAddr,
+    localAddr: b.localAddr,
+    read: (buffer: Uint8Array) => {
+      rooms.push(buffer.length);
+      return b.read(buffer);
+    },
+  };
+  try {
+    const reader = new FrameReader(watched, { maxFrameBytes: 1 << 16 });
+    // A burst of small frames: reads that fill their room switch to the full read-ahead.
+    const frames = Array.from({ length: 200 }, (_, i) => new Uint8Array(100).fill(i));
+    for (const frame of frames) await a.write(encodeFrame(frame));
+    for (const frame of frames) assert.deepEqual(await reader.read(), frame);
+    assert.ok(
+      rooms.some((room) => room > idleReadAheadBytes),
+      `a burst is read with the full read-ahead (rooms ${rooms})`,
+    );
+    // Now nothing is waiting: the next read goes into the small buffer and stays pending there.
+    const next = reader.read();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(rooms.at(-1)! <= idleReadAheadBytes, `pending read room ${rooms.at(-1)}`);
+    reader.trim();
+    assert.equal(reader.readAheadBytesHeld, idleReadAheadBytes);
+    await a.write(encodeFrame(new Uint8Array([7])));
+    assert.deepEqual(await next, new Uint8Array([7]));
   } finally {
     a.close();
     b.close();
