@@ -11,6 +11,7 @@ import { basename } from "node:path";
 import { FileError } from "../errors.ts";
 import { ChunkTreeHasher, fileChunkBytes } from "../files/chunk_tree.ts";
 import { AtomicFileWriter } from "../files/atomic_writer.ts";
+import type { FileCalls } from "../files/file_calls.ts";
 import { readPartialState, writePartialState } from "../files/partial_files.ts";
 import { readFull } from "../files/read_full.ts";
 import type { Stream } from "../session/stream.ts";
@@ -248,6 +249,8 @@ export interface ReceiveFileOptions {
   onBytes?: BytesCallback;
   /** Called right before the rename (the sandbox's re-check). */
   beforeCommit?: () => Promise<void>;
+  /** How the partial file's calls are made. Default: `fileCalls("threaded")`. */
+  calls?: FileCalls;
 }
 
 /**
@@ -269,6 +272,7 @@ export async function receiveFile(
     keepBytes: start,
     bufferBytes: writeBufferBytes(size - start),
     displayPath,
+    calls: options.calls,
   });
   const resumable = size > fileChunkBytes;
   const dataName = basename(partial.data);
