@@ -29,7 +29,9 @@
 //                           stdin closes, then prints {"baselineRss", "peakRss"}
 //   raw-send tcp|tls PORT SOURCE DEST [CERT]
 //                           sends a file or folder; prints like put
-// Every mode samples its resident memory (RSS) every 20 ms.
+// Every mode samples its resident memory (RSS) every 20 ms. Transfers also print "cpuMs", the CPU
+// time (user + system, all threads) the process spent on the transfer; a server answers a line
+// "cpu" with {"cpuMs"}, its CPU time so far.
 import { OvtpClient } from "../client.ts";
 import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
 import { identityFromPkcs8, parsePrivateKeyPem } from "../crypto/identity.ts";
@@ -37,6 +39,7 @@ import { OvtpServer } from "../server.ts";
 import { SessionCache } from "../session/session_cache.ts";
 import { listCopyEntries, receiveFiles, sendFiles } from "./_raw_copy.ts";
 import { percentile } from "./_stats.ts";
+import { cpuUsage } from "node:process";
 
 async function fixture(name: string) {
   const pem = await Deno.readTextFile(new URL(`../tests/fixtures/keys/${name}`, import.meta.url));
@@ -83,6 +86,12 @@ function settledMemory(): { rss: number; js: number } {
   gc?.();
   const usage = Deno.memoryUsage();
   return { rss: usage.rss, js: usage.heapUsed + usage.external };
+}
+
+/** CPU time of this process so far (user + system, every thread), in milliseconds. */
+function cpuMs(): number {
+  const { user, system } = cpuUsage();
+  return (user + system) / 1000;
 }
 
 function report(value: Record<string, number | string>): void {
@@ -142,6 +151,7 @@ switch (mode) {
     // Serve until the parent closes our stdin.
     for await (const line of stdinLines()) {
       if (line === "mark") report(rss.mark());
+      if (line === "cpu") report({ cpuMs: cpuMs() });
     }
     rss.stop();
     await server.close();
@@ -156,12 +166,14 @@ switch (mode) {
     await client.connect();
     const rss = sampleRss();
     const started = performance.now();
+    const cpuBefore = cpuMs();
     const result = mode === "put"
       ? await client.sendFile(from, to, { overwrite: true })
       : mode === "get"
       ? await client.getFile(from, to, { overwrite: true })
       : await client.sendDirectory(from, to, { overwrite: true });
     const seconds = (performance.now() - started) / 1000;
+    const transferCpuMs = cpuMs() - cpuBefore;
     rss.stop();
     await client.close();
     report({
@@ -170,6 +182,7 @@ switch (mode) {
       seconds,
       bytes: result.bytes,
       files: result.files,
+      cpuMs: transferCpuMs,
     });
     break;
   }
@@ -327,7 +340,9 @@ switch (mode) {
       }
     })();
     report({ port: (listener.addr as Deno.NetAddr).port });
-    for await (const _ of stdinLines()) { /* wait */ }
+    for await (const line of stdinLines()) {
+      if (line === "cpu") report({ cpuMs: cpuMs() });
+    }
     listener.close();
     await accepting;
     await Promise.all(serving);
@@ -342,8 +357,10 @@ switch (mode) {
     const rss = sampleRss();
     // Listing the files is part of the time, as it is in ovtp's sendDirectory.
     const started = performance.now();
+    const cpuBefore = cpuMs();
     const result = await sendFiles(conn, await listCopyEntries(source, destination));
     const seconds = (performance.now() - started) / 1000;
+    const transferCpuMs = cpuMs() - cpuBefore;
     rss.stop();
     conn.close();
     report({
@@ -352,6 +369,7 @@ switch (mode) {
       seconds,
       bytes: result.bytes,
       files: result.files,
+      cpuMs: transferCpuMs,
     });
     break;
   }
