@@ -14,7 +14,7 @@
 import { dirname } from "node:path";
 import { FileError } from "../errors.ts";
 import { fileErrorFromOs, quotePath } from "./_os_error.ts";
-import { type FileCalls, fileCalls } from "./file_calls.ts";
+import { type FileCallMode, type FileCalls, fileCalls } from "./file_calls.ts";
 import { SharedRuns } from "./shared_runs.ts";
 
 /**
@@ -310,7 +310,7 @@ export class AtomicFileWriter {
         this.#state = "failed";
         throw error;
       }
-      await folderSyncs.run(dirname(destination));
+      await folderSyncs[this.#calls.mode].run(dirname(destination));
     });
   }
 
@@ -567,12 +567,18 @@ async function pathExists(path: string, calls: FileCalls): Promise<boolean> {
  * starts after its rename, so many files renamed at once into one folder cost one or two syncs
  * instead of one each.
  */
-const folderSyncs = new SharedRuns<void>(syncFolder);
+const folderSyncs: Record<FileCallMode, SharedRuns<void>> = {
+  inline: new SharedRuns<void>((dir) => syncFolder(dir, fileCalls("inline"))),
+  threaded: new SharedRuns<void>((dir) => syncFolder(dir, fileCalls("threaded"))),
+};
 
-/** Syncs a folder so a rename in it survives a crash; not every platform can. */
-async function syncFolder(dir: string): Promise<void> {
+/**
+ * Syncs a folder so a rename in it survives a crash; not every platform can. The sync itself
+ * always runs on a worker thread.
+ */
+async function syncFolder(dir: string, calls: FileCalls): Promise<void> {
   try {
-    const folder = await Deno.open(dir, { read: true });
+    const folder = await calls.open(dir, { read: true });
     try {
       await folder.sync();
     } finally {

@@ -121,21 +121,37 @@ export async function sendContent(
   const hasher = options.prefixLeaves.length > 0
     ? ChunkTreeHasher.resume(options.prefixLeaves)
     : new ChunkTreeHasher();
-  await file.seek(start, Deno.SeekMode.Start);
+  // A seek never waits for the disk: not worth a trip to a worker thread.
+  file.seekSync(start, Deno.SeekMode.Start);
   let offset = start;
   const readNext = () => readChunk(file, Math.min(fileChunkBytes, size - offset), options.path);
   let next = offset < size ? readNext() : undefined;
   while (next !== undefined) {
     options.signal?.throwIfAborted();
     const chunk = await next;
-    offset += chunk.length;
+    // Taken now: once written, the chunk's buffer may be freed (detached, length 0).
+    const length = chunk.length;
+    offset += length;
     next = offset < size ? readNext() : undefined;
     next?.catch(() => {});
     // The hasher has its copy once update() settles; then the stream may seal the chunk in
     // place and free it.
     await hasher.update(chunk);
+    if (next === undefined) {
+      // The last chunk and the root are queued together, so that they can share one sealed
+      // record: a small file's content and digest then cost the two ends one seal, one open
+      // and one socket write and read, instead of two of each.
+      const root = await hasher.digest();
+      const sent = stream.write(chunk, { headroom: true, transfer: true });
+      const ended = stream.write(root, { end: true });
+      ended.catch(() => {}); // Awaited below; never unhandled if the chunk's write fails.
+      await waitForPeer(sent);
+      options.onBytes?.(length);
+      await waitForPeer(ended);
+      return root;
+    }
     await waitForPeer(stream.write(chunk, { headroom: true, transfer: true }));
-    options.onBytes?.(chunk.length);
+    options.onBytes?.(length);
   }
   const root = await hasher.digest();
   await waitForPeer(stream.write(root, { end: true }));
