@@ -143,6 +143,7 @@ export class OvtpServer {
       options.root === undefined ? noFiles : new FileService({
         root: options.root,
         partialMaxAgeMs: options.partialMaxAgeMs,
+        fileCalls: options.fileCalls,
         stallTimeoutMs,
         // The budgets count open files per connection, key and process; this is the same cap.
         maxOpenFilesPerConnection: this.#budget.limits.connection.fileHandles,

@@ -56,6 +56,15 @@ export interface OvtpServerOptions extends SessionOptions {
   /** Partial uploads older than this are removed. Default 24 hours. */
   partialMaxAgeMs?: number;
   /**
+   * How the file system calls that check paths and create, check and move uploaded files are
+   * made: `"inline"` (synchronous, on the event loop: about 2 µs each on a local disk, but a file
+   * system that hangs, such as an unreachable network file system, freezes the whole server) or
+   * `"threaded"` (on worker threads: about 25–30 µs of CPU each, and a hang holds only its own
+   * transfer). Syncs to disk are always threaded. Default `"inline"`; choose `"threaded"` when
+   * `root` is on a network file system. See SECURITY.md, "Inline file system calls".
+   */
+  fileCalls?: "inline" | "threaded";
+  /**
    * Destinations clients may open TCP forwards to (`ssh -L` style; SPEC.md, section 14):
    * `host:port`, `host:*` (any port) or `[IPv6]:port`, hosts compared as text. Default none:
    * every forward is refused. Keys with `no-forward` or `restrict` may not forward at all, and a

@@ -33,7 +33,9 @@
 //   raw-serve aead ROOT     receives one sealed file per connection into ROOT/bulk.bin
 //   raw-send aead PORT SOURCE
 //                           sends SOURCE sealed; prints like put
-// Every mode samples its resident memory (RSS) every 20 ms.
+// Every mode samples its resident memory (RSS) every 20 ms. Transfers also print "cpuMs", the CPU
+// time (user + system, all threads) the process spent on the transfer; a server answers a line
+// "cpu" with {"cpuMs"}, its CPU time so far.
 import { OvtpClient } from "../client.ts";
 import { AuthorizedKeys } from "../crypto/authorized_keys.ts";
 import { identityFromPkcs8, parsePrivateKeyPem } from "../crypto/identity.ts";
@@ -42,6 +44,7 @@ import { SessionCache } from "../session/session_cache.ts";
 import { receiveSealed, sendSealed } from "./_aead_pipeline.ts";
 import { listCopyEntries, receiveFiles, sendFiles } from "./_raw_copy.ts";
 import { percentile } from "./_stats.ts";
+import { cpuUsage } from "node:process";
 
 async function fixture(name: string) {
   const pem = await Deno.readTextFile(new URL(`../tests/fixtures/keys/${name}`, import.meta.url));
@@ -90,6 +93,12 @@ function settledMemory(): { rss: number; js: number } {
   gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
   const usage = Deno.memoryUsage();
   return { rss: usage.rss, js: usage.heapUsed + usage.external };
+}
+
+/** CPU time of this process so far (user + system, every thread), in milliseconds. */
+function cpuMs(): number {
+  const { user, system } = cpuUsage();
+  return (user + system) / 1000;
 }
 
 function report(value: Record<string, number | string>): void {
@@ -149,6 +158,7 @@ switch (mode) {
     // Serve until the parent closes our stdin.
     for await (const line of stdinLines()) {
       if (line === "mark") report(rss.mark());
+      if (line === "cpu") report({ cpuMs: cpuMs() });
     }
     rss.stop();
     await server.close();
@@ -163,12 +173,14 @@ switch (mode) {
     await client.connect();
     const rss = sampleRss();
     const started = performance.now();
+    const cpuBefore = cpuMs();
     const result = mode === "put"
       ? await client.sendFile(from, to, { overwrite: true })
       : mode === "get"
       ? await client.getFile(from, to, { overwrite: true })
       : await client.sendDirectory(from, to, { overwrite: true });
     const seconds = (performance.now() - started) / 1000;
+    const transferCpuMs = cpuMs() - cpuBefore;
     rss.stop();
     await client.close();
     report({
@@ -177,6 +189,7 @@ switch (mode) {
       seconds,
       bytes: result.bytes,
       files: result.files,
+      cpuMs: transferCpuMs,
     });
     break;
   }
@@ -335,7 +348,9 @@ switch (mode) {
       }
     })();
     report({ port: (listener.addr as Deno.NetAddr).port });
-    for await (const _ of stdinLines()) { /* wait */ }
+    for await (const line of stdinLines()) {
+      if (line === "cpu") report({ cpuMs: cpuMs() });
+    }
     listener.close();
     await accepting;
     await Promise.all(serving);
@@ -350,10 +365,12 @@ switch (mode) {
     const rss = sampleRss();
     // Listing the files is part of the time, as it is in ovtp's sendDirectory.
     const started = performance.now();
+    const cpuBefore = cpuMs();
     const result = kind === "aead"
       ? { files: 1, bytes: await sendSealed(conn, source) }
       : await sendFiles(conn, await listCopyEntries(source, destination));
     const seconds = (performance.now() - started) / 1000;
+    const transferCpuMs = cpuMs() - cpuBefore;
     rss.stop();
     conn.close();
     report({
@@ -362,6 +379,7 @@ switch (mode) {
       seconds,
       bytes: result.bytes,
       files: result.files,
+      cpuMs: transferCpuMs,
     });
     break;
   }

@@ -39,6 +39,7 @@ import { StopSignals } from "./stop_signals.ts";
 const options = {
   listen: { type: "string", short: "l" },
   root: { type: "string" },
+  "threaded-file-calls": { type: "boolean" },
   "forward-allow": { type: "string", multiple: true },
   exec: { type: "string" },
   "max-exec": { type: "string" },
@@ -100,6 +101,9 @@ Options:
                            port; a bare PORT listens on every address
   --root DIR               serve this folder's files (put, get, hash); without it, every file
                            operation is refused
+  --threaded-file-calls    make the file system calls of uploads on worker threads, so that a
+                           hung network file system under --root holds only its own transfers
+                           (default: inline, faster for many small files on a local disk)
   --forward-allow HOST:PORT
                            let clients forward to HOST:PORT (HOST:* for any port), as with
                            "ovtp forward -L"; may be repeated; without it, every forward is
@@ -181,6 +185,7 @@ Needs --allow-net --allow-read --allow-env --allow-write (--allow-write only for
         hostname,
         port,
         root,
+        fileCalls: values["threaded-file-calls"] ? "threaded" : "inline",
         forwardAllow,
         queueStore,
         messaging: { maxDeliveries, retryDelayMs },

@@ -14,6 +14,7 @@
 import { dirname } from "node:path";
 import { FileError } from "../errors.ts";
 import { fileErrorFromOs, quotePath } from "./_os_error.ts";
+import { type FileCallMode, type FileCalls, fileCalls } from "./file_calls.ts";
 import { SharedRuns } from "./shared_runs.ts";
 
 /**
@@ -60,6 +61,11 @@ export interface AtomicWriterOptions {
    * destination's real paths never appear in them. Default: `partialPath`.
    */
   displayPath?: string;
+  /**
+   * How the calls that create, check and move the partial file are made (`file_calls.ts`);
+   * syncing to disk is always on a worker thread. Default: `fileCalls("threaded")`.
+   */
+  calls?: FileCalls;
 }
 
 /** Options for {@linkcode AtomicFileWriter.commit}. */
@@ -120,6 +126,7 @@ type WriterState = "open" | "committing" | "committed" | "failed" | "aborted";
 export class AtomicFileWriter {
   readonly #partialPath: string;
   readonly #displayPath: string;
+  readonly #calls: FileCalls;
   #file: Deno.FsFile | undefined;
   readonly #bufferBytes: number;
   #buffer: Uint8Array | undefined;
@@ -134,7 +141,9 @@ export class AtomicFileWriter {
     file: Deno.FsFile,
     keepBytes: number,
     bufferBytes: number,
+    calls: FileCalls,
   ) {
+    this.#calls = calls;
     this.#partialPath = partialPath;
     this.#displayPath = displayPath;
     this.#file = file;
@@ -189,10 +198,11 @@ export class AtomicFileWriter {
           `${maxWriteBufferBytes}`,
       );
     }
+    const calls = options.calls ?? fileCalls("threaded");
     const file = keepBytes === 0
-      ? await createFresh(partialPath, displayPath)
-      : await openToResume(partialPath, keepBytes, displayPath);
-    return new AtomicFileWriter(partialPath, displayPath, file, keepBytes, bufferBytes);
+      ? await createFresh(partialPath, displayPath, calls)
+      : await openToResume(partialPath, keepBytes, displayPath, calls);
+    return new AtomicFileWriter(partialPath, displayPath, file, keepBytes, bufferBytes, calls);
   }
 
   /**
@@ -300,7 +310,7 @@ export class AtomicFileWriter {
         this.#state = "failed";
         throw error;
       }
-      await folderSyncs.run(dirname(destination));
+      await folderSyncs[this.#calls.mode].run(dirname(destination));
     });
   }
 
@@ -346,7 +356,7 @@ export class AtomicFileWriter {
       this.#closeFile();
       if (!keepPartial) {
         try {
-          await Deno.remove(this.#partialPath);
+          await this.#calls.remove(this.#partialPath);
         } catch {
           // Missing already, or left for removeStalePartials().
         }
@@ -398,7 +408,9 @@ export class AtomicFileWriter {
     const file = this.#file!;
     try {
       let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      while (written < bytes.length) {
+        written += await this.#calls.write(file, bytes.subarray(written));
+      }
     } catch (error) {
       throw fileErrorFromOs(error, this.#displayPath, "Cannot write");
     }
@@ -406,10 +418,10 @@ export class AtomicFileWriter {
 
   async #applyAttributes(mode: number | undefined, mtime: Date | undefined): Promise<void> {
     try {
-      if (mtime !== undefined) await this.#file!.utime(new Date(), mtime);
+      if (mtime !== undefined) await this.#calls.utime(this.#file!, new Date(), mtime);
       // Deno has no fchmod(): by path, and checkIdentity() follows before the move.
       if (mode !== undefined && Deno.build.os !== "windows") {
-        await Deno.chmod(this.#partialPath, mode & permissionBitsMask);
+        await this.#calls.chmod(this.#partialPath, mode & permissionBitsMask);
       }
     } catch (error) {
       throw fileErrorFromOs(error, this.#displayPath, "Cannot set the mode or time of");
@@ -421,7 +433,10 @@ export class AtomicFileWriter {
     let written: Deno.FileInfo;
     let atPath: Deno.FileInfo;
     try {
-      [written, atPath] = await Promise.all([this.#file!.stat(), Deno.lstat(this.#partialPath)]);
+      [written, atPath] = await Promise.all([
+        this.#calls.stat(this.#file!),
+        this.#calls.lstat(this.#partialPath),
+      ]);
     } catch (error) {
       throw new FileError(
         `Cannot save ${quotePath(this.#displayPath)}: its partial file is gone; send it again`,
@@ -440,7 +455,7 @@ export class AtomicFileWriter {
 
   async #rename(destination: string): Promise<void> {
     try {
-      await Deno.rename(this.#partialPath, destination);
+      await this.#calls.rename(this.#partialPath, destination);
     } catch (error) {
       throw fileErrorFromOs(error, this.#displayPath, "Cannot save");
     }
@@ -448,19 +463,19 @@ export class AtomicFileWriter {
 
   async #link(destination: string): Promise<void> {
     try {
-      await Deno.link(this.#partialPath, destination);
+      await this.#calls.link(this.#partialPath, destination);
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) throw existsError(this.#displayPath, error);
       if (error instanceof Deno.errors.NotFound) {
         throw fileErrorFromOs(error, this.#displayPath, "Cannot save");
       }
       // Perhaps no hard links here (FAT, some network file systems): check, then rename.
-      if (await pathExists(destination)) throw existsError(this.#displayPath, error);
+      if (await pathExists(destination, this.#calls)) throw existsError(this.#displayPath, error);
       await this.#rename(destination);
       return;
     }
     try {
-      await Deno.remove(this.#partialPath);
+      await this.#calls.remove(this.#partialPath);
     } catch {
       // The file is saved. The extra link is harmless: open() never reuses a file with two
       // links, and removeStalePartials() removes it later.
@@ -484,9 +499,13 @@ export class AtomicFileWriter {
   }
 }
 
-async function createFresh(partialPath: string, displayPath: string): Promise<Deno.FsFile> {
+async function createFresh(
+  partialPath: string,
+  displayPath: string,
+  calls: FileCalls,
+): Promise<Deno.FsFile> {
   const create = () =>
-    Deno.open(partialPath, { write: true, createNew: true, mode: partialFileMode });
+    calls.open(partialPath, { write: true, createNew: true, mode: partialFileMode });
   try {
     // Usually the name is new: one system call. Otherwise remove what is there (never write
     // through it: it may be a link) and create again.
@@ -497,9 +516,9 @@ async function createFresh(partialPath: string, displayPath: string): Promise<De
     }
   }
   try {
-    const info = await lstatOrNull(partialPath);
+    const info = await calls.lstatOrNull(partialPath);
     if (info?.isDirectory) throw inTheWay(displayPath, "a folder");
-    if (info !== null) await Deno.remove(partialPath);
+    if (info !== null) await calls.remove(partialPath);
     return await create();
   } catch (error) {
     throw fileErrorFromOs(error, displayPath, "Cannot create the partial file of");
@@ -510,14 +529,15 @@ async function openToResume(
   partialPath: string,
   keepBytes: number,
   displayPath: string,
+  calls: FileCalls,
 ): Promise<Deno.FsFile> {
   let file: Deno.FsFile | undefined;
   try {
-    const before = await lstatOrNull(partialPath);
+    const before = await calls.lstatOrNull(partialPath);
     if (before === null) throw changed(displayPath, "it is gone");
     if (!before.isFile) throw inTheWay(displayPath, "not a regular file");
-    file = await Deno.open(partialPath, { write: true });
-    const info = await file.stat();
+    file = await calls.open(partialPath, { write: true });
+    const info = await calls.stat(file);
     if (info.ino !== before.ino || info.dev !== before.dev) {
       throw changed(displayPath, "it was replaced while being opened");
     }
@@ -534,18 +554,9 @@ async function openToResume(
   }
 }
 
-async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+async function pathExists(path: string, calls: FileCalls): Promise<boolean> {
   try {
-    return await Deno.lstat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    return (await lstatOrNull(path)) !== null;
+    return (await calls.lstatOrNull(path)) !== null;
   } catch {
     return true; // Cannot tell: do not risk replacing it.
   }
@@ -556,12 +567,18 @@ async function pathExists(path: string): Promise<boolean> {
  * starts after its rename, so many files renamed at once into one folder cost one or two syncs
  * instead of one each.
  */
-const folderSyncs = new SharedRuns<void>(syncFolder);
+const folderSyncs: Record<FileCallMode, SharedRuns<void>> = {
+  inline: new SharedRuns<void>((dir) => syncFolder(dir, fileCalls("inline"))),
+  threaded: new SharedRuns<void>((dir) => syncFolder(dir, fileCalls("threaded"))),
+};
 
-/** Syncs a folder so a rename in it survives a crash; not every platform can. */
-async function syncFolder(dir: string): Promise<void> {
+/**
+ * Syncs a folder so a rename in it survives a crash; not every platform can. The sync itself
+ * always runs on a worker thread.
+ */
+async function syncFolder(dir: string, calls: FileCalls): Promise<void> {
   try {
-    const folder = await Deno.open(dir, { read: true });
+    const folder = await calls.open(dir, { read: true });
     try {
       await folder.sync();
     } finally {

@@ -16,6 +16,7 @@
 
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { FileError, type FileErrorReason } from "../errors.ts";
+import { type FileCalls, fileCalls } from "./file_calls.ts";
 import { SharedRuns } from "./shared_runs.ts";
 import { fileErrorFromOs, quotePath } from "./_os_error.ts";
 import { isReservedName } from "./partial_files.ts";
@@ -72,6 +73,15 @@ export interface ResolvedWrite {
   path: string;
   /** The destination's `lstat` if it exists (always a regular file), else `null`. */
   existing: Deno.FileInfo | null;
+}
+
+/** Options for {@linkcode Sandbox.open}. */
+export interface SandboxOptions {
+  /**
+   * How the calls that walk a path are made (`file_calls.ts`): `fileCalls("inline")` on a
+   * server whose root is on a local disk. Default: `fileCalls("threaded")`.
+   */
+  calls?: FileCalls;
 }
 
 /** Options for {@linkcode Sandbox.resolveForRead}. */
@@ -139,11 +149,14 @@ export class Sandbox {
   readonly root: string;
   /** Absolute spellings of the root an absolute remote path may start with. */
   readonly #prefixes: readonly string[][];
+  /** How the path walk's calls are made. */
+  readonly #calls: FileCalls;
   /** The folder re-checks running now, shared by the commits waiting on them. */
   readonly #rechecks = new SharedRuns<RecheckOutcome>((dir) => this.#recheckOnce(dir));
 
-  private constructor(root: string, alias: string) {
+  private constructor(root: string, alias: string, calls: FileCalls) {
     this.root = root;
+    this.#calls = calls;
     const spellings = [splitAbsolute(root), splitAbsolute(alias)];
     this.#prefixes = spellings[1].join("/") === spellings[0].join("/") ? [spellings[0]] : spellings;
   }
@@ -152,6 +165,7 @@ export class Sandbox {
    * Opens a sandbox on `root`, which must exist and be a folder. It is stored as its real path.
    *
    * @param root The folder to serve.
+   * @param options How its calls are made.
    * @returns The sandbox.
    * @throws {FileError} `not_found` if it does not exist, `unsupported_type` if it is not a
    * folder, `permission` or `io` if it cannot be inspected.
@@ -170,7 +184,7 @@ export class Sandbox {
    * }
    * ```
    */
-  static async open(root: string): Promise<Sandbox> {
+  static async open(root: string, options: SandboxOptions = {}): Promise<Sandbox> {
     if (typeof root !== "string" || root === "" || root.includes("\0")) {
       throw new FileError("Cannot serve an empty path or one with a NUL byte; name a folder", {
         reason: "bad_path",
@@ -190,7 +204,7 @@ export class Sandbox {
     } catch (error) {
       throw fileErrorFromOs(error, root, "Cannot serve");
     }
-    return new Sandbox(real, resolve(root));
+    return new Sandbox(real, resolve(root), options.calls ?? fileCalls("threaded"));
   }
 
   /**
@@ -226,7 +240,7 @@ export class Sandbox {
         path: subRoot,
       });
     }
-    return new Sandbox(path, path);
+    return new Sandbox(path, path, this.#calls);
   }
 
   /**
@@ -326,12 +340,10 @@ export class Sandbox {
     const path = join(dir, name);
     let existing: Deno.FileInfo | null;
     try {
-      existing = await Deno.lstat(path);
+      // Usually missing: answered without building an error (inline calls).
+      existing = await this.#calls.lstatOrNull(path);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        throw fileErrorFromOs(error, remotePath, "Cannot write");
-      }
-      existing = null;
+      throw fileErrorFromOs(error, remotePath, "Cannot write");
     }
     if (existing !== null && !existing.isFile) {
       throw new FileError(
@@ -597,8 +609,8 @@ export class Sandbox {
   /** One re-check of a folder, as {@linkcode Sandbox.recheckDirectory} shares it. */
   async #recheckOnce(dir: string): Promise<RecheckOutcome> {
     try {
-      const real = await Deno.realPath(dir);
-      const info = await Deno.lstat(real);
+      const real = await this.#calls.realPath(dir);
+      const info = await this.#calls.lstat(real);
       return { resolvesToItself: real === dir && this.#contains(real) && info.isDirectory };
     } catch (error) {
       return { resolvesToItself: false, error };
@@ -629,7 +641,7 @@ export class Sandbox {
       ({ path, info } = await this.#follow(join(path, last), remotePath, action));
     }
     try {
-      return { path, info: info ?? await Deno.lstat(path) };
+      return { path, info: info ?? await this.#calls.lstat(path) };
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
@@ -654,7 +666,7 @@ export class Sandbox {
     } catch (error) {
       if (!(create && error instanceof FileError && error.reason === "not_found")) throw error;
       try {
-        await Deno.mkdir(candidate, { mode: createdDirectoryMode });
+        await this.#calls.mkdir(candidate, createdDirectoryMode);
       } catch (mkdirError) {
         if (!(mkdirError instanceof Deno.errors.AlreadyExists)) {
           throw fileErrorFromOs(mkdirError, remotePath, `Cannot ${action}`);
@@ -665,7 +677,7 @@ export class Sandbox {
     }
     try {
       // Not a symlink: #follow's lstat is this path's. A symlink's target needs its own.
-      info ??= await Deno.lstat(path);
+      info ??= await this.#calls.lstat(path);
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
@@ -690,14 +702,14 @@ export class Sandbox {
   ): Promise<{ path: string; info?: Deno.FileInfo }> {
     let info: Deno.FileInfo;
     try {
-      info = await Deno.lstat(candidate);
+      info = await this.#calls.lstat(candidate);
     } catch (error) {
       throw fileErrorFromOs(error, remotePath, `Cannot ${action}`);
     }
     if (!info.isSymlink) return { path: candidate, info };
     let real: string;
     try {
-      real = await Deno.realPath(candidate);
+      real = await this.#calls.realPath(candidate);
     } catch (error) {
       const reason: FileErrorReason = error instanceof Deno.errors.PermissionDenied
         ? "permission"

@@ -11,6 +11,7 @@ import { basename } from "node:path";
 import { FileError } from "../errors.ts";
 import { ChunkTreeHasher, fileChunkBytes } from "../files/chunk_tree.ts";
 import { AtomicFileWriter } from "../files/atomic_writer.ts";
+import type { FileCalls } from "../files/file_calls.ts";
 import { readPartialState, writePartialState } from "../files/partial_files.ts";
 import { readFull } from "../files/read_full.ts";
 import type { Stream } from "../session/stream.ts";
@@ -120,21 +121,35 @@ export async function sendContent(
   const hasher = options.prefixLeaves.length > 0
     ? ChunkTreeHasher.resume(options.prefixLeaves)
     : new ChunkTreeHasher();
-  await file.seek(start, Deno.SeekMode.Start);
+  // A seek never waits for the disk: not worth a trip to a worker thread.
+  file.seekSync(start, Deno.SeekMode.Start);
   let offset = start;
   const readNext = () => readChunk(file, Math.min(fileChunkBytes, size - offset), options.path);
   let next = offset < size ? readNext() : undefined;
   while (next !== undefined) {
     options.signal?.throwIfAborted();
     const chunk = await next;
-    offset += chunk.length;
+    // Taken now: once written, the chunk's buffer may be freed (detached, length 0).
+    const length = chunk.length;
+    offset += length;
     next = offset < size ? readNext() : undefined;
     next?.catch(() => {});
     // The hasher has its copy once update() settles; then the stream may seal the chunk in
     // place and free it.
     await hasher.update(chunk);
-    // Read the length first: a transferred chunk may be detached (length 0) once written.
-    const length = chunk.length;
+    if (next === undefined) {
+      // The last chunk and the root are queued together, so that they can share one sealed
+      // record: a small file's content and digest then cost the two ends one seal, one open
+      // and one socket write and read, instead of two of each.
+      const root = await hasher.digest();
+      const sent = stream.write(chunk, { headroom: true, transfer: true });
+      const ended = stream.write(root, { end: true });
+      ended.catch(() => {}); // Awaited below; never unhandled if the chunk's write fails.
+      await waitForPeer(sent);
+      options.onBytes?.(length);
+      await waitForPeer(ended);
+      return root;
+    }
     await waitForPeer(stream.write(chunk, { headroom: true, transfer: true }));
     options.onBytes?.(length);
   }
@@ -250,6 +265,8 @@ export interface ReceiveFileOptions {
   onBytes?: BytesCallback;
   /** Called right before the rename (the sandbox's re-check). */
   beforeCommit?: () => Promise<void>;
+  /** How the partial file's calls are made. Default: `fileCalls("threaded")`. */
+  calls?: FileCalls;
 }
 
 /**
@@ -271,6 +288,7 @@ export async function receiveFile(
     keepBytes: start,
     bufferBytes: writeBufferBytes(size - start),
     displayPath,
+    calls: options.calls,
   });
   const resumable = size > fileChunkBytes;
   const dataName = basename(partial.data);

@@ -9,6 +9,7 @@
 
 import { allowsRead, allowsWrite } from "../crypto/key_permissions.ts";
 import { FileError } from "../errors.ts";
+import type { FileCalls } from "../files/file_calls.ts";
 import type { Sandbox } from "../files/sandbox.ts";
 import type { Allowance } from "../session/budget.ts";
 import type { Stream } from "../session/stream.ts";
@@ -35,6 +36,8 @@ export interface FileRequest {
   readonly peer: FilePeer;
   /** The peer's sandbox: the served folder, or the narrower `root=` of its key. */
   sandbox(): Promise<Sandbox>;
+  /** How the service makes the file system calls of an upload (`file_calls.ts`). */
+  readonly calls: FileCalls;
   /** Wraps every wait on the peer: a stream that waits too long is reset (`StallWatch`). */
   readonly wait: PeerWait;
   /**

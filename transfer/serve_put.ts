@@ -148,6 +148,7 @@ export async function servePut(request: FileRequest, uploads: PartialUploads): P
       displayPath: path,
       waitForPeer: request.wait,
       beforeCommit: () => sandbox.recheckDirectory(target.dir, path),
+      calls: request.calls,
     });
     await request.wait(
       stream.write(encodeJson({ size, digest: formatDigest(root) }), { end: true }),

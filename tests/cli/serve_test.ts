@@ -261,6 +261,27 @@ Deno.test("ovtp serve runs with only the permissions the README lists", async ()
   }
 });
 
+Deno.test("ovtp serve --threaded-file-calls serves uploads, and its help names the flag", async () => {
+  const world = await makeWorld();
+  const server = await startServe(["--root", world.root, "--threaded-file-calls"], {
+    env: world.env(world.serverHome),
+  });
+  try {
+    const file = join(world.dir, "a.txt");
+    await Deno.writeTextFile(file, "threaded");
+    const run = await runCli(["put", "--accept-new", file, `${server.address}:`], {
+      env: world.env(world.aliceHome),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await Deno.readTextFile(join(world.root, "a.txt")), "threaded");
+    const help = await runCli(["serve", "--help"], { env: world.env(world.serverHome) });
+    assert.match(help.stdout + help.stderr, /--threaded-file-calls/);
+  } finally {
+    await server.stop();
+    await world.cleanup();
+  }
+});
+
 /** Starts `ovtp serve` expecting it to refuse to start; returns its standard error. */
 async function serveRefusal(env: Record<string, string>): Promise<string> {
   const outcome = await startServe([], { env }).then(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AtomicFileWriter } from "../../files/atomic_writer.ts";
+import { fileCalls } from "../../files/file_calls.ts";
 import { FileError, type FileErrorReason } from "../../errors.ts";
 
 const encoder = new TextEncoder();
@@ -460,4 +461,59 @@ Deno.test({
       assert.equal((await Deno.stat(join(dir, "a.sh"))).mode! & 0o7777, 0o755);
     });
   },
+});
+
+Deno.test("AtomicFileWriter with inline calls moves only the verified file, as threaded calls do", async () => {
+  await withTempDir(async (dir) => {
+    const calls = fileCalls("inline");
+    const partialPath = join(dir, ".a.part");
+    // Commits: a new file by hard link, then a replacement by rename; an existing destination
+    // is kept without overwrite.
+    for (const overwrite of [false, true]) {
+      const writer = await AtomicFileWriter.open({ partialPath, calls });
+      await writer.write(encoder.encode(`take ${overwrite}`));
+      await writer.commit(join(dir, "a.txt"), { overwrite, mode: 0o640, mtime: new Date(0) });
+      await writer.abort();
+      assert.equal(await Deno.readTextFile(join(dir, "a.txt")), `take ${overwrite}`);
+      assert.equal((await Deno.stat(join(dir, "a.txt"))).mtime?.getTime(), 0);
+    }
+    const keeper = await AtomicFileWriter.open({ partialPath, calls });
+    try {
+      await keeper.write(encoder.encode("late"));
+      await assert.rejects(
+        keeper.commit(join(dir, "a.txt"), { overwrite: false }),
+        isFileError("exists"),
+      );
+    } finally {
+      await keeper.abort();
+    }
+    assert.equal(await Deno.readTextFile(join(dir, "a.txt")), "take true");
+    // A partial file swapped after writing is never moved.
+    const writer = await AtomicFileWriter.open({ partialPath, calls });
+    try {
+      await writer.write(encoder.encode("verified bytes"));
+      await writer.flush();
+      await Deno.writeTextFile(join(dir, "planted"), "planted bytes");
+      await Deno.rename(join(dir, "planted"), partialPath);
+      await assert.rejects(
+        writer.commit(join(dir, "b.txt"), { overwrite: true }),
+        isFileError("changed"),
+      );
+    } finally {
+      await writer.abort();
+    }
+    await assert.rejects(Deno.lstat(join(dir, "b.txt")), Deno.errors.NotFound);
+    // Never written through a symlink at the partial path.
+    await Deno.remove(partialPath).catch(() => {});
+    await Deno.writeTextFile(join(dir, "victim"), "victim");
+    await Deno.symlink(join(dir, "victim"), partialPath);
+    const fresh = await AtomicFileWriter.open({ partialPath, calls });
+    await fresh.write(encoder.encode("new"));
+    await fresh.abort();
+    assert.equal(await Deno.readTextFile(join(dir, "victim")), "victim");
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((entry) => entry.name).sort(),
+      ["a.txt", "victim"],
+    );
+  });
 });

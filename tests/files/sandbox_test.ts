@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileCalls } from "../../files/file_calls.ts";
 import { Sandbox } from "../../files/sandbox.ts";
 import { FileError, type FileErrorReason } from "../../errors.ts";
 
@@ -10,17 +11,23 @@ interface Dirs {
   sandbox: Sandbox;
 }
 
+/**
+ * Runs `body` twice, in fresh folders each time: with a sandbox whose calls are threaded (the
+ * default) and with one whose calls are inline (a server's default), which must refuse the same.
+ */
 async function withDirs(body: (dirs: Dirs) => Promise<void> | void): Promise<void> {
-  const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "ovtp-sandbox-" }));
-  try {
-    const root = join(base, "root");
-    const outside = join(base, "outside");
-    await Deno.mkdir(root);
-    await Deno.mkdir(outside);
-    await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
-    await body({ root, outside, sandbox: await Sandbox.open(root) });
-  } finally {
-    await Deno.remove(base, { recursive: true });
+  for (const mode of ["threaded", "inline"] as const) {
+    const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "ovtp-sandbox-" }));
+    try {
+      const root = join(base, "root");
+      const outside = join(base, "outside");
+      await Deno.mkdir(root);
+      await Deno.mkdir(outside);
+      await Deno.writeTextFile(join(outside, "secret.txt"), "secret");
+      await body({ root, outside, sandbox: await Sandbox.open(root, { calls: fileCalls(mode) }) });
+    } finally {
+      await Deno.remove(base, { recursive: true });
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import { clientHandshake, serverHandshake } from "../../session/handshake.ts";
 import { StreamKind } from "../../session/stream.ts";
 import { FileService, type FileServiceOptions } from "../../transfer/file_service.ts";
 import { askRemote } from "../../transfer/ask_remote.ts";
+import { uploadFile } from "../../transfer/upload_file.ts";
 import { DenoTransport } from "../../wire/deno_transport.ts";
 import { fixtureIdentity, withTempDir } from "../_fixtures.ts";
 import { testParameters } from "../_helpers.ts";
@@ -296,4 +297,31 @@ Deno.test({
       assert.ok(logged.cause instanceof Error && logged.cause.message.includes(root));
     });
   },
+});
+
+Deno.test("FileService uploads alike with inline and threaded file calls", async () => {
+  for (const fileCalls of ["inline", "threaded"] as const) {
+    await withFileService({ fileCalls }, async ({ root, channel }) => {
+      await withTempDir(async (local) => {
+        const source = join(local, "a.txt");
+        await Deno.writeTextFile(source, `sent ${fileCalls}`);
+        const moved = await uploadFile(channel, source, "a.txt");
+        assert.equal(moved.files, 1);
+        assert.equal(await Deno.readTextFile(join(root, "a.txt")), `sent ${fileCalls}`);
+        // Without overwrite the existing file is kept; nothing is left behind.
+        await Deno.writeTextFile(source, "second");
+        await assert.rejects(
+          uploadFile(channel, source, "a.txt"),
+          (error: unknown) => error instanceof FileError && error.reason === "exists",
+        );
+        await assert.rejects(
+          uploadFile(channel, source, "../a.txt"),
+          (error: unknown) => error instanceof FileError && error.reason === "outside_root",
+        );
+        assert.equal(await Deno.readTextFile(join(root, "a.txt")), `sent ${fileCalls}`);
+        assert.deepEqual([...Deno.readDirSync(root)].map((entry) => entry.name), ["a.txt"]);
+      });
+    });
+  }
+  assert.throws(() => new FileService({ root: ".", fileCalls: "fast" as "inline" }), RangeError);
 });
