@@ -40,6 +40,7 @@ import {
 import { Caller } from "./session/caller.ts";
 import { Channel } from "./session/channel.ts";
 import { clientHandshake } from "./session/handshake.ts";
+import { generateX25519 } from "./crypto/x25519.ts";
 import { type ResumableSession, SessionCache } from "./session/session_cache.ts";
 import type { OvtpReply, OvtpResult, RequestOptions } from "./session/message_exchange.ts";
 import { MessageService } from "./session/message_service.ts";
@@ -437,6 +438,9 @@ export class OvtpClient {
     let conn: Deno.TcpConn;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
+    // The handshake's ephemeral key is made while TCP connects.
+    const ephemeral = generateX25519();
+    ephemeral.catch(() => {});
     try {
       conn = await Deno.connect({
         hostname: this.address.hostname,
@@ -457,6 +461,7 @@ export class OvtpClient {
       identity: this.#options.identity,
       verifyServerKey: (key) => this.#serverKeys.verify(key),
       resume,
+      ephemeral,
       maxRecordBytes: this.#settings.maxRecordBytes,
       rekeyRecords: this.#settings.rekeyRecords,
       maxStreams: this.#settings.maxStreams,

@@ -9,7 +9,7 @@
 //                           {"baselineRss", "peakRss"}. A line "mark" on stdin answers
 //                           {"rss", "js", "peakRss"}: RSS now (after a GC when --expose-gc), the
 //                           JS heap and external part of it, and the peak RSS since the previous
-//                           mark.
+//                           mark. A line "cpu" answers {"cpuMs"}: the CPU time used so far.
 //   put PORT LOCAL REMOTE / get PORT REMOTE LOCAL / putdir PORT LOCAL_DIR REMOTE_DIR
 //                           one transfer after connecting; prints {"baselineRss", "peakRss",
 //                           "seconds", "bytes", "files"}
@@ -17,16 +17,18 @@
 //                           request/reply load; prints {"count", "seconds", "p50Ms", "p99Ms"}
 //   handshakes PORT SECONDS [CERT | resumed]
 //                           connect + close in a loop (Deno TLS 1.3 when CERT is given; ovtp
-//                           resuming from a ticket each time when "resumed");
-//                           prints {"count", "seconds", "p50Ms", "p90Ms", "stalled",
-//                           "p50UnstalledMs"}
+//                           resuming from a ticket each time when "resumed"), timing the
+//                           handshakes; prints {"count", "seconds", "p50Ms", "p90Ms", "stalled",
+//                           "p50UnstalledMs", "p50CloseMs" (ovtp's graceful close),
+//                           "cpuPerConnectionMs" (this process, handshake and close)}
 //   idle PORT N             opens one connection and prints {"rss", "js"}, waits for a line "go",
 //                           opens N more, prints {"rss", "js", "connections", "seconds"}, holds them
 //                           until stdin closes, then prints {"closed"}
 // Baselines (bench/_raw_copy.ts):
 //   raw-serve tcp|tls ROOT [CERT KEY]
 //                           receives files on each connection; prints {"port"}, serves until
-//                           stdin closes, then prints {"baselineRss", "peakRss"}
+//                           stdin closes, then prints {"baselineRss", "peakRss"}; answers a line
+//                           "cpu" as serve does
 //   raw-send tcp|tls PORT SOURCE DEST [CERT]
 //                           sends a file or folder; prints like put
 // Every mode samples its resident memory (RSS) every 20 ms.
@@ -37,6 +39,7 @@ import { OvtpServer } from "../server.ts";
 import { SessionCache } from "../session/session_cache.ts";
 import { listCopyEntries, receiveFiles, sendFiles } from "./_raw_copy.ts";
 import { percentile } from "./_stats.ts";
+import process from "node:process";
 
 async function fixture(name: string) {
   const pem = await Deno.readTextFile(new URL(`../tests/fixtures/keys/${name}`, import.meta.url));
@@ -83,6 +86,12 @@ function settledMemory(): { rss: number; js: number } {
   gc?.();
   const usage = Deno.memoryUsage();
   return { rss: usage.rss, js: usage.heapUsed + usage.external };
+}
+
+/** CPU time this process has used so far (user and system, all threads), in milliseconds. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 function report(value: Record<string, number | string>): void {
@@ -142,6 +151,7 @@ switch (mode) {
     // Serve until the parent closes our stdin.
     for await (const line of stdinLines()) {
       if (line === "mark") report(rss.mark());
+      if (line === "cpu") report({ cpuMs: cpuMs() });
     }
     rss.stop();
     await server.close();
@@ -218,34 +228,43 @@ switch (mode) {
     const resumed = certPath === "resumed";
     const cert = certPath === undefined || resumed ? undefined : await Deno.readTextFile(certPath);
     // Each connection a new client object; "resumed" shares one cache, so each resumes with
-    // the ticket the previous connection got (the warm-up makes the first one).
+    // the ticket the previous connection got (the warm-up makes the first one). Only the
+    // handshake is timed (ovtp: `connect()`; TLS: TCP connect, `startTls`, `handshake()`): ovtp's
+    // graceful close waits for the server's close record, TLS's does not, so the closes are
+    // timed apart.
     const sessionCache = resumed ? new SessionCache() : false;
     let measuring = false;
-    const once = cert === undefined
-      ? async () => {
-        const client = ovtpClient(port, sessionCache);
-        await client.connect();
-        if (measuring && resumed && client.lastHandshake?.resumed !== true) {
-          throw new Error("bench: a connection did not resume");
-        }
-        await client.close();
-      }
-      : async () => {
+    const closeTimes: number[] = [];
+    const once = async (): Promise<number> => {
+      const begun = performance.now();
+      if (cert !== undefined) {
         const conn = await connect("tls", Number(port), cert);
+        const handshakeMs = performance.now() - begun;
         conn.close();
-      };
+        return handshakeMs;
+      }
+      const client = ovtpClient(port, sessionCache);
+      await client.connect();
+      const handshakeMs = performance.now() - begun;
+      if (measuring && resumed && client.lastHandshake?.resumed !== true) {
+        throw new Error("bench: a connection did not resume");
+      }
+      const closing = performance.now();
+      await client.close();
+      if (measuring) closeTimes.push(performance.now() - closing);
+      return handshakeMs;
+    };
     for (let i = 0; i < 3; i++) await once(); // warm-up
     measuring = true;
     const limitMs = Number(seconds) * 1000;
     const times: number[] = [];
     const started = performance.now();
-    while (performance.now() - started < limitMs) {
-      const begun = performance.now();
-      await once();
-      times.push(performance.now() - begun);
-    }
+    const cpuBefore = cpuMs();
+    while (performance.now() - started < limitMs) times.push(await once());
     const elapsed = (performance.now() - started) / 1000;
+    const cpuPerConnectionMs = (cpuMs() - cpuBefore) / times.length;
     times.sort((a, b) => a - b);
+    closeTimes.sort((a, b) => a - b);
     const unstalled = times.filter((ms) => ms <= stallMs);
     report({
       count: times.length,
@@ -255,6 +274,8 @@ switch (mode) {
       p50UnstalledMs: unstalled.length > 0 ? percentile(unstalled, 50) : Number.NaN,
       // Over 35 ms on loopback: a Nagle + delayed-ACK stall (Linux delays an ACK 40 ms).
       stalled: times.filter((ms) => ms > stallMs).length,
+      p50CloseMs: closeTimes.length > 0 ? percentile(closeTimes, 50) : Number.NaN,
+      cpuPerConnectionMs,
     });
     break;
   }
@@ -327,7 +348,9 @@ switch (mode) {
       }
     })();
     report({ port: (listener.addr as Deno.NetAddr).port });
-    for await (const _ of stdinLines()) { /* wait */ }
+    for await (const line of stdinLines()) {
+      if (line === "cpu") report({ cpuMs: cpuMs() });
+    }
     listener.close();
     await accepting;
     await Promise.all(serving);

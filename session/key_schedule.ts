@@ -7,6 +7,7 @@
  */
 
 import { hkdf } from "../crypto/hkdf.ts";
+import { importHkdfKey } from "../crypto/hkdf_key.ts";
 import { sha256 } from "../crypto/sha256.ts";
 import { importAesGcmKey } from "../crypto/aes_gcm.ts";
 import { concatBytes, utf8Encoder } from "../wire/_bytes.ts";
@@ -17,9 +18,28 @@ export const secretBytes = 32;
 /** Size of the per-epoch IV that record nonces are built from. */
 export const ivBytes = 12;
 
-const labelPrefix = "ovtp/1 ";
-const resumptionLabelPrefix = "ovtp/2 ";
 const emptySalt = new Uint8Array(0);
+/** Every HKDF label of the schedule, encoded once. */
+const labels = {
+  clientAuth: utf8Encoder.encode("ovtp/1 client auth"),
+  serverFinished: utf8Encoder.encode("ovtp/1 server finished"),
+  c2sTraffic: utf8Encoder.encode("ovtp/1 c2s traffic"),
+  s2cTraffic: utf8Encoder.encode("ovtp/1 s2c traffic"),
+  key: utf8Encoder.encode("ovtp/1 key"),
+  iv: utf8Encoder.encode("ovtp/1 iv"),
+  next: utf8Encoder.encode("ovtp/1 next"),
+  resumption: utf8Encoder.encode("ovtp/2 resumption"),
+  ticketBox: utf8Encoder.encode("ovtp/2 ticket box"),
+  clientFinished: utf8Encoder.encode("ovtp/2 client finished"),
+};
+
+/**
+ * `ikm` as the HKDF key all its outputs are derived from: one import per secret, however many
+ * outputs. A key is passed through.
+ */
+function hkdfKeyOf(ikm: Uint8Array | CryptoKey): Promise<CryptoKey> {
+  return ikm instanceof Uint8Array ? importHkdfKey(ikm) : Promise.resolve(ikm);
+}
 
 /** Context string that starts the input the client signs. */
 export const clientSignatureContext: Uint8Array = utf8Encoder.encode(
@@ -80,8 +100,14 @@ export function handshakeIkm(ecdhSecret: Uint8Array, clientSecret: Uint8Array): 
  * assert.equal(key.algorithm.name, "AES-GCM");
  * ```
  */
-export async function clientAuthKey(ikm: Uint8Array, t1: Uint8Array): Promise<CryptoKey> {
-  return importAesGcmKey(await hkdf(ikm, t1, labelPrefix + "client auth", secretBytes));
+export async function clientAuthKey(
+  ikm: Uint8Array | CryptoKey,
+  t1: Uint8Array,
+): Promise<CryptoKey> {
+  const raw = await hkdf(ikm, t1, labels.clientAuth, secretBytes);
+  const key = await importAesGcmKey(raw);
+  raw.fill(0);
+  return key;
 }
 
 /**
@@ -129,14 +155,20 @@ export interface TicketSecrets {
  * assert.notDeepEqual(secrets.resumption, secrets.clientFinished);
  * ```
  */
-export async function ticketSecrets(ikm: Uint8Array, t: Uint8Array): Promise<TicketSecrets> {
-  const [resumption, box, clientFinished] = await Promise.all([
-    hkdf(ikm, t, resumptionLabelPrefix + "resumption", secretBytes),
-    hkdf(ikm, t, resumptionLabelPrefix + "ticket box", secretBytes),
-    hkdf(ikm, t, resumptionLabelPrefix + "client finished", secretBytes),
+export async function ticketSecrets(
+  ikm: Uint8Array | CryptoKey,
+  t: Uint8Array,
+): Promise<TicketSecrets> {
+  const key = await hkdfKeyOf(ikm);
+  const [resumption, boxKey, clientFinished] = await Promise.all([
+    hkdf(key, t, labels.resumption, secretBytes),
+    hkdf(key, t, labels.ticketBox, secretBytes).then(async (box) => {
+      const boxKey = await importAesGcmKey(box);
+      box.fill(0);
+      return boxKey;
+    }),
+    hkdf(key, t, labels.clientFinished, secretBytes),
   ]);
-  const boxKey = await importAesGcmKey(box);
-  box.fill(0);
   return { resumption, boxKey, clientFinished };
 }
 
@@ -164,11 +196,15 @@ export interface SessionSecrets {
  * assert.notDeepEqual(secrets.clientToServer, secrets.serverToClient);
  * ```
  */
-export async function sessionSecrets(ikm: Uint8Array, t2: Uint8Array): Promise<SessionSecrets> {
+export async function sessionSecrets(
+  ikm: Uint8Array | CryptoKey,
+  t2: Uint8Array,
+): Promise<SessionSecrets> {
+  const key = await hkdfKeyOf(ikm);
   const [finished, clientToServer, serverToClient] = await Promise.all([
-    hkdf(ikm, t2, labelPrefix + "server finished", secretBytes),
-    hkdf(ikm, t2, labelPrefix + "c2s traffic", secretBytes),
-    hkdf(ikm, t2, labelPrefix + "s2c traffic", secretBytes),
+    hkdf(key, t2, labels.serverFinished, secretBytes),
+    hkdf(key, t2, labels.c2sTraffic, secretBytes),
+    hkdf(key, t2, labels.s2cTraffic, secretBytes),
   ]);
   return { finished, clientToServer, serverToClient };
 }
@@ -200,13 +236,16 @@ export interface EpochKeys {
  * ```
  */
 export async function epochKeys(secret: Uint8Array): Promise<EpochKeys> {
-  const [raw, iv, next] = await Promise.all([
-    hkdf(secret, emptySalt, labelPrefix + "key", secretBytes),
-    hkdf(secret, emptySalt, labelPrefix + "iv", ivBytes),
-    hkdf(secret, emptySalt, labelPrefix + "next", secretBytes),
+  const hkdfKey = await importHkdfKey(secret);
+  const [key, iv, next] = await Promise.all([
+    hkdf(hkdfKey, emptySalt, labels.key, secretBytes).then(async (raw) => {
+      const key = await importAesGcmKey(raw);
+      raw.fill(0);
+      return key;
+    }),
+    hkdf(hkdfKey, emptySalt, labels.iv, ivBytes),
+    hkdf(hkdfKey, emptySalt, labels.next, secretBytes),
   ]);
-  const key = await importAesGcmKey(raw);
-  raw.fill(0);
   return { key, iv, next };
 }
 

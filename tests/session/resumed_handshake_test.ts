@@ -67,7 +67,9 @@ async function run(
   const serverFrames: Uint8Array[] = [];
   let decryptions = 0;
   try {
-    const [client, serverResult] = await Promise.all([
+    // Both settle; a server failure is the one reported (it says why, the client only that it
+    // was refused).
+    const [clientOutcome, serverOutcome] = await Promise.allSettled([
       clientHandshake(recording(clientSide, clientFrames), {
         identity: alice,
         verifyServerKey: () => Promise.resolve(),
@@ -82,6 +84,9 @@ async function run(
         ...testParameters,
       }),
     ]);
+    if (serverOutcome.status === "rejected") throw serverOutcome.reason;
+    if (clientOutcome.status === "rejected") throw clientOutcome.reason;
+    const [client, serverResult] = [clientOutcome.value, serverOutcome.value];
     return { client, server: serverResult, decryptions, clientFrames, serverFrames };
   } finally {
     clientSide.close();
