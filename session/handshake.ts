@@ -91,6 +91,7 @@ import {
   clientSignatureContext,
   handshakeIkm,
   resumedIkm,
+  resumedSecrets,
   secretBytes,
   sessionSecrets,
   type TicketSecrets,
@@ -349,13 +350,9 @@ async function runClientResumed(
     transcriptHash([start.clientHello, start.serverResumedBytes]),
   ]);
   const ikm = resumedIkm(ecdh, resume.resumptionSecret);
-  const ikmKey = await importHkdfKey(ikm);
-  ikm.fill(0);
   ecdh.fill(0);
-  const [secrets, tickets] = await Promise.all([
-    sessionSecrets(ikmKey, tr),
-    ticketSecrets(ikmKey, tr),
-  ]);
+  const secrets = await resumedSecrets(ikm, tr);
+  ikm.fill(0);
 
   // 4. ServerFinished: only the holder of the ticket key (who opened our ticket) can compute it.
   const finished = decodeServerFinished(await readHandshakeFrame(reader, "ServerFinished"));
@@ -374,9 +371,9 @@ async function runClientResumed(
   }
   // 5. ClientFinished: our proof of the resumption secret over this transcript. It goes out
   //    before we open the ticket box, so the server's last step overlaps ours.
-  const opening = openTicketBox(finished, tickets, resume.serverKey);
+  const opening = openTicketBox(finished, secrets.tickets, resume.serverKey);
   opening.catch(() => {});
-  await transport.write(encodeFrame(encodeClientFinished(tickets.clientFinished)));
+  await transport.write(encodeFrame(encodeClientFinished(secrets.clientFinished)));
   const newSession = await opening;
   reader.maxFrameBytes = options.maxRecordBytes + 16;
   return {
@@ -472,6 +469,17 @@ async function runServer(
     : undefined;
   checkingTicket?.catch(() => {});
   const ephemeral = await serverEphemeralKeys.take();
+  // With a ticket, the ServerResumed we would send and TR are ready by the time it is accepted.
+  const serverResumed = checkingTicket === undefined ? undefined : encodeServerResumed({
+    version: resumptionVersion,
+    nonce: serverNonce,
+    ephemeralKey: ephemeral.publicKey,
+    ...local,
+  });
+  const hashingTr = serverResumed === undefined
+    ? undefined
+    : transcriptHash([clientHelloBytes, serverResumed]);
+  hashingTr?.catch(() => {});
   let ecdh: Uint8Array;
   try {
     ecdh = await x25519(ephemeral.privateKey, clientHello.ephemeralKey);
@@ -490,11 +498,10 @@ async function runServer(
     if (accepted !== undefined) {
       return await runServerResumed(transport, reader, options, accepted, {
         local,
-        clientHelloBytes,
         clientHello,
-        serverNonce,
+        serverResumed: serverResumed!,
+        tr: await hashingTr!,
         ecdh,
-        ephemeral,
       });
     }
   }
@@ -618,11 +625,12 @@ async function acceptTicket(
 /** What the server's first step leaves for a resumed handshake. */
 interface ServerResumedStart {
   local: HelloParameters;
-  clientHelloBytes: Uint8Array;
   clientHello: { maxRecordBytes: number; rekeyRecords: number; maxStreams: number };
-  serverNonce: Uint8Array;
+  /** The ServerResumed to send: our nonce and ephemeral key. */
+  serverResumed: Uint8Array;
+  /** `H(ResumeHello, ServerResumed)`. */
+  tr: Uint8Array;
   ecdh: Uint8Array;
-  ephemeral: { publicKey: Uint8Array };
 }
 
 /**
@@ -637,33 +645,20 @@ async function runServerResumed(
   start: ServerResumedStart,
 ): Promise<ServerHandshakeResult> {
   // R2. ServerResumed and ServerFinished: keys from the fresh X25519 secret and the ticket's.
-  const serverResumed = encodeServerResumed({
-    version: resumptionVersion,
-    nonce: start.serverNonce,
-    ephemeralKey: start.ephemeral.publicKey,
-    ...start.local,
-  });
   const ikm = resumedIkm(start.ecdh, accepted.resumptionSecret);
-  const [ikmKey, tr] = await Promise.all([
-    importHkdfKey(ikm),
-    transcriptHash([start.clientHelloBytes, serverResumed]),
-  ]);
-  ikm.fill(0);
   start.ecdh.fill(0);
   accepted.resumptionSecret.fill(0);
-  const [secrets, tickets] = await Promise.all([
-    sessionSecrets(ikmKey, tr),
-    ticketSecrets(ikmKey, tr),
-  ]);
+  const secrets = await resumedSecrets(ikm, start.tr);
+  ikm.fill(0);
   const clientKey = accepted.authorized.publicKey;
   const ticketBox = await sealTicketBox(
-    tickets,
+    secrets.tickets,
     options.tickets!,
     clientKey,
     options.identity.publicKey,
   );
   await transport.write(concatBytes([
-    encodeFrame(serverResumed),
+    encodeFrame(start.serverResumed),
     encodeFrame(encodeServerFinished({ verifyData: secrets.finished, ticketBox })),
   ]));
   serverEphemeralKeys.refill();
@@ -671,7 +666,7 @@ async function runServerResumed(
   // R3. ClientFinished: the client proves the resumption secret; a replayed ResumeHello, or a
   //     ticket presented by someone without its secret, stops here.
   const clientFinished = decodeClientFinished(await readHandshakeFrame(reader, "ClientFinished"));
-  if (!timingSafeEqual(clientFinished, tickets.clientFinished)) {
+  if (!timingSafeEqual(clientFinished, secrets.clientFinished)) {
     await refuse(transport, RefusalReason.authentication);
     throw new AuthenticationError(
       `Refused client at ${addressOf(transport)}: resumption without the ticket's secret ` +

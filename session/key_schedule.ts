@@ -30,7 +30,7 @@ const labels = {
   next: utf8Encoder.encode("ovtp/1 next"),
   resumption: utf8Encoder.encode("ovtp/2 resumption"),
   ticketBox: utf8Encoder.encode("ovtp/2 ticket box"),
-  clientFinished: utf8Encoder.encode("ovtp/2 client finished"),
+  resumedKeys: utf8Encoder.encode("ovtp/2 resumed keys"),
 };
 
 /**
@@ -130,46 +130,87 @@ export function resumedIkm(ecdhSecret: Uint8Array, resumptionSecret: Uint8Array)
   return concatBytes([ecdhSecret, resumptionSecret]);
 }
 
-/** What a version-2 handshake derives besides its session secrets (SPEC §4.6). */
+/** What a version-2 handshake derives to issue the next ticket (SPEC §4.6). */
 export interface TicketSecrets {
   /** The resumption secret the next ticket carries (the client keeps its own copy). */
   resumption: Uint8Array;
   /** The AES-256-GCM key of the ticket box in ServerFinished. */
   boxKey: CryptoKey;
-  /** The value ClientFinished carries (used by a resumed handshake only). */
-  clientFinished: Uint8Array;
 }
 
 /**
- * Derives the ticket secrets of a handshake from its `ikm` and final transcript hash `t` (`T2`
- * for a full handshake, `TR` for a resumed one): `HKDF(ikm, t, label, 32)` with the labels
- * `ovtp/2 resumption`, `ovtp/2 ticket box` and `ovtp/2 client finished`.
+ * Derives the ticket secrets of a full version-2 handshake from its `ikm` and `T2`:
+ * `HKDF(ikm, T2, label, 32)` with the labels `ovtp/2 resumption` and `ovtp/2 ticket box`.
+ * (A resumed handshake derives its own with {@linkcode resumedSecrets}.)
  *
- * @example Three different values
+ * @example Two different values
  * ```ts
  * import { ticketSecrets } from "./key_schedule.ts";
  * import assert from "node:assert/strict";
  *
  * const secrets = await ticketSecrets(new Uint8Array(64), new Uint8Array(32));
  * assert.equal(secrets.resumption.length, 32);
- * assert.notDeepEqual(secrets.resumption, secrets.clientFinished);
+ * assert.equal(secrets.boxKey.algorithm.name, "AES-GCM");
  * ```
  */
 export async function ticketSecrets(
   ikm: Uint8Array | CryptoKey,
-  t: Uint8Array,
+  t2: Uint8Array,
 ): Promise<TicketSecrets> {
   const key = await hkdfKeyOf(ikm);
-  const [resumption, boxKey, clientFinished] = await Promise.all([
-    hkdf(key, t, labels.resumption, secretBytes),
-    hkdf(key, t, labels.ticketBox, secretBytes).then(async (box) => {
-      const boxKey = await importAesGcmKey(box);
-      box.fill(0);
-      return boxKey;
-    }),
-    hkdf(key, t, labels.clientFinished, secretBytes),
+  const [resumption, box] = await Promise.all([
+    hkdf(key, t2, labels.resumption, secretBytes),
+    hkdf(key, t2, labels.ticketBox, secretBytes),
   ]);
-  return { resumption, boxKey, clientFinished };
+  const boxKey = await importAesGcmKey(box);
+  box.fill(0);
+  return { resumption, boxKey };
+}
+
+/** Everything a resumed handshake derives (SPEC §4.6). */
+export interface ResumedSecrets extends SessionSecrets {
+  /** The value ClientFinished carries. */
+  clientFinished: Uint8Array;
+  /** The next ticket's secrets. */
+  tickets: TicketSecrets;
+}
+
+/** Bytes of `okm_r`: verify, c2s, s2c, verify_c, rms and k_box, 32 bytes each. */
+const resumedKeysBytes = 6 * secretBytes;
+
+/**
+ * Derives every secret of a resumed handshake from `ikm_r` and `TR` with one HKDF call (SPEC
+ * §4.6): `okm_r = HKDF(ikm_r, TR, "ovtp/2 resumed keys", 192)`, cut into `verify (32) ||
+ * c2s_secret[0] (32) || s2c_secret[0] (32) || verify_c (32) || rms (32) || k_box (32)`.
+ *
+ * @example Every part differs
+ * ```ts
+ * import { resumedSecrets } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const secrets = await resumedSecrets(new Uint8Array(64), new Uint8Array(32));
+ * assert.notDeepEqual(secrets.clientToServer, secrets.serverToClient);
+ * assert.notDeepEqual(secrets.clientFinished, secrets.finished);
+ * assert.notDeepEqual(secrets.tickets.resumption, secrets.clientFinished);
+ * ```
+ */
+export async function resumedSecrets(
+  ikmR: Uint8Array | CryptoKey,
+  tr: Uint8Array,
+): Promise<ResumedSecrets> {
+  const okm = await hkdf(ikmR, tr, labels.resumedKeys, resumedKeysBytes);
+  const part = (index: number) => okm.slice(index * secretBytes, (index + 1) * secretBytes);
+  const box = okm.subarray(5 * secretBytes);
+  const boxKey = await importAesGcmKey(box);
+  const secrets: ResumedSecrets = {
+    finished: part(0),
+    clientToServer: part(1),
+    serverToClient: part(2),
+    clientFinished: part(3),
+    tickets: { resumption: part(4), boxKey },
+  };
+  okm.fill(0);
+  return secrets;
 }
 
 /** What the handshake hands to the channel. */
@@ -215,14 +256,18 @@ export interface EpochKeys {
   key: CryptoKey;
   /** 12-byte IV that record nonces are built from. */
   iv: Uint8Array;
-  /** The traffic secret of the next epoch. */
-  next: Uint8Array;
+  /**
+   * Derives the traffic secret of the next epoch (at the key update only: a connection that
+   * never reaches one never derives it).
+   */
+  next: () => Promise<Uint8Array>;
 }
 
 /**
  * Expands a traffic secret into the epoch's key and IV, and ratchets it forward:
  * `key = HKDF(secret, "", "ovtp/1 key", 32)`, `iv = HKDF(secret, "", "ovtp/1 iv", 12)`,
- * `next = HKDF(secret, "", "ovtp/1 next", 32)`.
+ * `next = HKDF(secret, "", "ovtp/1 next", 32)`. The secret is kept only as a non-extractable
+ * HKDF key, for `next`.
  *
  * @example The next secret differs
  * ```ts
@@ -232,21 +277,18 @@ export interface EpochKeys {
  * const secret = new Uint8Array(32).fill(7);
  * const keys = await epochKeys(secret);
  * assert.equal(keys.iv.length, 12);
- * assert.notDeepEqual(keys.next, secret);
+ * assert.notDeepEqual(await keys.next(), secret);
  * ```
  */
 export async function epochKeys(secret: Uint8Array): Promise<EpochKeys> {
   const hkdfKey = await importHkdfKey(secret);
-  const [key, iv, next] = await Promise.all([
-    hkdf(hkdfKey, emptySalt, labels.key, secretBytes).then(async (raw) => {
-      const key = await importAesGcmKey(raw);
-      raw.fill(0);
-      return key;
-    }),
+  const [raw, iv] = await Promise.all([
+    hkdf(hkdfKey, emptySalt, labels.key, secretBytes),
     hkdf(hkdfKey, emptySalt, labels.iv, ivBytes),
-    hkdf(hkdfKey, emptySalt, labels.next, secretBytes),
   ]);
-  return { key, iv, next };
+  const key = await importAesGcmKey(raw);
+  raw.fill(0);
+  return { key, iv, next: () => hkdf(hkdfKey, emptySalt, labels.next, secretBytes) };
 }
 
 /**
