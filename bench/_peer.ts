@@ -4,12 +4,16 @@
 // prints JSON lines on stdout; the last one is its result.
 //
 // ovtp (library):
-//   serve ROOT              prints {"port", "fingerprint"} once listening and serves (the
+//   serve ROOT [PORT [TICKET_KEY_FILE]]
+//                           prints {"port", "fingerprint", "listeningAtMs"} once listening
+//                           (listeningAtMs: wall clock, ms since the epoch) and serves (the
 //                           handler echoes each message) until stdin closes, then prints
 //                           {"baselineRss", "peakRss"}. A line "mark" on stdin answers
 //                           {"rss", "js", "peakRss"}: RSS now (after a GC when --expose-gc), the
 //                           JS heap and external part of it, and the peak RSS since the previous
-//                           mark. A line "cpu" answers {"cpuMs"}: the CPU time used so far.
+//                           mark. A line "cpu" answers {"cpuMs"}: the CPU time used so far. A
+//                           line "log" answers with the count of each server log event and
+//                           refusal reason so far, e.g. {"refused:shed": 3}.
 //   put PORT LOCAL REMOTE / get PORT REMOTE LOCAL / putdir PORT LOCAL_DIR REMOTE_DIR
 //                           one transfer after connecting; prints {"baselineRss", "peakRss",
 //                           "seconds", "bytes", "files"}
@@ -21,6 +25,13 @@
 //                           handshakes; prints {"count", "seconds", "p50Ms", "p90Ms", "stalled",
 //                           "p50UnstalledMs", "p50CloseMs" (ovtp's graceful close),
 //                           "cpuPerConnectionMs" (this process, handshake and close)}
+//   storm-clients PORT N    connects N clients (each with its own session cache; full
+//                           handshakes), each sends one message, prints {"ready"}; after a line
+//                           "go" (the server was killed) each client sends a message again and
+//                           again, reconnecting on its own (backoff, jitter, its ticket), until
+//                           one is answered; prints {"lastReplyAtMs", "firstReplyAtMs",
+//                           "medianReplyAtMs", "resumed", "full", "failedCalls", "cpuMs" (from
+//                           "go" until all had a reply)}
 //   idle PORT N             opens one connection and prints {"rss", "js"}, waits for a line "go",
 //                           opens N more, prints {"rss", "js", "connections", "seconds"}, holds them
 //                           until stdin closes, then prints {"closed"}
@@ -133,25 +144,34 @@ async function connect(kind: string, port: number, cert?: string): Promise<Deno.
 
 switch (mode) {
   case "serve": {
+    const [root, port = "0", ticketKeyFile] = args;
+    const events = new Map<string, number>();
     const server = new OvtpServer((message) => ({ status: true, response: message.data }), {
       identity: serverKey,
       authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey]),
       hostname: "127.0.0.1",
-      port: 0,
-      root: args[0],
+      port: Number(port),
+      root,
+      ...(ticketKeyFile === undefined ? {} : { ticketKeyFile }),
+      onLog: (event) => {
+        const name = event.event === "refused" ? `refused:${event.reason}` : event.event;
+        events.set(name, (events.get(name) ?? 0) + 1);
+      },
       // Every benchmark client comes from 127.0.0.1; the memory section holds 1,000 at once.
       maxConnections: maxBenchConnections,
       maxConnectionsPerAddress: maxBenchConnections,
       // One fixture key plays every client of the bench.
       maxConnectionsPerKey: maxBenchConnections,
     });
-    const { port } = server.listen();
+    const listening = server.listen();
+    const listeningAtMs = performance.timeOrigin + performance.now();
     const rss = sampleRss();
-    report({ port, fingerprint: serverKey.publicKey.fingerprint });
+    report({ port: listening.port, fingerprint: serverKey.publicKey.fingerprint, listeningAtMs });
     // Serve until the parent closes our stdin.
     for await (const line of stdinLines()) {
       if (line === "mark") report(rss.mark());
       if (line === "cpu") report({ cpuMs: cpuMs() });
+      if (line === "log") report(Object.fromEntries(events));
     }
     rss.stop();
     await server.close();
@@ -277,6 +297,60 @@ switch (mode) {
       p50CloseMs: closeTimes.length > 0 ? percentile(closeTimes, 50) : Number.NaN,
       cpuPerConnectionMs,
     });
+    break;
+  }
+  case "storm-clients": {
+    const [port, count] = args.map(Number);
+    // Each client with its own session cache (the default), as separate programs would be: it
+    // keeps the ticket of its first connection for the reconnection.
+    const clients = Array.from(
+      { length: count },
+      () =>
+        new OvtpClient({ hostname: "127.0.0.1", port }, {
+          identity: alice,
+          fingerprint: serverKey.publicKey.fingerprint,
+        }),
+    );
+    const payload = new Uint8Array(16);
+    const connectConcurrency = 16;
+    let next = 0;
+    await Promise.all(Array.from({ length: connectConcurrency }, async () => {
+      while (next < clients.length) await clients[next++].sendData(payload);
+    }));
+    const lines = stdinLines();
+    report({ ready: clients.length });
+    while (true) {
+      const line = await lines.next();
+      if (line.done) Deno.exit(0);
+      if (line.value === "go") break;
+    }
+    const wallNow = () => performance.timeOrigin + performance.now();
+    const cpuBefore = cpuMs();
+    let failedCalls = 0;
+    const replyAt = await Promise.all(clients.map(async (client) => {
+      for (;;) {
+        try {
+          await client.sendData(payload);
+          return wallNow();
+        } catch {
+          // The server is down or shed us: the next call reconnects, after the client's backoff.
+          failedCalls++;
+        }
+      }
+    }));
+    replyAt.sort((a, b) => a - b);
+    const resumed = clients.filter((client) => client.lastHandshake?.resumed === true).length;
+    report({
+      firstReplyAtMs: replyAt[0],
+      medianReplyAtMs: percentile(replyAt, 50),
+      lastReplyAtMs: replyAt.at(-1)!,
+      resumed,
+      full: clients.length - resumed,
+      failedCalls,
+      cpuMs: cpuMs() - cpuBefore,
+    });
+    for (let line = await lines.next(); !line.done; line = await lines.next()) { /* wait */ }
+    await Promise.all(clients.map((client) => client.close()));
     break;
   }
   case "idle": {

@@ -6,7 +6,7 @@
  * (bench/_peer.ts). Progress goes to stderr, the tables to stdout.
  *
  *   deno run -A bench/compare.ts [--size-mib 1024] [--runs 3] [--quick]
- *     [--only bulk,files,messages,handshakes,memory] [--markdown BENCHMARKS.md]
+ *     [--only bulk,files,messages,handshakes,memory,storm] [--markdown BENCHMARKS.md]
  *
  * @module
  */
@@ -16,8 +16,9 @@ import { parseArgs } from "node:util";
 import { PeerProcess, type PeerReport } from "./_spawn.ts";
 import { summarize, type Summary } from "./_stats.ts";
 import { makeTlsCertificate } from "./_tls_cert.ts";
+import { stormSection } from "./_storm.ts";
 
-const sectionNames = ["bulk", "files", "messages", "handshakes", "memory"] as const;
+const sectionNames = ["bulk", "files", "messages", "handshakes", "memory", "storm"] as const;
 type SectionName = typeof sectionNames[number];
 
 const usage = `Usage: deno run -A bench/compare.ts [options]
@@ -55,6 +56,8 @@ interface Settings {
     connections: number;
   };
   handshakeSeconds: number;
+  /** Clients of the reconnect storm. */
+  stormClients: number;
   idleConnections: number;
 }
 
@@ -122,6 +125,7 @@ function parseSettings(args: string[]): Settings {
       ? { single: 200, pipelined: 800, inFlight: 64, spread: 200, connections: 20 }
       : { single: 3_000, pipelined: 40_000, inFlight: 64, spread: 20_000, connections: 50 },
     handshakeSeconds: quick ? 1 : 5,
+    stormClients: quick ? 50 : 1000,
     idleConnections: quick ? 20 : 1000,
   };
 }
@@ -995,6 +999,15 @@ async function main(settings: Settings): Promise<void> {
       messages: () => messagesSection(settings, workspace),
       handshakes: () => handshakesSection(settings, workspace),
       memory: () => memorySection(settings, workspace, transfers),
+      storm: () =>
+        stormSection({
+          clients: settings.stormClients,
+          runs: settings.runs,
+          dir: workspace.dir,
+          peerScript,
+          progress,
+          targetSeconds: 2,
+        }),
     };
     for (const name of sectionNames) {
       if (!settings.sections.has(name)) continue;

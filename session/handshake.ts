@@ -165,6 +165,16 @@ export interface ServerHandshakeOptions extends HelloParameters {
   /** Called right before the RSA decryption starts: from here on the connection cost us. */
   onDecrypt?: () => void;
   /**
+   * Called once a ticket passed every check, right before ServerResumed goes out: from here on
+   * the client has spent its ticket on this connection.
+   */
+  onResume?: () => void;
+  /**
+   * Called with `true` when we start waiting for the client's next handshake message and with
+   * `false` once it arrived (a slow client can be told from a busy server).
+   */
+  onPeerWait?: (waiting: boolean) => void;
+  /**
    * The ticket keys: with them, a version-2 client gets a ticket in ServerFinished and may
    * resume with it (SPEC §4.6). Without them, no tickets are issued and every ResumeHello gets a
    * full handshake.
@@ -453,7 +463,7 @@ async function runServer(
   };
 
   // 1. ClientHello (or ResumeHello).
-  const clientHelloBytes = await readHandshakeFrame(reader, "ClientHello");
+  const clientHelloBytes = await readFromClient(reader, "ClientHello", options);
   const clientHello = decodeClientHello(clientHelloBytes);
   if (clientHello.version < minProtocolVersion) {
     await refuse(transport, RefusalReason.version);
@@ -496,6 +506,7 @@ async function runServer(
   if (checkingTicket !== undefined) {
     const accepted = await checkingTicket;
     if (accepted !== undefined) {
+      options.onResume?.();
       return await runServerResumed(transport, reader, options, accepted, {
         local,
         clientHello,
@@ -520,14 +531,14 @@ async function runServer(
   // 3. ClientSecret: start unwrapping the secret at once (the client signs meanwhile). A
   //    failure goes on with a random secret and fails below, at the same step as every other
   //    authentication failure.
-  const clientSecretBytes = await readHandshakeFrame(reader, "ClientSecret");
+  const clientSecretBytes = await readFromClient(reader, "ClientSecret", options);
   const { wrappedSecret } = decodeClientSecret(clientSecretBytes);
   options.onDecrypt?.();
   const unwrapping = oaepDecrypt(options.identity.decryptKey, wrappedSecret);
 
   // 4. ClientAuth: open the sealed part, check the key against authorized_keys and the
   //    signature against the transcript.
-  const clientAuthBytes = await readHandshakeFrame(reader, "ClientAuth");
+  const clientAuthBytes = await readFromClient(reader, "ClientAuth", options);
   const clientAuth = decodeClientAuth(clientAuthBytes);
   // Both transcript hashes while the RSA decryption runs.
   const [unwrapped, t1, t2] = await Promise.all([
@@ -665,7 +676,9 @@ async function runServerResumed(
 
   // R3. ClientFinished: the client proves the resumption secret; a replayed ResumeHello, or a
   //     ticket presented by someone without its secret, stops here.
-  const clientFinished = decodeClientFinished(await readHandshakeFrame(reader, "ClientFinished"));
+  const clientFinished = decodeClientFinished(
+    await readFromClient(reader, "ClientFinished", options),
+  );
   if (!timingSafeEqual(clientFinished, secrets.clientFinished)) {
     await refuse(transport, RefusalReason.authentication);
     throw new AuthenticationError(
@@ -782,6 +795,20 @@ async function importServerKey(spki: Uint8Array): Promise<PublicKey> {
     return await importPublicKey(spki);
   } catch (cause) {
     throw new ProtocolError("The server presented a key that is not a usable RSA key", { cause });
+  }
+}
+
+/** The server's reads: it tells `onPeerWait` while it waits. */
+async function readFromClient(
+  reader: FrameReader,
+  what: string,
+  options: ServerHandshakeOptions,
+): Promise<Uint8Array> {
+  options.onPeerWait?.(true);
+  try {
+    return await readHandshakeFrame(reader, what);
+  } finally {
+    options.onPeerWait?.(false);
   }
 }
 
