@@ -123,7 +123,7 @@ export async function stormSection(options: StormOptions): Promise<{
   return {
     title: "6. Reconnect storm",
     header: [
-      "clients",
+      "storm",
       "all back, s after the new server listened",
       "half back, s",
       "server down, s",
@@ -132,7 +132,7 @@ export async function stormSection(options: StormOptions): Promise<{
       "target",
     ],
     rows: [[
-      String(options.clients),
+      `${options.clients} clients, server killed and restarted`,
       format(runs.map((run) => run.allBackSeconds), 2),
       format(runs.map((run) => run.halfBackSeconds), 2),
       format(runs.map((run) => run.downSeconds), 2),
