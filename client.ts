@@ -43,6 +43,7 @@ import {
 import { Caller } from "./session/caller.ts";
 import { Channel } from "./session/channel.ts";
 import { clientHandshake } from "./session/handshake.ts";
+import { generateX25519, type X25519KeyPair } from "./crypto/x25519.ts";
 import { type ResumableSession, SessionCache } from "./session/session_cache.ts";
 import type { OvtpReply, OvtpResult, RequestOptions } from "./session/message_exchange.ts";
 import { MessageService } from "./session/message_service.ts";
@@ -155,6 +156,8 @@ export class OvtpClient {
   #channel: Channel | undefined;
   #connecting: Promise<Channel> | undefined;
   #failures = 0;
+  /** The X25519 pair of the next handshake, when an attempt that made it could not connect. */
+  #ephemeral: Promise<X25519KeyPair> | undefined;
   #connectedOnce = false;
   #closed = false;
   #live = new Set<Subscription | QueueWorker>();
@@ -714,6 +717,12 @@ export class OvtpClient {
     let conn: Deno.TcpConn;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
+    // The handshake's ephemeral key is made while TCP connects; an attempt that cannot connect
+    // leaves it, never sent, to the next one (a client retrying a server that is down makes one).
+    const ephemeral = this.#ephemeral ??= generateX25519();
+    ephemeral.catch(() => {
+      if (this.#ephemeral === ephemeral) this.#ephemeral = undefined;
+    });
     try {
       conn = await Deno.connect({
         hostname: this.address.hostname,
@@ -728,12 +737,14 @@ export class OvtpClient {
     } finally {
       clearTimeout(timer);
     }
+    this.#ephemeral = undefined;
     const transport = new DenoTransport(conn);
     const resume = await this.#takeTicket(target);
     const handshake = await clientHandshake(transport, {
       identity: this.#options.identity,
       verifyServerKey: (key) => this.#serverKeys.verify(key),
       resume,
+      ephemeral,
       maxRecordBytes: this.#settings.maxRecordBytes,
       rekeyRecords: this.#settings.rekeyRecords,
       maxStreams: this.#settings.maxStreams,

@@ -284,6 +284,7 @@ export class OvtpServer {
       // Already closed.
     }
     for (const transport of this.#pending) transport.close();
+    this.#admission.close();
     this.#pubsub.close();
     this.#queues.close();
     await Promise.all([...this.#peers.keys()].map((channel) => channel.close()));

@@ -122,7 +122,8 @@ export async function serveConnection(conn: Deno.Conn, context: ConnectionContex
 
 /**
  * Step 1: refuses a connection over an admission limit (one Refused `busy` frame, before any
- * cryptography), or counts it as a startup. A startup shed for a newcomer is closed.
+ * cryptography), or counts it as a startup, after waiting for room among the startups when
+ * `maxStartups` is full. A startup shed for a newcomer is closed.
  */
 async function admit(
   transport: DenoTransport,
@@ -146,6 +147,20 @@ async function admit(
     admitted.shed = true;
     transport.close();
   });
+  if (admitted.ticket.waiting) {
+    // maxStartups is full of young startups: wait for our turn, accepted but unread.
+    context.pending.add(transport);
+    try {
+      await admitted.ticket.ready;
+    } finally {
+      context.pending.delete(transport);
+    }
+    if (context.closing()) {
+      admitted.ticket.release();
+      transport.close();
+      return undefined;
+    }
+  }
   return admitted;
 }
 
@@ -159,9 +174,10 @@ interface Admitted {
  * Step 2: runs the handshake; the key must be in authorized_keys, allowed from this address, and
  * under its connection cap (its allowance is opened then). A refusal is logged with its cause;
  * a handshake that cost an RSA decryption and did not authenticate counts against the address.
- * A resumed handshake (a session ticket, SPEC §4.6) costs no RSA: it stays a cheap startup until
- * it authenticates, so a flood of replayed tickets can be shed like silent connections, and one
- * whose ClientFinished fails counts as a failed authentication of its address.
+ * A resumed handshake (a session ticket, SPEC §4.6) costs no RSA, but once its ticket is
+ * accepted the client has spent it: from then on it is not shed (that would send the client back
+ * for a full handshake, RSA on both sides), and unless it authenticates (a replayed ticket never
+ * does) it counts as a failed handshake of its address, like one cut off after its decryption.
  */
 async function authenticate(
   transport: DenoTransport,
@@ -202,6 +218,8 @@ async function authenticate(
         return true;
       },
       onDecrypt: () => ticket.decrypting(),
+      onResume: () => ticket.resuming(),
+      onPeerWait: (waiting) => waiting ? ticket.awaitingPeer() : ticket.heardFromPeer(),
       maxRecordBytes: context.settings.maxRecordBytes,
       rekeyRecords: context.settings.rekeyRecords,
       maxStreams: context.settings.maxStreams,

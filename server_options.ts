@@ -102,10 +102,12 @@ export interface OvtpServerOptions extends SessionOptions {
    */
   budgets?: { [S in keyof BudgetLimits]?: Partial<ResourceLimits> };
   /**
-   * Connections still in the handshake at once. When full, a new connection pushes out the
-   * oldest startup that has cost no RSA decryption yet (from the address group holding the
-   * most), so a flood of silent connections cannot lock out good clients; only when every
-   * startup is already costly is the newcomer refused as busy. Default 64.
+   * Connections still in the handshake at once. When full, a newcomer waits its turn,
+   * accepted but unread, so a burst of good clients (a restart under many) is served in order;
+   * a startup that has cost nothing yet (no RSA decryption, no accepted ticket) and has kept the
+   * server waiting for its next handshake message for 500 ms is pushed out for it (the oldest of
+   * the address group holding the most), so a flood of silent connections cannot lock out good
+   * clients. Default 64.
    */
   maxStartups?: number;
   /**

@@ -4,12 +4,17 @@
 // prints JSON lines on stdout; the last one is its result.
 //
 // ovtp (library):
-//   serve ROOT              prints {"port", "fingerprint"} once listening and serves (the
+//   serve ROOT [PORT [TICKET_KEY_FILE]]
+//                           prints {"port", "fingerprint", "listeningAtMs"} once listening
+//                           (listeningAtMs: wall clock, ms since the epoch) and serves (the
 //                           handler echoes each message) until stdin closes, then prints
 //                           {"baselineRss", "peakRss"}. A line "mark" on stdin answers
 //                           {"rss", "js", "peakRss"}: RSS now (after V8's memory-pressure GC
 //                           when --expose-gc; see settledMemory), the JS heap and external part
-//                           of it, and the peak RSS since the previous mark.
+//                           of it, and the peak RSS since the previous mark. A line "cpu" answers
+//                           {"cpuMs"}: the CPU time used so far. A line "log" answers with the
+//                           count of each server log event and refusal reason so far, e.g.
+//                           {"refused:shed": 3}.
 //   put PORT LOCAL REMOTE / get PORT REMOTE LOCAL / putdir PORT LOCAL_DIR REMOTE_DIR
 //                           one transfer after connecting; prints {"baselineRss", "peakRss",
 //                           "seconds", "bytes", "files"}
@@ -17,16 +22,25 @@
 //                           request/reply load; prints {"count", "seconds", "p50Ms", "p99Ms"}
 //   handshakes PORT SECONDS [CERT | resumed]
 //                           connect + close in a loop (Deno TLS 1.3 when CERT is given; ovtp
-//                           resuming from a ticket each time when "resumed");
-//                           prints {"count", "seconds", "p50Ms", "p90Ms", "stalled",
-//                           "p50UnstalledMs"}
+//                           resuming from a ticket each time when "resumed"), timing the
+//                           handshakes; prints {"count", "seconds", "p50Ms", "p90Ms", "stalled",
+//                           "p50UnstalledMs", "p50CloseMs" (ovtp's graceful close),
+//                           "cpuPerConnectionMs" (this process, handshake and close)}
+//   storm-clients PORT N    connects N clients (each with its own session cache; full
+//                           handshakes), each sends one message, prints {"ready"}; after a line
+//                           "go" (the server was killed) each client sends a message again and
+//                           again, reconnecting on its own (backoff, jitter, its ticket), until
+//                           one is answered; prints {"lastReplyAtMs", "firstReplyAtMs",
+//                           "medianReplyAtMs", "resumed", "full", "failedCalls", "cpuMs" (from
+//                           "go" until all had a reply)}
 //   idle PORT N             opens one connection and prints {"rss", "js"}, waits for a line "go",
 //                           opens N more, prints {"rss", "js", "connections", "seconds"}, holds them
 //                           until stdin closes, then prints {"closed"}
 // Baselines (bench/_raw_copy.ts):
 //   raw-serve tcp|tls ROOT [CERT KEY]
 //                           receives files on each connection; prints {"port"}, serves until
-//                           stdin closes, then prints {"baselineRss", "peakRss"}
+//                           stdin closes, then prints {"baselineRss", "peakRss"}; answers a line
+//                           "cpu" as serve does
 //   raw-send tcp|tls PORT SOURCE DEST [CERT]
 //                           sends a file or folder; prints like put
 // The bare Web Crypto pipeline (bench/_aead_pipeline.ts):
@@ -140,25 +154,34 @@ async function connect(kind: string, port: number, cert?: string): Promise<Deno.
 
 switch (mode) {
   case "serve": {
+    const [root, port = "0", ticketKeyFile] = args;
+    const events = new Map<string, number>();
     const server = new OvtpServer((message) => ({ status: true, response: message.data }), {
       identity: serverKey,
       authorizedKeys: AuthorizedKeys.fromKeys([alice.publicKey]),
       hostname: "127.0.0.1",
-      port: 0,
-      root: args[0],
+      port: Number(port),
+      root,
+      ...(ticketKeyFile === undefined ? {} : { ticketKeyFile }),
+      onLog: (event) => {
+        const name = event.event === "refused" ? `refused:${event.reason}` : event.event;
+        events.set(name, (events.get(name) ?? 0) + 1);
+      },
       // Every benchmark client comes from 127.0.0.1; the memory section holds 1,000 at once.
       maxConnections: maxBenchConnections,
       maxConnectionsPerAddress: maxBenchConnections,
       // One fixture key plays every client of the bench.
       maxConnectionsPerKey: maxBenchConnections,
     });
-    const { port } = server.listen();
+    const listening = server.listen();
+    const listeningAtMs = performance.timeOrigin + performance.now();
     const rss = sampleRss();
-    report({ port, fingerprint: serverKey.publicKey.fingerprint });
+    report({ port: listening.port, fingerprint: serverKey.publicKey.fingerprint, listeningAtMs });
     // Serve until the parent closes our stdin.
     for await (const line of stdinLines()) {
       if (line === "mark") report(rss.mark());
       if (line === "cpu") report({ cpuMs: cpuMs() });
+      if (line === "log") report(Object.fromEntries(events));
     }
     rss.stop();
     await server.close();
@@ -238,34 +261,43 @@ switch (mode) {
     const resumed = certPath === "resumed";
     const cert = certPath === undefined || resumed ? undefined : await Deno.readTextFile(certPath);
     // Each connection a new client object; "resumed" shares one cache, so each resumes with
-    // the ticket the previous connection got (the warm-up makes the first one).
+    // the ticket the previous connection got (the warm-up makes the first one). Only the
+    // handshake is timed (ovtp: `connect()`; TLS: TCP connect, `startTls`, `handshake()`): ovtp's
+    // graceful close waits for the server's close record, TLS's does not, so the closes are
+    // timed apart.
     const sessionCache = resumed ? new SessionCache() : false;
     let measuring = false;
-    const once = cert === undefined
-      ? async () => {
-        const client = ovtpClient(port, sessionCache);
-        await client.connect();
-        if (measuring && resumed && client.lastHandshake?.resumed !== true) {
-          throw new Error("bench: a connection did not resume");
-        }
-        await client.close();
-      }
-      : async () => {
+    const closeTimes: number[] = [];
+    const once = async (): Promise<number> => {
+      const begun = performance.now();
+      if (cert !== undefined) {
         const conn = await connect("tls", Number(port), cert);
+        const handshakeMs = performance.now() - begun;
         conn.close();
-      };
+        return handshakeMs;
+      }
+      const client = ovtpClient(port, sessionCache);
+      await client.connect();
+      const handshakeMs = performance.now() - begun;
+      if (measuring && resumed && client.lastHandshake?.resumed !== true) {
+        throw new Error("bench: a connection did not resume");
+      }
+      const closing = performance.now();
+      await client.close();
+      if (measuring) closeTimes.push(performance.now() - closing);
+      return handshakeMs;
+    };
     for (let i = 0; i < 3; i++) await once(); // warm-up
     measuring = true;
     const limitMs = Number(seconds) * 1000;
     const times: number[] = [];
     const started = performance.now();
-    while (performance.now() - started < limitMs) {
-      const begun = performance.now();
-      await once();
-      times.push(performance.now() - begun);
-    }
+    const cpuBefore = cpuMs();
+    while (performance.now() - started < limitMs) times.push(await once());
     const elapsed = (performance.now() - started) / 1000;
+    const cpuPerConnectionMs = (cpuMs() - cpuBefore) / times.length;
     times.sort((a, b) => a - b);
+    closeTimes.sort((a, b) => a - b);
     const unstalled = times.filter((ms) => ms <= stallMs);
     report({
       count: times.length,
@@ -275,7 +307,63 @@ switch (mode) {
       p50UnstalledMs: unstalled.length > 0 ? percentile(unstalled, 50) : Number.NaN,
       // Over 35 ms on loopback: a Nagle + delayed-ACK stall (Linux delays an ACK 40 ms).
       stalled: times.filter((ms) => ms > stallMs).length,
+      p50CloseMs: closeTimes.length > 0 ? percentile(closeTimes, 50) : Number.NaN,
+      cpuPerConnectionMs,
     });
+    break;
+  }
+  case "storm-clients": {
+    const [port, count] = args.map(Number);
+    // Each client with its own session cache (the default), as separate programs would be: it
+    // keeps the ticket of its first connection for the reconnection.
+    const clients = Array.from(
+      { length: count },
+      () =>
+        new OvtpClient({ hostname: "127.0.0.1", port }, {
+          identity: alice,
+          fingerprint: serverKey.publicKey.fingerprint,
+        }),
+    );
+    const payload = new Uint8Array(16);
+    const connectConcurrency = 16;
+    let next = 0;
+    await Promise.all(Array.from({ length: connectConcurrency }, async () => {
+      while (next < clients.length) await clients[next++].sendData(payload);
+    }));
+    const lines = stdinLines();
+    report({ ready: clients.length });
+    while (true) {
+      const line = await lines.next();
+      if (line.done) Deno.exit(0);
+      if (line.value === "go") break;
+    }
+    const wallNow = () => performance.timeOrigin + performance.now();
+    const cpuBefore = cpuMs();
+    let failedCalls = 0;
+    const replyAt = await Promise.all(clients.map(async (client) => {
+      for (;;) {
+        try {
+          await client.sendData(payload);
+          return wallNow();
+        } catch {
+          // The server is down or shed us: the next call reconnects, after the client's backoff.
+          failedCalls++;
+        }
+      }
+    }));
+    replyAt.sort((a, b) => a - b);
+    const resumed = clients.filter((client) => client.lastHandshake?.resumed === true).length;
+    report({
+      firstReplyAtMs: replyAt[0],
+      medianReplyAtMs: percentile(replyAt, 50),
+      lastReplyAtMs: replyAt.at(-1)!,
+      resumed,
+      full: clients.length - resumed,
+      failedCalls,
+      cpuMs: cpuMs() - cpuBefore,
+    });
+    for (let line = await lines.next(); !line.done; line = await lines.next()) { /* wait */ }
+    await Promise.all(clients.map((client) => client.close()));
     break;
   }
   case "idle": {

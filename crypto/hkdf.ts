@@ -6,6 +6,7 @@
  */
 
 import { bufferSource } from "./_buffer_source.ts";
+import { importHkdfKey } from "./hkdf_key.ts";
 
 const sha256Bytes = 32;
 /** RFC 5869 §2.3: at most 255 blocks of the hash output. */
@@ -16,7 +17,8 @@ const bitsPerByte = 8;
  * Derives `length` bytes with HKDF-SHA256 (RFC 5869): extract with `salt`, then expand with
  * `info`. Runs on Web Crypto's `"HKDF"`.
  *
- * @param ikm The input keying material (for example an X25519 shared secret).
+ * @param ikm The input keying material (for example an X25519 shared secret), or the HKDF key
+ * {@linkcode importHkdfKey} made of it: deriving several outputs from one secret, import it once.
  * @param salt The salt; may be empty.
  * @param info The context; a string is encoded as UTF-8.
  * @param length How many bytes to derive: 1 to 8160.
@@ -37,7 +39,7 @@ const bitsPerByte = 8;
  * ```
  */
 export async function hkdf(
-  ikm: Uint8Array,
+  ikm: Uint8Array | CryptoKey,
   salt: Uint8Array,
   info: Uint8Array | string,
   length: number,
@@ -48,9 +50,7 @@ export async function hkdf(
     );
   }
   const infoBytes = typeof info === "string" ? new TextEncoder().encode(info) : bufferSource(info);
-  const key = await crypto.subtle.importKey("raw", bufferSource(ikm), "HKDF", false, [
-    "deriveBits",
-  ]);
+  const key = ikm instanceof Uint8Array ? await importHkdfKey(ikm) : ikm;
   const bits = await crypto.subtle.deriveBits(
     { name: "HKDF", hash: "SHA-256", salt: bufferSource(salt), info: infoBytes },
     key,

@@ -5,9 +5,12 @@
  *
  * Two rules make it hard to game by strangers. Startups (connections still in the handshake)
  * that have cost the server nothing yet can be shed: when `maxStartups` is full, a new
- * connection pushes out the oldest cheap startup of the address group that holds the most, so
- * a trickle of silent sockets cannot keep good clients out. And failures are counted per address
- * group (an IPv4 address, an IPv6 /64), never per client key, which anyone can name.
+ * connection pushes out the oldest cheap startup of the address group that holds the most, once
+ * that startup has kept the server waiting for its next message for `shedAfterMs`, so a trickle
+ * of silent sockets cannot keep good clients out; until then, newcomers wait their turn,
+ * accepted but unread, so that a burst of good clients (a server restarted under a thousand of
+ * them) is served in order instead of pushing each other out, however slow the busy server is. And failures are counted per address group (an IPv4 address, an IPv6 /64),
+ * never per client key, which anyone can name.
  *
  * @module
  */
@@ -20,8 +23,14 @@ export interface AdmissionLimits {
   maxConnections: number;
   /** Connections from one address group (IPv4 address, IPv6 /64) at once. */
   maxConnectionsPerAddress: number;
-  /** Connections still in the handshake at once (like sshd's MaxStartups). */
+  /** Connections still in the handshake at once (like sshd's MaxStartups); more wait. */
   maxStartups: number;
+  /**
+   * A startup that has cost nothing (no RSA decryption) is pushed out for a newcomer only once
+   * it has kept the server waiting for its next handshake message this long; others are served
+   * while newcomers wait.
+   */
+  shedAfterMs: number;
   /** Failed handshakes from one address group before it is held off. */
   authFailureLimit: number;
   /** Failures older than this are forgotten. */
@@ -37,13 +46,17 @@ export const defaultAdmissionLimits: AdmissionLimits = {
   maxConnections: 1024,
   maxConnectionsPerAddress: 256,
   maxStartups: 64,
+  shedAfterMs: 500,
   authFailureLimit: 5,
   authFailureWindowMs: 60_000,
   authBackoffMs: 1_000,
   maxAuthBackoffMs: 300_000,
 };
 
-/** Why a connection was turned away before its handshake. */
+/**
+ * Why a connection was turned away before its handshake. (`max_startups` is no longer given:
+ * over `maxStartups`, newcomers wait. It stays in the type for code that matches on it.)
+ */
 export type AdmissionRefusal =
   | "max_connections"
   | "max_connections_per_address"
@@ -99,17 +112,74 @@ export class AdmissionTicket {
   #startup = true;
   #costly = false;
   #released = false;
+  #startedMs = 0;
+  /** Since when the server waits for the peer's next handshake message; undefined: it works. */
+  #peerWaitSinceMs: number | undefined;
+  #ready: Promise<void>;
+  #resolveReady!: () => void;
+  #waiting = true;
 
   /** @internal Made by {@linkcode Admission.admit}. */
   constructor(admission: Admission, group: string, shed: () => void) {
     this.#admission = admission;
     this.group = group;
     this.#shed = shed;
+    this.#ready = new Promise((resolve) => this.#resolveReady = resolve);
   }
 
   /** True while the connection is in the handshake. */
   get inStartup(): boolean {
     return this.#startup && !this.#released;
+  }
+
+  /** True while it waits for room among the startups (its handshake must not start yet). */
+  get waiting(): boolean {
+    return this.#waiting && !this.#released;
+  }
+
+  /**
+   * Resolves once the handshake may start (at once when there was room), or once the admission
+   * is closed or the ticket released. Never rejects.
+   */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** @internal When it became a startup. */
+  get startedMs(): number {
+    return this.#startedMs;
+  }
+
+  /**
+   * @internal Since when the server has been waiting for the peer's next handshake message, or
+   * `undefined` while the server itself is working on the connection.
+   */
+  get peerWaitSinceMs(): number | undefined {
+    return this.#peerWaitSinceMs;
+  }
+
+  /**
+   * The server waits for the peer's next handshake message (a startup is waiting for its
+   * hello from the start). Only a startup that keeps the server waiting for `shedAfterMs` can be
+   * shed: never one the server is slow to serve.
+   */
+  awaitingPeer(nowMs: number = Date.now()): void {
+    if (this.#peerWaitSinceMs !== undefined) return;
+    this.#peerWaitSinceMs = nowMs;
+    this.#admission.peerWaits(nowMs);
+  }
+
+  /** The peer's handshake message arrived: the server works on it. */
+  heardFromPeer(): void {
+    this.#peerWaitSinceMs = undefined;
+  }
+
+  /** @internal It is a startup now (or waits no more, when the admission closed). */
+  start(nowMs: number): void {
+    this.#waiting = false;
+    this.#startedMs = nowMs;
+    this.#peerWaitSinceMs = nowMs;
+    this.#resolveReady();
   }
 
   /** True once the server spent an RSA decryption on it. */
@@ -122,6 +192,17 @@ export class AdmissionTicket {
    * shed, and unless it authenticates it counts as a failure of its address group.
    */
   decrypting(): void {
+    this.#costly = true;
+  }
+
+  /**
+   * The server accepted the connection's session ticket (SPEC §4.6) and is about to answer
+   * with ServerResumed: pushing it out now would spend the client's ticket and bring it back for
+   * a full handshake, with RSA on both sides. From here on it is treated as one that decrypts:
+   * it is not shed, and unless it authenticates (a replayed ticket never does) it counts as a
+   * failure of its address group.
+   */
+  resuming(): void {
     this.#costly = true;
   }
 
@@ -139,6 +220,7 @@ export class AdmissionTicket {
   release(failed = false, nowMs: number = Date.now()): void {
     if (this.#released) return;
     this.#released = true;
+    this.#resolveReady();
     this.#admission.ended(this, false);
     if (this.#startup && (failed || this.#costly)) this.#admission.failed(this.group, nowMs);
   }
@@ -172,6 +254,10 @@ export class Admission {
   #perGroup = new Map<string, number>();
   /** Startups in the order they arrived (oldest first). */
   #startups = new Set<AdmissionTicket>();
+  /** Admitted connections waiting for room among the startups, first come first served. */
+  #waiting = new Set<AdmissionTicket>();
+  #shedTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
   #failures = new Map<string, Failures>();
 
   /** @param limits Overrides of {@linkcode defaultAdmissionLimits}. */
@@ -189,10 +275,14 @@ export class Admission {
     return this.#startups.size;
   }
 
+  /** Admitted connections waiting for room among the startups now. */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
   /**
    * Why a new connection from `address` must be refused now, or `undefined` to admit it. A
-   * full `maxStartups` refuses only when no startup can be shed (all have cost an RSA
-   * decryption already).
+   * full `maxStartups` refuses nobody: the newcomer waits (see {@linkcode Admission.admit}).
    */
   check(address: string, nowMs: number = Date.now()): AdmissionRefusal | undefined {
     const group = addressGroup(address);
@@ -201,29 +291,75 @@ export class Admission {
     if ((this.#perGroup.get(group) ?? 0) >= this.limits.maxConnectionsPerAddress) {
       return "max_connections_per_address";
     }
-    if (this.#startups.size >= this.limits.maxStartups && this.#sheddable() === undefined) {
-      return "max_startups";
-    }
     return undefined;
   }
 
   /**
-   * Counts an admitted connection (call `check()` first); it is a startup until
-   * `ticket.authenticated()`. When `maxStartups` is full, the oldest cheap startup of the
-   * address group holding the most is shed first: its `shed` callback closes it.
+   * Counts an admitted connection (call `check()` first). It is a startup at once when
+   * `maxStartups` has room, or when a cheap startup (of the address group holding the most) has
+   * kept the server waiting for `shedAfterMs`: the oldest such is shed, its `shed` callback
+   * closes it. Otherwise it waits, first come first served, until a startup ends or one does;
+   * start its handshake once `ticket.ready` resolves. A startup until `ticket.authenticated()`.
    */
-  admit(address: string, shed: () => void = () => {}): AdmissionTicket {
-    while (this.#startups.size >= this.limits.maxStartups) {
-      const victim = this.#sheddable();
-      if (victim === undefined) break;
-      this.#startups.delete(victim);
-      victim.shed();
-    }
+  admit(address: string, shed: () => void = () => {}, nowMs: number = Date.now()): AdmissionTicket {
     const ticket = new AdmissionTicket(this, addressGroup(address), shed);
     this.#total++;
     this.#perGroup.set(ticket.group, (this.#perGroup.get(ticket.group) ?? 0) + 1);
-    this.#startups.add(ticket);
+    this.#waiting.add(ticket);
+    this.#promote(nowMs);
     return ticket;
+  }
+
+  /** Lets every waiting connection go (to be refused by its caller) and stops the timer. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#shedTimer);
+    this.#shedTimer = undefined;
+    for (const ticket of this.#waiting) ticket.start(Date.now());
+    this.#waiting.clear();
+  }
+
+  /**
+   * Starts waiting connections while there is room, shedding startups old enough to go; when
+   * some must still wait, sets a timer for the moment the oldest cheap startup gets old enough.
+   */
+  #promote(nowMs: number): void {
+    for (const ticket of this.#waiting) {
+      if (this.#startups.size >= this.limits.maxStartups) {
+        const victim = this.#sheddable(nowMs);
+        if (victim === undefined) break;
+        this.#startups.delete(victim);
+        victim.shed();
+      }
+      this.#waiting.delete(ticket);
+      this.#startups.add(ticket);
+      ticket.start(nowMs);
+    }
+    this.#scheduleShed(nowMs);
+  }
+
+  /** @internal A startup began waiting for its peer: it may become sheddable. */
+  peerWaits(nowMs: number): void {
+    this.#scheduleShed(nowMs);
+  }
+
+  #scheduleShed(nowMs: number): void {
+    if (this.#shedTimer !== undefined || this.#waiting.size === 0 || this.#closed) return;
+    let oldestMs: number | undefined;
+    for (const ticket of this.#startups) {
+      const since = ticket.peerWaitSinceMs;
+      if (!ticket.costly && since !== undefined && (oldestMs === undefined || since < oldestMs)) {
+        oldestMs = since;
+      }
+    }
+    // Every startup cost a decryption or is being worked on: the first to end (or to wait for
+    // its peer) lets the next in.
+    if (oldestMs === undefined) return;
+    const delayMs = Math.max(0, oldestMs + this.limits.shedAfterMs - nowMs);
+    this.#shedTimer = setTimeout(() => {
+      this.#shedTimer = undefined;
+      this.#promote(Date.now());
+    }, delayMs);
   }
 
   /** Records a failed handshake from `address` (or from its address group). */
@@ -253,29 +389,42 @@ export class Admission {
 
   /** @internal A ticket authenticated (`authenticated`) or ended. */
   ended(ticket: AdmissionTicket, authenticated: boolean): void {
-    this.#startups.delete(ticket);
+    const wasStartup = this.#startups.delete(ticket);
+    this.#waiting.delete(ticket);
     if (authenticated) {
       this.#failures.delete(ticket.group);
-      return;
+    } else {
+      this.#total--;
+      const count = (this.#perGroup.get(ticket.group) ?? 1) - 1;
+      if (count === 0) this.#perGroup.delete(ticket.group);
+      else this.#perGroup.set(ticket.group, count);
     }
-    this.#total--;
-    const count = (this.#perGroup.get(ticket.group) ?? 1) - 1;
-    if (count === 0) this.#perGroup.delete(ticket.group);
-    else this.#perGroup.set(ticket.group, count);
+    if (wasStartup && this.#waiting.size > 0) {
+      clearTimeout(this.#shedTimer);
+      this.#shedTimer = undefined;
+      this.#promote(Date.now());
+    }
   }
 
-  /** The oldest cheap startup of the group that holds the most cheap startups. */
-  #sheddable(): AdmissionTicket | undefined {
+  /**
+   * The oldest cheap startup that has kept the server waiting for at least `shedAfterMs`, of
+   * the group that holds the most such startups.
+   */
+  #sheddable(nowMs: number): AdmissionTicket | undefined {
+    const old = (ticket: AdmissionTicket) => {
+      const since = ticket.peerWaitSinceMs;
+      return !ticket.costly && since !== undefined && nowMs - since >= this.limits.shedAfterMs;
+    };
     const counts = new Map<string, number>();
     let most = 0;
     for (const ticket of this.#startups) {
-      if (ticket.costly) continue;
+      if (!old(ticket)) continue;
       const count = (counts.get(ticket.group) ?? 0) + 1;
       counts.set(ticket.group, count);
       most = Math.max(most, count);
     }
     for (const ticket of this.#startups) {
-      if (!ticket.costly && counts.get(ticket.group) === most) return ticket;
+      if (old(ticket) && counts.get(ticket.group) === most) return ticket;
     }
     return undefined;
   }

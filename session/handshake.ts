@@ -49,7 +49,8 @@ import { signPss, verifyPss } from "../crypto/rsa_pss.ts";
 import { sha256 } from "../crypto/sha256.ts";
 import { timingSafeEqual } from "../crypto/timing_safe_equal.ts";
 import type { TicketKeys } from "../crypto/ticket_keys.ts";
-import { generateX25519, x25519 } from "../crypto/x25519.ts";
+import { generateX25519, x25519, type X25519KeyPair } from "../crypto/x25519.ts";
+import { importHkdfKey } from "../crypto/hkdf_key.ts";
 import { decodeBase64, encodeBase64 } from "../crypto/base64.ts";
 import { concatBytes } from "../wire/_bytes.ts";
 import { encodeFrame, maxHandshakeFrameBytes } from "../wire/frame.ts";
@@ -91,6 +92,7 @@ import {
   clientSignatureContext,
   handshakeIkm,
   resumedIkm,
+  resumedSecrets,
   secretBytes,
   sessionSecrets,
   type TicketSecrets,
@@ -98,6 +100,7 @@ import {
   transcriptHash,
 } from "./key_schedule.ts";
 import type { ResumableSession } from "./session_cache.ts";
+import { EphemeralKeys } from "./ephemeral_keys.ts";
 
 export { defaultHandshakeTimeoutMs } from "./settings.ts";
 
@@ -134,6 +137,11 @@ export interface ClientHandshakeOptions extends HelloParameters {
    * `verifyServerKey` first). A server that does not accept it answers with a full handshake.
    */
   resume?: ResumableSession;
+  /**
+   * Our ephemeral X25519 key pair for this handshake, if the caller started making it already
+   * (while the TCP connection was being set up, say). Used once. Default: made here.
+   */
+  ephemeral?: Promise<X25519KeyPair>;
   /** Deadline for the whole handshake. Default {@linkcode defaultHandshakeTimeoutMs}. */
   timeoutMs?: number;
 }
@@ -158,6 +166,16 @@ export interface ServerHandshakeOptions extends HelloParameters {
   /** Called right before the RSA decryption starts: from here on the connection cost us. */
   onDecrypt?: () => void;
   /**
+   * Called once a ticket passed every check, right before ServerResumed goes out: from here on
+   * the client has spent its ticket on this connection.
+   */
+  onResume?: () => void;
+  /**
+   * Called with `true` when we start waiting for the client's next handshake message and with
+   * `false` once it arrived (a slow client can be told from a busy server).
+   */
+  onPeerWait?: (waiting: boolean) => void;
+  /**
    * The ticket keys: with them, a version-2 client gets a ticket in ServerFinished and may
    * resume with it (SPEC §4.6). Without them, no tickets are issued and every ResumeHello gets a
    * full handshake.
@@ -168,6 +186,8 @@ export interface ServerHandshakeOptions extends HelloParameters {
 }
 
 const zeroNonce = new Uint8Array(aesGcmNonceBytes);
+/** The server's X25519 pairs: each handshake takes one and makes the next while it waits. */
+const serverEphemeralKeys = new EphemeralKeys();
 const noData = new Uint8Array(0);
 
 /**
@@ -199,7 +219,7 @@ async function runClient(
   const resume = options.resume;
 
   // 1. ClientHello (or ResumeHello, with the ticket): our nonce and ephemeral key.
-  const ephemeral = await generateX25519();
+  const ephemeral = await (options.ephemeral ?? generateX25519());
   const clientHello = encodeClientHello({
     version: protocolVersion,
     nonce: randomBytes(handshakeNonceBytes),
@@ -235,38 +255,50 @@ async function runClient(
 
   // 4. ClientSecret: a fresh secret only the server key can unwrap. It goes out at once, so
   //    the server's RSA decryption runs while we sign.
-  const ecdh = await x25519(ephemeral.privateKey, serverHello.ephemeralKey);
   const clientSecret = randomBytes(secretBytes);
-  const clientSecretBytes = encodeClientSecret({
-    wrappedSecret: await oaepEncrypt(serverKey.encryptKey, clientSecret),
-  });
+  const [ecdh, wrappedSecret] = await Promise.all([
+    x25519(ephemeral.privateKey, serverHello.ephemeralKey),
+    oaepEncrypt(serverKey.encryptKey, clientSecret),
+  ]);
+  const clientSecretBytes = encodeClientSecret({ wrappedSecret });
   await transport.write(encodeFrame(clientSecretBytes));
 
   // 5. ClientAuth: our key and our signature of the transcript, sealed under a key derived
   //    from the X25519 secret and the wrapped secret.
   const ikm = handshakeIkm(ecdh, clientSecret);
-  const t1 = await transcriptHash([clientHello, serverHelloBytes, clientSecretBytes]);
-  const signature = await signPss(
-    options.identity.signKey,
-    await signatureInput(t1, options.identity.publicKey.spki, serverKey.spki),
-  );
+  const [ikmKey, t1] = await Promise.all([
+    importHkdfKey(ikm),
+    transcriptHash([clientHello, serverHelloBytes, clientSecretBytes]),
+  ]);
+  ikm.fill(0);
+  ecdh.fill(0);
+  clientSecret.fill(0);
+  const [signature, authKey] = await Promise.all([
+    signatureInput(t1, options.identity.publicKey.spki, serverKey.spki).then((input) =>
+      signPss(options.identity.signKey, input)
+    ),
+    clientAuthKey(ikmKey, t1),
+  ]);
   const inner = encodeClientAuthInner({ spki: options.identity.publicKey.spki, signature });
-  const sealed = await aesGcmSeal(await clientAuthKey(ikm, t1), zeroNonce, inner, t1);
+  const sealed = await aesGcmSeal(authKey, zeroNonce, inner, t1);
   const clientAuth = encodeClientAuth({ sealed });
   await transport.write(encodeFrame(clientAuth));
 
   // 6. ServerFinished: the server proves it unwrapped the secret, or refuses us. From version
-  //    2 on, it may carry a ticket for the next connection.
+  //    2 on, it may carry a ticket for the next connection. The secrets are derived while the
+  //    server checks us.
+  const deriving = transcriptHash([clientHello, serverHelloBytes, clientSecretBytes, clientAuth])
+    .then((t2) =>
+      Promise.all([
+        sessionSecrets(ikmKey, t2),
+        version >= resumptionVersion ? ticketSecrets(ikmKey, t2) : undefined,
+      ])
+    );
+  deriving.catch(() => {});
   const finishedBytes = await readHandshakeFrame(reader, "ServerFinished");
   const finished = decodeServerFinished(finishedBytes);
   if ("refused" in finished) throw refusalError(finished.refused, options.identity.publicKey);
-  const t2 = await transcriptHash([clientHello, serverHelloBytes, clientSecretBytes, clientAuth]);
-  const [secrets, tickets] = await Promise.all([
-    sessionSecrets(ikm, t2),
-    version >= resumptionVersion ? ticketSecrets(ikm, t2) : undefined,
-  ]);
-  ikm.fill(0);
-  clientSecret.fill(0);
+  const [secrets, tickets] = await deriving;
   if (!timingSafeEqual(finished.verifyData, secrets.finished)) {
     throw new HostKeyError(
       `The server at ${addressOf(transport)} failed key confirmation: it does not hold the ` +
@@ -324,12 +356,14 @@ async function runClientResumed(
       `The server resumed with protocol version ${serverResumed.version}; resumption needs ${resumptionVersion}`,
     );
   }
-  const ecdh = await x25519(start.ephemeralKey, serverResumed.ephemeralKey);
+  const [ecdh, tr] = await Promise.all([
+    x25519(start.ephemeralKey, serverResumed.ephemeralKey),
+    transcriptHash([start.clientHello, start.serverResumedBytes]),
+  ]);
   const ikm = resumedIkm(ecdh, resume.resumptionSecret);
-  const tr = await transcriptHash([start.clientHello, start.serverResumedBytes]);
-  const [secrets, tickets] = await Promise.all([sessionSecrets(ikm, tr), ticketSecrets(ikm, tr)]);
-  ikm.fill(0);
   ecdh.fill(0);
+  const secrets = await resumedSecrets(ikm, tr);
+  ikm.fill(0);
 
   // 4. ServerFinished: only the holder of the ticket key (who opened our ticket) can compute it.
   const finished = decodeServerFinished(await readHandshakeFrame(reader, "ServerFinished"));
@@ -346,10 +380,12 @@ async function runClientResumed(
       },
     );
   }
-  const newSession = await openTicketBox(finished, tickets, resume.serverKey);
-
-  // 5. ClientFinished: our proof of the resumption secret over this transcript.
-  await transport.write(encodeFrame(encodeClientFinished(tickets.clientFinished)));
+  // 5. ClientFinished: our proof of the resumption secret over this transcript. It goes out
+  //    before we open the ticket box, so the server's last step overlaps ours.
+  const opening = openTicketBox(finished, secrets.tickets, resume.serverKey);
+  opening.catch(() => {});
+  await transport.write(encodeFrame(encodeClientFinished(secrets.clientFinished)));
+  const newSession = await opening;
   reader.maxFrameBytes = options.maxRecordBytes + 16;
   return {
     reader,
@@ -403,11 +439,17 @@ async function openTicketBox(
  * const result = await serverHandshake(transport, { identity, authorize, maxRecordBytes, rekeyRecords });
  * ```
  */
-export function serverHandshake(
+export async function serverHandshake(
   transport: Transport,
   options: ServerHandshakeOptions,
 ): Promise<ServerHandshakeResult> {
-  return withDeadline(transport, options.timeoutMs, () => runServer(transport, options));
+  try {
+    return await withDeadline(transport, options.timeoutMs, () => runServer(transport, options));
+  } finally {
+    // The next handshake's key pair, if this one took the spare and its making is not done (it
+    // was started once our flight went out); nothing is left running behind a handshake.
+    await serverEphemeralKeys.refill();
+  }
 }
 
 async function runServer(
@@ -422,7 +464,7 @@ async function runServer(
   };
 
   // 1. ClientHello (or ResumeHello).
-  const clientHelloBytes = await readHandshakeFrame(reader, "ClientHello");
+  const clientHelloBytes = await readFromClient(reader, "ClientHello", options);
   const clientHello = decodeClientHello(clientHelloBytes);
   if (clientHello.version < minProtocolVersion) {
     await refuse(transport, RefusalReason.version);
@@ -431,28 +473,47 @@ async function runServer(
     );
   }
   const version = Math.min(clientHello.version, protocolVersion);
-  const ephemeral = await generateX25519();
+  const serverNonce = randomBytes(handshakeNonceBytes);
+  // A ticket is checked while our ephemeral key is made (independent Web Crypto calls).
+  const checkingTicket = clientHello.ticket !== undefined && options.tickets !== undefined
+    ? acceptTicket(clientHello.ticket, options.tickets, options)
+    : undefined;
+  checkingTicket?.catch(() => {});
+  const ephemeral = await serverEphemeralKeys.take();
+  // With a ticket, the ServerResumed we would send and TR are ready by the time it is accepted.
+  const serverResumed = checkingTicket === undefined ? undefined : encodeServerResumed({
+    version: resumptionVersion,
+    nonce: serverNonce,
+    ephemeralKey: ephemeral.publicKey,
+    ...local,
+  });
+  const hashingTr = serverResumed === undefined
+    ? undefined
+    : transcriptHash([clientHelloBytes, serverResumed]);
+  hashingTr?.catch(() => {});
   let ecdh: Uint8Array;
   try {
     ecdh = await x25519(ephemeral.privateKey, clientHello.ephemeralKey);
   } catch (error) {
+    // Settle the ticket's checks first: they may have taken a connection slot (`admit`),
+    // which the caller gives back when we throw.
+    await checkingTicket;
     await refuse(transport, RefusalReason.protocol);
     throw error;
   }
-  const serverNonce = randomBytes(handshakeNonceBytes);
 
   // 1a. A ResumeHello whose ticket passes every check resumes (SPEC §4.6); any other goes on
   //     as a full handshake, the same way whatever was wrong with the ticket.
-  if (clientHello.ticket !== undefined && options.tickets !== undefined) {
-    const accepted = await acceptTicket(clientHello.ticket, options.tickets, options);
+  if (checkingTicket !== undefined) {
+    const accepted = await checkingTicket;
     if (accepted !== undefined) {
+      options.onResume?.();
       return await runServerResumed(transport, reader, options, accepted, {
         local,
-        clientHelloBytes,
         clientHello,
-        serverNonce,
+        serverResumed: serverResumed!,
+        tr: await hashingTr!,
         ecdh,
-        ephemeral,
       });
     }
   }
@@ -466,24 +527,41 @@ async function runServer(
     ...local,
   });
   await transport.write(encodeFrame(serverHello));
+  serverEphemeralKeys.refill();
 
   // 3. ClientSecret: start unwrapping the secret at once (the client signs meanwhile). A
   //    failure goes on with a random secret and fails below, at the same step as every other
   //    authentication failure.
-  const clientSecretBytes = await readHandshakeFrame(reader, "ClientSecret");
+  const clientSecretBytes = await readFromClient(reader, "ClientSecret", options);
   const { wrappedSecret } = decodeClientSecret(clientSecretBytes);
   options.onDecrypt?.();
   const unwrapping = oaepDecrypt(options.identity.decryptKey, wrappedSecret);
 
   // 4. ClientAuth: open the sealed part, check the key against authorized_keys and the
   //    signature against the transcript.
-  const clientAuthBytes = await readHandshakeFrame(reader, "ClientAuth");
+  const clientAuthBytes = await readFromClient(reader, "ClientAuth", options);
   const clientAuth = decodeClientAuth(clientAuthBytes);
-  const unwrapped = await unwrapping;
+  // Both transcript hashes while the RSA decryption runs.
+  const [unwrapped, t1, t2] = await Promise.all([
+    unwrapping,
+    transcriptHash([clientHelloBytes, serverHello, clientSecretBytes]),
+    transcriptHash([clientHelloBytes, serverHello, clientSecretBytes, clientAuthBytes]),
+  ]);
   const clientSecret = unwrapped?.length === secretBytes ? unwrapped : randomBytes(secretBytes);
   const ikm = handshakeIkm(ecdh, clientSecret);
-  const t1 = await transcriptHash([clientHelloBytes, serverHello, clientSecretBytes]);
-  const verdict = await checkClient(ikm, t1, clientAuth.sealed, options);
+  const ikmKey = await importHkdfKey(ikm);
+  ikm.fill(0);
+  ecdh.fill(0);
+  clientSecret.fill(0);
+  // The session (and ticket) secrets are derived while the client is checked; a refused client
+  // never sees them.
+  const issuing = version >= resumptionVersion && options.tickets !== undefined;
+  const deriving = Promise.all([
+    sessionSecrets(ikmKey, t2),
+    issuing ? ticketSecrets(ikmKey, t2) : undefined,
+  ]);
+  deriving.catch(() => {});
+  const verdict = await checkClient(ikmKey, t1, clientAuth.sealed, options);
   if (verdict.refusal !== undefined) {
     await refuse(transport, verdict.refusal);
     throw new AuthenticationError(`Refused client at ${addressOf(transport)}: ${verdict.why}`, {
@@ -501,19 +579,7 @@ async function runServer(
 
   // 5. ServerFinished: proof that we unwrapped the secret, bound to the whole transcript, and
   //    from version 2 on a ticket for the next connection.
-  const t2 = await transcriptHash([
-    clientHelloBytes,
-    serverHello,
-    clientSecretBytes,
-    clientAuthBytes,
-  ]);
-  const issuing = version >= resumptionVersion && options.tickets !== undefined;
-  const [secrets, tickets] = await Promise.all([
-    sessionSecrets(ikm, t2),
-    issuing ? ticketSecrets(ikm, t2) : undefined,
-  ]);
-  ikm.fill(0);
-  clientSecret.fill(0);
+  const [secrets, tickets] = await deriving;
   const ticketBox = tickets === undefined
     ? undefined
     : await sealTicketBox(tickets, options.tickets!, verdict.key, options.identity.publicKey);
@@ -571,11 +637,12 @@ async function acceptTicket(
 /** What the server's first step leaves for a resumed handshake. */
 interface ServerResumedStart {
   local: HelloParameters;
-  clientHelloBytes: Uint8Array;
   clientHello: { maxRecordBytes: number; rekeyRecords: number; maxStreams: number };
-  serverNonce: Uint8Array;
+  /** The ServerResumed to send: our nonce and ephemeral key. */
+  serverResumed: Uint8Array;
+  /** `H(ResumeHello, ServerResumed)`. */
+  tr: Uint8Array;
   ecdh: Uint8Array;
-  ephemeral: { publicKey: Uint8Array };
 }
 
 /**
@@ -590,34 +657,30 @@ async function runServerResumed(
   start: ServerResumedStart,
 ): Promise<ServerHandshakeResult> {
   // R2. ServerResumed and ServerFinished: keys from the fresh X25519 secret and the ticket's.
-  const serverResumed = encodeServerResumed({
-    version: resumptionVersion,
-    nonce: start.serverNonce,
-    ephemeralKey: start.ephemeral.publicKey,
-    ...start.local,
-  });
   const ikm = resumedIkm(start.ecdh, accepted.resumptionSecret);
-  const tr = await transcriptHash([start.clientHelloBytes, serverResumed]);
-  const [secrets, tickets] = await Promise.all([sessionSecrets(ikm, tr), ticketSecrets(ikm, tr)]);
-  ikm.fill(0);
   start.ecdh.fill(0);
   accepted.resumptionSecret.fill(0);
+  const secrets = await resumedSecrets(ikm, start.tr);
+  ikm.fill(0);
   const clientKey = accepted.authorized.publicKey;
   const ticketBox = await sealTicketBox(
-    tickets,
+    secrets.tickets,
     options.tickets!,
     clientKey,
     options.identity.publicKey,
   );
   await transport.write(concatBytes([
-    encodeFrame(serverResumed),
+    encodeFrame(start.serverResumed),
     encodeFrame(encodeServerFinished({ verifyData: secrets.finished, ticketBox })),
   ]));
+  serverEphemeralKeys.refill();
 
   // R3. ClientFinished: the client proves the resumption secret; a replayed ResumeHello, or a
   //     ticket presented by someone without its secret, stops here.
-  const clientFinished = decodeClientFinished(await readHandshakeFrame(reader, "ClientFinished"));
-  if (!timingSafeEqual(clientFinished, tickets.clientFinished)) {
+  const clientFinished = decodeClientFinished(
+    await readFromClient(reader, "ClientFinished", options),
+  );
+  if (!timingSafeEqual(clientFinished, secrets.clientFinished)) {
     await refuse(transport, RefusalReason.authentication);
     throw new AuthenticationError(
       `Refused client at ${addressOf(transport)}: resumption without the ticket's secret ` +
@@ -676,7 +739,7 @@ type ClientVerdict =
 
 /** Every check of ClientAuth's sealed part; the reason stays local (it goes to logs only). */
 async function checkClient(
-  ikm: Uint8Array,
+  ikm: CryptoKey,
   t1: Uint8Array,
   sealed: Uint8Array,
   options: ServerHandshakeOptions,
@@ -736,6 +799,20 @@ async function importServerKey(spki: Uint8Array): Promise<PublicKey> {
     return await importSharedPublicKey(spki);
   } catch (cause) {
     throw new ProtocolError("The server presented a key that is not a usable RSA key", { cause });
+  }
+}
+
+/** The server's reads: it tells `onPeerWait` while it waits. */
+async function readFromClient(
+  reader: FrameReader,
+  what: string,
+  options: ServerHandshakeOptions,
+): Promise<Uint8Array> {
+  options.onPeerWait?.(true);
+  try {
+    return await readHandshakeFrame(reader, what);
+  } finally {
+    options.onPeerWait?.(false);
   }
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { hkdf } from "../crypto/hkdf.ts";
+import { importHkdfKey } from "../crypto/hkdf_key.ts";
 import { sha256 } from "../crypto/sha256.ts";
 import { importAesGcmKey } from "../crypto/aes_gcm.ts";
 import { concatBytes, utf8Encoder } from "../wire/_bytes.ts";
@@ -17,9 +18,28 @@ export const secretBytes = 32;
 /** Size of the per-epoch IV that record nonces are built from. */
 export const ivBytes = 12;
 
-const labelPrefix = "ovtp/1 ";
-const resumptionLabelPrefix = "ovtp/2 ";
 const emptySalt = new Uint8Array(0);
+/** Every HKDF label of the schedule, encoded once. */
+const labels = {
+  clientAuth: utf8Encoder.encode("ovtp/1 client auth"),
+  serverFinished: utf8Encoder.encode("ovtp/1 server finished"),
+  c2sTraffic: utf8Encoder.encode("ovtp/1 c2s traffic"),
+  s2cTraffic: utf8Encoder.encode("ovtp/1 s2c traffic"),
+  key: utf8Encoder.encode("ovtp/1 key"),
+  iv: utf8Encoder.encode("ovtp/1 iv"),
+  next: utf8Encoder.encode("ovtp/1 next"),
+  resumption: utf8Encoder.encode("ovtp/2 resumption"),
+  ticketBox: utf8Encoder.encode("ovtp/2 ticket box"),
+  resumedKeys: utf8Encoder.encode("ovtp/2 resumed keys"),
+};
+
+/**
+ * `ikm` as the HKDF key all its outputs are derived from: one import per secret, however many
+ * outputs. A key is passed through.
+ */
+function hkdfKeyOf(ikm: Uint8Array | CryptoKey): Promise<CryptoKey> {
+  return ikm instanceof Uint8Array ? importHkdfKey(ikm) : Promise.resolve(ikm);
+}
 
 /** Context string that starts the input the client signs. */
 export const clientSignatureContext: Uint8Array = utf8Encoder.encode(
@@ -80,8 +100,14 @@ export function handshakeIkm(ecdhSecret: Uint8Array, clientSecret: Uint8Array): 
  * assert.equal(key.algorithm.name, "AES-GCM");
  * ```
  */
-export async function clientAuthKey(ikm: Uint8Array, t1: Uint8Array): Promise<CryptoKey> {
-  return importAesGcmKey(await hkdf(ikm, t1, labelPrefix + "client auth", secretBytes));
+export async function clientAuthKey(
+  ikm: Uint8Array | CryptoKey,
+  t1: Uint8Array,
+): Promise<CryptoKey> {
+  const raw = await hkdf(ikm, t1, labels.clientAuth, secretBytes);
+  const key = await importAesGcmKey(raw);
+  raw.fill(0);
+  return key;
 }
 
 /**
@@ -104,40 +130,87 @@ export function resumedIkm(ecdhSecret: Uint8Array, resumptionSecret: Uint8Array)
   return concatBytes([ecdhSecret, resumptionSecret]);
 }
 
-/** What a version-2 handshake derives besides its session secrets (SPEC §4.6). */
+/** What a version-2 handshake derives to issue the next ticket (SPEC §4.6). */
 export interface TicketSecrets {
   /** The resumption secret the next ticket carries (the client keeps its own copy). */
   resumption: Uint8Array;
   /** The AES-256-GCM key of the ticket box in ServerFinished. */
   boxKey: CryptoKey;
-  /** The value ClientFinished carries (used by a resumed handshake only). */
-  clientFinished: Uint8Array;
 }
 
 /**
- * Derives the ticket secrets of a handshake from its `ikm` and final transcript hash `t` (`T2`
- * for a full handshake, `TR` for a resumed one): `HKDF(ikm, t, label, 32)` with the labels
- * `ovtp/2 resumption`, `ovtp/2 ticket box` and `ovtp/2 client finished`.
+ * Derives the ticket secrets of a full version-2 handshake from its `ikm` and `T2`:
+ * `HKDF(ikm, T2, label, 32)` with the labels `ovtp/2 resumption` and `ovtp/2 ticket box`.
+ * (A resumed handshake derives its own with {@linkcode resumedSecrets}.)
  *
- * @example Three different values
+ * @example Two different values
  * ```ts
  * import { ticketSecrets } from "./key_schedule.ts";
  * import assert from "node:assert/strict";
  *
  * const secrets = await ticketSecrets(new Uint8Array(64), new Uint8Array(32));
  * assert.equal(secrets.resumption.length, 32);
- * assert.notDeepEqual(secrets.resumption, secrets.clientFinished);
+ * assert.equal(secrets.boxKey.algorithm.name, "AES-GCM");
  * ```
  */
-export async function ticketSecrets(ikm: Uint8Array, t: Uint8Array): Promise<TicketSecrets> {
-  const [resumption, box, clientFinished] = await Promise.all([
-    hkdf(ikm, t, resumptionLabelPrefix + "resumption", secretBytes),
-    hkdf(ikm, t, resumptionLabelPrefix + "ticket box", secretBytes),
-    hkdf(ikm, t, resumptionLabelPrefix + "client finished", secretBytes),
+export async function ticketSecrets(
+  ikm: Uint8Array | CryptoKey,
+  t2: Uint8Array,
+): Promise<TicketSecrets> {
+  const key = await hkdfKeyOf(ikm);
+  const [resumption, box] = await Promise.all([
+    hkdf(key, t2, labels.resumption, secretBytes),
+    hkdf(key, t2, labels.ticketBox, secretBytes),
   ]);
   const boxKey = await importAesGcmKey(box);
   box.fill(0);
-  return { resumption, boxKey, clientFinished };
+  return { resumption, boxKey };
+}
+
+/** Everything a resumed handshake derives (SPEC §4.6). */
+export interface ResumedSecrets extends SessionSecrets {
+  /** The value ClientFinished carries. */
+  clientFinished: Uint8Array;
+  /** The next ticket's secrets. */
+  tickets: TicketSecrets;
+}
+
+/** Bytes of `okm_r`: verify, c2s, s2c, verify_c, rms and k_box, 32 bytes each. */
+const resumedKeysBytes = 6 * secretBytes;
+
+/**
+ * Derives every secret of a resumed handshake from `ikm_r` and `TR` with one HKDF call (SPEC
+ * §4.6): `okm_r = HKDF(ikm_r, TR, "ovtp/2 resumed keys", 192)`, cut into `verify (32) ||
+ * c2s_secret[0] (32) || s2c_secret[0] (32) || verify_c (32) || rms (32) || k_box (32)`.
+ *
+ * @example Every part differs
+ * ```ts
+ * import { resumedSecrets } from "./key_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const secrets = await resumedSecrets(new Uint8Array(64), new Uint8Array(32));
+ * assert.notDeepEqual(secrets.clientToServer, secrets.serverToClient);
+ * assert.notDeepEqual(secrets.clientFinished, secrets.finished);
+ * assert.notDeepEqual(secrets.tickets.resumption, secrets.clientFinished);
+ * ```
+ */
+export async function resumedSecrets(
+  ikmR: Uint8Array | CryptoKey,
+  tr: Uint8Array,
+): Promise<ResumedSecrets> {
+  const okm = await hkdf(ikmR, tr, labels.resumedKeys, resumedKeysBytes);
+  const part = (index: number) => okm.slice(index * secretBytes, (index + 1) * secretBytes);
+  const box = okm.subarray(5 * secretBytes);
+  const boxKey = await importAesGcmKey(box);
+  const secrets: ResumedSecrets = {
+    finished: part(0),
+    clientToServer: part(1),
+    serverToClient: part(2),
+    clientFinished: part(3),
+    tickets: { resumption: part(4), boxKey },
+  };
+  okm.fill(0);
+  return secrets;
 }
 
 /** What the handshake hands to the channel. */
@@ -164,11 +237,15 @@ export interface SessionSecrets {
  * assert.notDeepEqual(secrets.clientToServer, secrets.serverToClient);
  * ```
  */
-export async function sessionSecrets(ikm: Uint8Array, t2: Uint8Array): Promise<SessionSecrets> {
+export async function sessionSecrets(
+  ikm: Uint8Array | CryptoKey,
+  t2: Uint8Array,
+): Promise<SessionSecrets> {
+  const key = await hkdfKeyOf(ikm);
   const [finished, clientToServer, serverToClient] = await Promise.all([
-    hkdf(ikm, t2, labelPrefix + "server finished", secretBytes),
-    hkdf(ikm, t2, labelPrefix + "c2s traffic", secretBytes),
-    hkdf(ikm, t2, labelPrefix + "s2c traffic", secretBytes),
+    hkdf(key, t2, labels.serverFinished, secretBytes),
+    hkdf(key, t2, labels.c2sTraffic, secretBytes),
+    hkdf(key, t2, labels.s2cTraffic, secretBytes),
   ]);
   return { finished, clientToServer, serverToClient };
 }
@@ -179,14 +256,18 @@ export interface EpochKeys {
   key: CryptoKey;
   /** 12-byte IV that record nonces are built from. */
   iv: Uint8Array;
-  /** The traffic secret of the next epoch. */
-  next: Uint8Array;
+  /**
+   * Derives the traffic secret of the next epoch (at the key update only: a connection that
+   * never reaches one never derives it).
+   */
+  next: () => Promise<Uint8Array>;
 }
 
 /**
  * Expands a traffic secret into the epoch's key and IV, and ratchets it forward:
  * `key = HKDF(secret, "", "ovtp/1 key", 32)`, `iv = HKDF(secret, "", "ovtp/1 iv", 12)`,
- * `next = HKDF(secret, "", "ovtp/1 next", 32)`.
+ * `next = HKDF(secret, "", "ovtp/1 next", 32)`. The secret is kept only as a non-extractable
+ * HKDF key, for `next`.
  *
  * @example The next secret differs
  * ```ts
@@ -196,18 +277,18 @@ export interface EpochKeys {
  * const secret = new Uint8Array(32).fill(7);
  * const keys = await epochKeys(secret);
  * assert.equal(keys.iv.length, 12);
- * assert.notDeepEqual(keys.next, secret);
+ * assert.notDeepEqual(await keys.next(), secret);
  * ```
  */
 export async function epochKeys(secret: Uint8Array): Promise<EpochKeys> {
-  const [raw, iv, next] = await Promise.all([
-    hkdf(secret, emptySalt, labelPrefix + "key", secretBytes),
-    hkdf(secret, emptySalt, labelPrefix + "iv", ivBytes),
-    hkdf(secret, emptySalt, labelPrefix + "next", secretBytes),
+  const hkdfKey = await importHkdfKey(secret);
+  const [raw, iv] = await Promise.all([
+    hkdf(hkdfKey, emptySalt, labels.key, secretBytes),
+    hkdf(hkdfKey, emptySalt, labels.iv, ivBytes),
   ]);
   const key = await importAesGcmKey(raw);
   raw.fill(0);
-  return { key, iv, next };
+  return { key, iv, next: () => hkdf(hkdfKey, emptySalt, labels.next, secretBytes) };
 }
 
 /**

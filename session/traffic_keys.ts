@@ -83,7 +83,12 @@ export class TrafficKeys {
     this.#records++;
     this.#bytes += plaintextBytes;
     if (this.#records >= this.#rekeyRecords || this.#bytes >= rekeyBytes) {
-      this.#current = this.#current.then((keys) => epochKeys(keys.next));
+      this.#current = this.#current.then(async (keys) => {
+        const next = await keys.next();
+        const nextKeys = await epochKeys(next);
+        next.fill(0);
+        return nextKeys;
+      });
       this.#current.catch(() => {});
       this.#records = 0;
       this.#bytes = 0;

@@ -33,7 +33,7 @@ Deno.test("OvtpServer sheds silent startups so good clients get in during a floo
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 2; i++) silent.push(await Deno.connect(server.address));
       await new Promise((resolve) => setTimeout(resolve, 50));
-      // A good client is admitted at once, pushing out the oldest silent socket.
+      // A good client gets in, pushing out the oldest silent socket once it is 500 ms old.
       await withClient(server.address, server.clientOptions(alice), async (client) => {
         assert.equal((await client.sendMessage("in")).response, "in");
       });

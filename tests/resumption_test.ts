@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { formatPublicKey } from "../crypto/public_key.ts";
 import { AuthenticationError } from "../errors.ts";
+import { OvtpClient } from "../client.ts";
 import type { ConnectionEvent, ServerLogEvent } from "../server_log.ts";
 import { SessionCache } from "../session/session_cache.ts";
 import { encodeFrame } from "../wire/frame.ts";
@@ -252,6 +253,47 @@ Deno.test("OvtpServer keeps its ticket key file 0600 and resumes across a restar
         assert.equal(client.lastHandshake?.resumed, false);
       });
     } finally {
+      await server.close();
+    }
+  });
+});
+
+Deno.test("OvtpServer restarted under a burst of clients gets them all back, resumed, with maxStartups below the burst", async () => {
+  // The reconnect storm of bench/_storm.ts scaled down: 20 clients, 4 startups at once.
+  await withTempDir(async (dir) => {
+    const ticketKeyFile = join(dir, "ticket_keys");
+    const alice = await fixtureIdentity("alice");
+    const limits = { ticketKeyFile, maxStartups: 4 };
+    let server = await startServer(undefined, limits);
+    const clients = Array.from(
+      { length: 20 },
+      () => new OvtpClient(server.address, server.clientOptions(alice, { maxRetryDelayMs: 200 })),
+    );
+    try {
+      for (const client of clients) await client.sendMessage("before");
+      const port = server.address.port;
+      await server.close();
+      server = await startServer(undefined, { ...limits, port });
+      // Every client at once, each calling again until answered, as an application would.
+      await Promise.all(clients.map(async (client) => {
+        for (let attempt = 0;; attempt++) {
+          try {
+            return await client.sendMessage("after");
+          } catch (error) {
+            if (attempt >= 50) throw error;
+          }
+        }
+      }));
+      const resumed = clients.filter((client) => client.lastHandshake?.resumed === true).length;
+      // A startup that had sent its ResumeHello used to be pushed out for the next newcomer,
+      // spending its ticket: most came back with a full handshake.
+      assert.ok(resumed >= 18, `only ${resumed} of 20 resumed`);
+      const shed = server.events.filter((event) =>
+        event.event === "refused" && event.reason === "shed"
+      );
+      assert.ok(shed.length <= 2, `${shed.length} startups were shed`);
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
       await server.close();
     }
   });

@@ -56,7 +56,7 @@ Deno.test("bench/compare.ts --quick prints every section's figures", async () =>
   }
   for (
     const label of [
-      "ovtp full (connect + close)",
+      "ovtp full",
       "ovtp resumed from a ticket",
       "ECDSA P-256 certificate",
       "RSA-3072 certificate",
@@ -78,10 +78,14 @@ Deno.test("bench/compare.ts --quick prints every section's figures", async () =>
   ) {
     assert.match(findRow(rows, label)[1], number, label);
   }
+  const storm = findRow(rows, "50 clients, server killed and restarted");
+  for (const cell of storm.slice(1, 4)) assert.match(cell, number, "storm");
+  assert.match(storm[4], /^\d+ \/ \d+$/, "storm resumed / full");
+  assert.match(storm[6], /≤ 2 s: (met|missed)/);
   // Targets are shown next to the figures they apply to.
   assert.match(findRow(rows, "ovtp put (library)")[5], /≥ TLS: (met|missed)/);
   assert.match(findRow(rows, "1 connection, 64 in flight")[5], /≥ 20,000\/s: (met|missed)/);
-  assert.match(findRow(rows, "ovtp full (connect + close)")[5], /≥ ½ TLS.*: (met|missed)/);
+  assert.match(findRow(rows, "ovtp full")[5], /≥ ½ TLS.*: (met|missed)/);
   assert.match(findRow(rows, "ovtp resumed from a ticket")[5], /≥ 1\.0× TLS ECDSA.*: (met|missed)/);
 });
 

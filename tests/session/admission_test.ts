@@ -20,31 +20,70 @@ Deno.test("Admission refuses past maxConnections and per address group", () => {
   assert.equal(admission.check("10.0.0.1"), undefined);
 });
 
-Deno.test("Admission sheds the oldest cheap startup of the group holding the most", () => {
-  const admission = new Admission({ maxStartups: 3 });
+Deno.test("Admission sheds the oldest cheap startup of the group holding the most, once it is shedAfterMs old", () => {
+  const admission = new Admission({ maxStartups: 3, shedAfterMs: 500 });
   const shed: string[] = [];
-  const attacker1 = admission.admit("10.0.0.66", () => shed.push("attacker1"));
-  const good = admission.admit("10.0.0.1", () => shed.push("good"));
-  const attacker2 = admission.admit("10.0.0.66", () => shed.push("attacker2"));
-  // Full: a newcomer is admitted, pushing out the attacker's oldest silent socket.
-  assert.equal(admission.check("10.0.0.2"), undefined);
-  admission.admit("10.0.0.2", () => shed.push("newcomer"));
+  const attacker1 = admission.admit("10.0.0.66", () => shed.push("attacker1"), 0);
+  const good = admission.admit("10.0.0.1", () => shed.push("good"), 0);
+  const attacker2 = admission.admit("10.0.0.66", () => shed.push("attacker2"), 10);
+  // Full: a newcomer is admitted, pushing out the attacker's oldest silent socket, 500 ms old.
+  assert.equal(admission.check("10.0.0.2", 500), undefined);
+  const newcomer = admission.admit("10.0.0.2", () => shed.push("newcomer"), 500);
+  assert.equal(newcomer.waiting, false);
   assert.deepEqual(shed, ["attacker1"]);
   attacker1.release();
   // A startup that cost an RSA decryption is never shed.
   good.decrypting();
   attacker2.decrypting();
-  admission.admit("10.0.0.3", () => shed.push("third"));
+  admission.admit("10.0.0.3", () => shed.push("third"), 1000);
   assert.deepEqual(shed, ["attacker1", "newcomer"]);
   assert.equal(admission.startups, 3);
   assert.equal(admission.check("10.0.0.4"), undefined);
 });
 
-Deno.test("Admission refuses as max_startups only when every startup is costly", () => {
-  const admission = new Admission({ maxStartups: 2 });
-  admission.admit("10.0.0.1").decrypting();
-  admission.admit("10.0.0.2").decrypting();
-  assert.equal(admission.check("10.0.0.3"), "max_startups");
+Deno.test("Admission makes newcomers wait while the startups are young or costly, first come first served", async () => {
+  const admission = new Admission({ maxStartups: 2, shedAfterMs: 60_000 });
+  const shed: string[] = [];
+  const first = admission.admit("10.0.0.1", () => shed.push("first"), 0);
+  const second = admission.admit("10.0.0.1", () => shed.push("second"), 0);
+  second.decrypting();
+  // A burst: nobody is pushed out of a young handshake, nobody is refused.
+  assert.equal(admission.check("10.0.0.1", 1), undefined);
+  const third = admission.admit("10.0.0.1", () => shed.push("third"), 1);
+  const fourth = admission.admit("10.0.0.1", () => shed.push("fourth"), 2);
+  assert.equal(third.waiting, true);
+  assert.equal(fourth.waiting, true);
+  assert.equal(admission.waiting, 2);
+  // The first to end lets the first waiting in.
+  first.authenticated();
+  await third.ready;
+  assert.equal(third.waiting, false);
+  assert.equal(fourth.waiting, true);
+  second.release();
+  await fourth.ready;
+  assert.deepEqual(shed, []);
+  assert.equal(admission.startups, 2);
+  assert.equal(admission.waiting, 0);
+});
+
+Deno.test("Admission sheds a young cheap startup for a waiting newcomer once it gets old enough", async () => {
+  const admission = new Admission({ maxStartups: 1, shedAfterMs: 30 });
+  const shed: string[] = [];
+  admission.admit("10.0.0.66", () => shed.push("silent"));
+  const good = admission.admit("10.0.0.1", () => shed.push("good"));
+  assert.equal(good.waiting, true);
+  await good.ready; // the timer sheds the silent socket when it is 30 ms old
+  assert.deepEqual(shed, ["silent"]);
+  assert.equal(good.waiting, false);
+});
+
+Deno.test("Admission.close() lets every waiting connection go", async () => {
+  const admission = new Admission({ maxStartups: 1, shedAfterMs: 60_000 });
+  admission.admit("10.0.0.1");
+  const waiting = admission.admit("10.0.0.2");
+  admission.close();
+  await waiting.ready;
+  assert.equal(admission.waiting, 0);
 });
 
 Deno.test("Admission counts a costly handshake that did not authenticate as a failure", () => {

@@ -48,7 +48,7 @@ Deno.test("clientAuthKey() keys differ per transcript", async () => {
 
 Deno.test("epochKeys() ratchets to unrelated keys", async () => {
   const first = await epochKeys(new Uint8Array(32).fill(6));
-  const second = await epochKeys(first.next);
+  const second = await epochKeys(await first.next());
   assert.notDeepEqual(first.iv, second.iv);
   const nonce = recordNonce(first.iv, 0);
   const sealed = await aesGcmSeal(first.key, nonce, new Uint8Array([1, 2, 3]));

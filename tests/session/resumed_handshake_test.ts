@@ -6,14 +6,14 @@
 import assert from "node:assert/strict";
 import { AuthorizedKeys } from "../../crypto/authorized_keys.ts";
 import { TicketKeys } from "../../crypto/ticket_keys.ts";
-import { generateX25519, x25519 } from "../../crypto/x25519.ts";
+import { generateX25519, x25519, type X25519KeyPair } from "../../crypto/x25519.ts";
 import {
   clientHandshake,
   type HandshakeResult,
   serverHandshake,
   type ServerHandshakeResult,
 } from "../../session/handshake.ts";
-import { resumedIkm, sessionSecrets, transcriptHash } from "../../session/key_schedule.ts";
+import { resumedIkm, resumedSecrets, transcriptHash } from "../../session/key_schedule.ts";
 import type { ResumableSession } from "../../session/session_cache.ts";
 import { decodeClientHello, decodeServerResumed } from "../../wire/handshake_codec.ts";
 import { AuthenticationError } from "../../errors.ts";
@@ -59,6 +59,7 @@ async function run(
   tickets: TicketKeys,
   resume?: ResumableSession,
   authorized?: AuthorizedKeys,
+  clientEphemeral?: X25519KeyPair,
 ): Promise<Run> {
   const [alice, server] = await Promise.all([fixtureIdentity("alice"), fixtureIdentity("server")]);
   const keys = authorized ?? AuthorizedKeys.fromKeys([alice.publicKey]);
@@ -67,11 +68,14 @@ async function run(
   const serverFrames: Uint8Array[] = [];
   let decryptions = 0;
   try {
-    const [client, serverResult] = await Promise.all([
+    // Both settle; a server failure is the one reported (it says why, the client only that it
+    // was refused).
+    const [clientOutcome, serverOutcome] = await Promise.allSettled([
       clientHandshake(recording(clientSide, clientFrames), {
         identity: alice,
         verifyServerKey: () => Promise.resolve(),
         resume,
+        ...(clientEphemeral === undefined ? {} : { ephemeral: Promise.resolve(clientEphemeral) }),
         ...testParameters,
       }),
       serverHandshake(recording(serverSide, serverFrames), {
@@ -82,6 +86,9 @@ async function run(
         ...testParameters,
       }),
     ]);
+    if (serverOutcome.status === "rejected") throw serverOutcome.reason;
+    if (clientOutcome.status === "rejected") throw clientOutcome.reason;
+    const [client, serverResult] = [clientOutcome.value, serverOutcome.value];
     return { client, server: serverResult, decryptions, clientFrames, serverFrames };
   } finally {
     clientSide.close();
@@ -118,7 +125,9 @@ Deno.test("serverHandshake() answers a ticket of another ticket key with a full 
 Deno.test("a stolen ticket key does not give the keys of a recorded resumed session", async () => {
   const tickets = await TicketKeys.load();
   const full = await run(tickets);
-  const resumed = await run(tickets, full.client.newSession);
+  // The test keeps the client's X25519 key pair (a real client erases it) for a control below.
+  const clientPair = await generateX25519();
+  const resumed = await run(tickets, full.client.newSession, undefined, clientPair);
   assert.equal(resumed.client.resumed, true);
   // The attacker recorded the connection and later stole the ticket key: it opens the ticket
   // from the ResumeHello and learns rms, and it sees both public X25519 keys.
@@ -141,10 +150,16 @@ Deno.test("a stolen ticket key does not give the keys of a recorded resumed sess
     await x25519(stranger.privateKey, serverPublic),
   ];
   for (const ecdh of guesses) {
-    const derived = await sessionSecrets(resumedIkm(ecdh, contents.resumptionSecret), tr);
+    const derived = await resumedSecrets(resumedIkm(ecdh, contents.resumptionSecret), tr);
     assert.notDeepEqual(derived.clientToServer, resumed.client.sendSecret);
     assert.notDeepEqual(derived.serverToClient, resumed.client.receiveSecret);
   }
+  // Control: the same derivation with the X25519 secret does give the session's keys, so only
+  // that secret was missing.
+  const ecdh = await x25519(clientPair.privateKey, serverPublic);
+  const real = await resumedSecrets(resumedIkm(ecdh, contents.resumptionSecret), tr);
+  assert.deepEqual(real.clientToServer, resumed.client.sendSecret);
+  assert.deepEqual(real.serverToClient, resumed.client.receiveSecret);
 });
 
 Deno.test("serverHandshake() falls back, then refuses, when the ticket's key was revoked", async () => {
