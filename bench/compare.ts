@@ -1002,7 +1002,8 @@ async function writeMarkdown(
     `- Load average (1 min) before the run: ${run.loadBefore} (other work on the machine ` +
     "shows up as noise in the figures).",
     "- Everything over loopback (127.0.0.1); client and server are separate processes.",
-    "- Targets are those of issue 5, shown next to the figure they apply to.",
+    "- Targets are those of issue 5 and, for handshakes, the reconnect storm, many small files and " +
+    "idle memory, issue 14; each is shown next to the figure it applies to.",
     "",
     ...tables.flatMap((table) => [renderTable(table), ""]),
     "## How to regenerate",
