@@ -92,6 +92,8 @@ export class Stream {
   #replyHead: Promise<Head>;
   #resolveReply!: (head: Head) => void;
   #rejectReply!: (error: unknown) => void;
+  /** Whether the reply head arrived (then an end of the stream is no error to build). */
+  #replied = false;
   #done = false;
   /**
    * Bytes of the connection's buffer budget this stream holds: its raised window (taken whole
@@ -342,6 +344,7 @@ export class Stream {
       case RecordType.reply: {
         if (this.incoming) throw new ProtocolError(`Stream ${this.id}: reply from the opener`);
         this.#resolveReply(decodeHead(record.payload, "reply"));
+        this.#replied = true;
         break;
       }
       case RecordType.data: {
@@ -400,8 +403,9 @@ export class Stream {
     }
     if ((record.flags & endFlag) !== 0) {
       this.#remoteEnded = true;
-      if (!this.incoming && record.type === RecordType.data) {
-        // An answer that ends before its reply head is malformed.
+      if (!this.incoming && !this.#replied && record.type === RecordType.data) {
+        // An answer that ends before its reply head is malformed. (The error is built only
+        // then: an error's stack trace costs microseconds, every answer ends.)
         this.#rejectReply(new ProtocolError(`Stream ${this.id}: ended without a reply`));
       }
     }
