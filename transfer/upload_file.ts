@@ -99,7 +99,7 @@ export async function uploadFile(
       if (small !== undefined) {
         // Start offset 0, content and root: the same bytes as sendContent() sends, in one write.
         await stream.write(small.bytes, { end: true, headroom: true, transfer: true });
-        counter.add(localPath, size);
+        if (size > 0) counter.add(localPath, size);
         root = small.root;
       } else {
         let leaves: Uint8Array[] = [];
