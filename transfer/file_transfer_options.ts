@@ -7,7 +7,6 @@
  */
 
 import { formatDigest } from "../files/chunk_tree.ts";
-import type { FileCallMode } from "../files/file_calls.ts";
 import type { TransferProgress } from "./progress_counter.ts";
 
 /** Files a folder transfer moves at once unless told otherwise. */
@@ -37,7 +36,7 @@ export interface FileTransferOptions {
    * thread, but a local file system that hangs (an unreachable network mount) freezes the
    * process while it hangs; `"threaded"` for such file systems. See `files/file_calls.ts`.
    */
-  fileCalls?: FileCallMode;
+  fileCalls?: "inline" | "threaded";
 }
 
 /** What a file operation did. */
