@@ -36,9 +36,8 @@ export async function serveGet(request: FileRequest): Promise<void> {
   checkReadable(peer, path);
   const sandbox = await request.sandbox();
   const resolved = await sandbox.resolveForRead(path);
-  const file = await openRegularFile(resolved.path, path);
+  const { file, info } = await openRegularFile(resolved.path, path);
   try {
-    const info = await file.stat();
     const size = info.size;
     let start = 0;
     let leaves: Uint8Array[] = [];

@@ -107,7 +107,7 @@ export async function servePut(request: FileRequest, uploads: PartialUploads): P
           Math.floor(size / fileChunkBytes) * fileChunkBytes,
         );
         if (kept > 0) {
-          const file = await openRegularFile(candidate, path);
+          const { file } = await openRegularFile(candidate, path);
           try {
             ({ leaves: offerLeaves, root: offerRoot } = await hashPrefix(file, kept, path));
             offer = kept;

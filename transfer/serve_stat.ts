@@ -34,9 +34,9 @@ export async function serveStat(request: FileRequest): Promise<void> {
   let digest: string | undefined;
   if (withDigest && info.isFile) {
     digest = await request.withOpenFile(async () => {
-      const file = await openRegularFile(resolved.path, path);
+      const { file, info: opened } = await openRegularFile(resolved.path, path);
       try {
-        const size = (await file.stat()).size;
+        const size = opened.size;
         return formatDigest((await hashPrefix(file, size, path)).root);
       } finally {
         file.close();

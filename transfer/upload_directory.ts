@@ -10,6 +10,7 @@
 import { pooledEach } from "../async/pooled_each.ts";
 import { FileError } from "../errors.ts";
 import { formatDigest } from "../files/chunk_tree.ts";
+import { fileCalls } from "../files/file_calls.ts";
 import { hashFile } from "../files/hash_file.ts";
 import type { Channel } from "../session/channel.ts";
 import {
@@ -41,7 +42,11 @@ export async function uploadDirectory(
   remoteDir: string,
   options: FileTransferOptions = {},
 ): Promise<TransferResult> {
-  const tree = await walkLocal(localDir, options.keepSymlinks === true);
+  const tree = await walkLocal(
+    localDir,
+    options.keepSymlinks === true,
+    fileCalls(options.fileCalls ?? "inline"),
+  );
   const progress = new ProgressCounter(
     options.onProgress,
     tree.files.reduce((sum, file) => sum + file.size, 0),

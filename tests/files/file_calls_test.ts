@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileCalls, maxInlineWriteBytes } from "../../files/file_calls.ts";
+import { fileCalls, maxInlineReadBytes, maxInlineWriteBytes } from "../../files/file_calls.ts";
 
 async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "ovtp-file-calls-" }));
@@ -102,6 +102,35 @@ Deno.test("fileCalls() inline writes a small piece inline and a large one on a w
       assert.equal((await Deno.stat(join(dir, "f"))).size, 100 + large.length);
     } finally {
       file.close();
+    }
+  });
+});
+
+Deno.test("fileCalls() reads a small piece inline and a large one alike, either way", async () => {
+  await withTempDir(async (dir) => {
+    const bytes = crypto.getRandomValues(new Uint8Array(maxInlineReadBytes));
+    await Deno.writeFile(join(dir, "f"), Uint8Array.of(...bytes.subarray(0, 100), ...bytes));
+    for (const mode of ["inline", "threaded"] as const) {
+      const calls = fileCalls(mode);
+      const file = await calls.open(join(dir, "f"), { read: true });
+      try {
+        const small = new Uint8Array(100);
+        const pending = calls.read(file, small);
+        // Inline, the bytes are there when the call returns, before any await.
+        if (mode === "inline") assert.deepEqual(small, bytes.subarray(0, 100));
+        assert.equal(await pending, 100);
+        const large = new Uint8Array(maxInlineReadBytes + 1);
+        let filled = 0;
+        for (;;) {
+          const count = await calls.read(file, large.subarray(filled));
+          if (count === null) break;
+          filled += count;
+        }
+        assert.equal(filled, maxInlineReadBytes, mode);
+        assert.deepEqual(large.subarray(0, filled), bytes, mode);
+      } finally {
+        file.close();
+      }
     }
   });
 });

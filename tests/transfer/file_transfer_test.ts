@@ -748,3 +748,29 @@ Deno.test("OvtpClient.sendDirectory() and getDirectory() report every byte and f
     assert.equal((await Deno.stat(join(root, "www", "big.bin"))).size, 3 * fileChunkBytes + 5);
   });
 });
+
+Deno.test("OvtpClient.sendFile() moves small files the same with inline and threaded file calls", async () => {
+  await withFileServer(async ({ root, local, client }) => {
+    for (const mode of ["inline", "threaded"] as const) {
+      for (const size of [0, 1, 1024, 65536, 65537, fileChunkBytes]) {
+        const name = `${mode}-${size}.bin`;
+        await Deno.writeFile(join(local, name), randomBytes(size));
+        const events: TransferProgress[] = [];
+        const sent = await client.sendFile(join(local, name), name, {
+          fileCalls: mode,
+          onProgress: (progress) => events.push({ ...progress }),
+        });
+        await sameContent(join(local, name), join(root, name));
+        assert.equal(sent.digest, formatDigest((await hashFile(join(local, name))).root));
+        assert.equal(events.at(-1)?.bytesDone, size);
+        assert.equal(events.at(-1)?.totalBytes, size);
+      }
+    }
+    await assert.rejects(
+      client.sendFile(join(local, "inline-1.bin"), "other.bin", {
+        fileCalls: "sideways" as "inline",
+      }),
+      RangeError,
+    );
+  });
+});
