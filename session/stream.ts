@@ -17,7 +17,7 @@ import {
   RemoteError,
   TimeoutError,
 } from "../errors.ts";
-import { sharedTimers } from "../async/timer_queue.ts";
+import { sharedTimers, type TimerEntry } from "../async/timer_queue.ts";
 import type { BudgetRefusal } from "./budget.ts";
 import { concatBytes, freeBuffer } from "../wire/_bytes.ts";
 import { type ChannelRecord, decodeReason, endFlag, RecordType } from "../wire/record_codec.ts";
@@ -56,7 +56,12 @@ export interface StreamHost {
   limitReached(detail: string): void;
 }
 
-type Waiter = { resolve: () => void; reject: (error: unknown) => void };
+/** A read or write waiting for the peer; `stall` is its stall time limit, when one is set. */
+type Waiter = {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  stall: TimerEntry | undefined;
+};
 
 /**
  * One stream of a channel: a head and data in each direction, with flow control. The side that
@@ -454,38 +459,36 @@ export class Stream {
    */
   #wait(register: (waiter: Waiter) => void, what: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, stall: undefined };
       const ms = this.#stallTimeoutMs;
-      if (ms === undefined) return register({ resolve, reject });
-      const timer = sharedTimers.add(ms, () => {
-        const message = `no progress for ${ms} ms (waiting for the peer's ${what})`;
-        // Settled first, so the caller sees the timeout rather than the reset it causes.
-        reject(new TimeoutError(`Stream ${this.id}: ${message}`));
-        this.#host.limitReached(`stream ${this.id} reset: ${message}`);
-        this.reset(StreamError.cancel, message);
-      });
-      register({
-        resolve: () => {
-          sharedTimers.cancel(timer);
-          resolve();
-        },
-        reject: (error) => {
-          sharedTimers.cancel(timer);
-          reject(error);
-        },
-      });
+      if (ms !== undefined) {
+        waiter.stall = sharedTimers.add(ms, () => {
+          const message = `no progress for ${ms} ms (waiting for the peer's ${what})`;
+          // Settled first, so the caller sees the timeout rather than the reset it causes.
+          reject(new TimeoutError(`Stream ${this.id}: ${message}`));
+          this.#host.limitReached(`stream ${this.id} reset: ${message}`);
+          this.reset(StreamError.cancel, message);
+        });
+      }
+      register(waiter);
     });
   }
 
   #wakeCredit(): void {
     const waiters = this.#creditWaiters;
     this.#creditWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
+    for (const waiter of waiters) {
+      sharedTimers.cancel(waiter.stall);
+      waiter.resolve();
+    }
   }
 
   #wakeReader(): void {
     const waiter = this.#readWaiter;
     this.#readWaiter = undefined;
-    waiter?.resolve();
+    if (waiter === undefined) return;
+    sharedTimers.cancel(waiter.stall);
+    waiter.resolve();
   }
 
   #endLocal(): void {
@@ -509,10 +512,16 @@ export class Stream {
     this.#rejectReply(error);
     const reader = this.#readWaiter;
     this.#readWaiter = undefined;
-    reader?.reject(error);
+    if (reader !== undefined) {
+      sharedTimers.cancel(reader.stall);
+      reader.reject(error);
+    }
     const waiters = this.#creditWaiters;
     this.#creditWaiters = [];
-    for (const waiter of waiters) waiter.reject(error);
+    for (const waiter of waiters) {
+      sharedTimers.cancel(waiter.stall);
+      waiter.reject(error);
+    }
     this.#host.finished(this);
   }
 }
