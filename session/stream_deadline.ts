@@ -44,9 +44,6 @@ export async function withStreamDeadline<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   const { timeoutMs, signal } = options;
-  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
-    throw new RangeError(`withStreamDeadline: timeoutMs ${timeoutMs} is not a number >= 0`);
-  }
   // The same contract as deadline() (async/deadline.ts), without its AbortController and
   // listeners: a request takes one entry of the shared timer queue, and a listener only on a
   // signal the caller gave. The call settles once the work has stopped.
@@ -59,6 +56,9 @@ export async function withStreamDeadline<T>(
   const onAbort = () => stop(abortReason(signal!.reason));
   let timer: TimerEntry | undefined;
   try {
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      throw new RangeError(`withStreamDeadline: timeoutMs ${timeoutMs} is not a number >= 0`);
+    }
     if (signal?.aborted) throw abortReason(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (timeoutMs !== undefined) {
@@ -67,8 +67,7 @@ export async function withStreamDeadline<T>(
         () => stop(new TimeoutError(`No complete reply within ${timeoutMs} ms`)),
       );
     }
-    const result = await work();
-    return result;
+    return await work();
   } catch (error) {
     if (!stream.done) stream.reset(StreamError.cancel, "the call failed");
     throw stopped ?? error;
