@@ -281,18 +281,6 @@ export class Allowance {
   /**
    * How much of `resource` could be taken now (what {@linkcode Allowance.room} says, without
    * building its refusal).
-   *
-   * @example What is left of a connection's share
-   * ```ts
-   * import { type Allowance, Budget, budgetLimits } from "./budget.ts";
-   * import assert from "node:assert/strict";
-   *
-   * const budget = new Budget(budgetLimits({ connection: { handlerCalls: 4 } }));
-   * const allowance = budget.open("SHA256:a") as Allowance;
-   * assert.equal(allowance.take("handlerCalls", 3), undefined);
-   * assert.equal(allowance.left("handlerCalls"), 1);
-   * assert.equal(allowance.take("handlerCalls", 2)?.scope, "connection");
-   * ```
    */
   left(resource: Resource): number {
     const connection = this.#limits.connection[resource] - this.#counts[resource];
