@@ -7,8 +7,8 @@
  *
  * Unlike std's `deadline()`, the promise settles only once the work has stopped, so that a
  * caller never sees its call fail while the work still holds a file or a stream; the work must
- * therefore end when its signal aborts (a stream reset does that). Its timer is a cleared
- * `setTimeout`, not `AbortSignal.timeout()`, and the caller's signal gets a listener removed at
+ * therefore end when its signal aborts (a stream reset does that). Its timer is an entry of
+ * the process's shared `TimerQueue` (`timer_queue.ts`), not `AbortSignal.timeout()`, and the caller's signal gets a listener removed at
  * the end, not `AbortSignal.any()`: measured in Deno 2.9.6, a pending `AbortSignal.timeout()`
  * holds about 300 bytes until it fires (30 s for a request), and `AbortSignal.any()` over a
  * long-lived caller signal keeps about 380 bytes per call on that signal.
@@ -17,6 +17,7 @@
  */
 
 import { TimeoutError } from "../errors.ts";
+import { sharedTimers } from "./timer_queue.ts";
 
 /** Options of {@linkcode deadline}. */
 export interface DeadlineOptions {
@@ -70,22 +71,34 @@ export async function deadline<T>(
   const controller = new AbortController();
   const onAbort = () => controller.abort(abortReason(signal!.reason));
   signal?.addEventListener("abort", onAbort, { once: true });
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+  const timer = timeoutMs === undefined ? undefined : sharedTimers.add(timeoutMs, () => {
     const message = options.timeoutMessage ?? `No result within ${timeoutMs} ms`;
     controller.abort(new TimeoutError(message));
-  }, timeoutMs);
+  });
   try {
     return await work(controller.signal);
   } catch (error) {
     if (controller.signal.aborted) throw controller.signal.reason;
     throw error;
   } finally {
-    clearTimeout(timer);
+    sharedTimers.cancel(timer);
     signal?.removeEventListener("abort", onAbort);
   }
 }
 
-/** The caller's abort reason as an `Error` (an `abort()` without one gives a DOMException). */
-function abortReason(reason: unknown): Error {
+/**
+ * The caller's abort reason as an `Error` (an `abort()` without one gives a DOMException).
+ *
+ * @example A reason that is no Error
+ * ```ts
+ * import { abortReason } from "./deadline.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(abortReason("stop").message, "Aborted: stop");
+ * const error = new Error("why");
+ * assert.equal(abortReason(error), error);
+ * ```
+ */
+export function abortReason(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(`Aborted: ${String(reason)}`);
 }

@@ -252,9 +252,10 @@ export class Allowance {
    */
   take(resource: Resource, amount: number): BudgetRefusal | undefined {
     if (amount <= 0) return undefined;
-    const room = this.room(resource);
-    if (this.#closed || room.amount < amount) {
-      return room.refusal ?? refusal("connection", resource, 0);
+    // Taken once per message and per chunk: the refusal and its message are built only when
+    // something is refused.
+    if (this.#closed || this.left(resource) < amount) {
+      return this.room(resource).refusal ?? refusal("connection", resource, 0);
     }
     this.#add(resource, amount);
     return undefined;
@@ -263,7 +264,7 @@ export class Allowance {
   /** Takes as much of `amount` as every scope has room for (possibly 0); returns what it took. */
   takeUpTo(resource: Resource, amount: number): number {
     if (this.#closed || amount <= 0) return 0;
-    const taken = Math.min(amount, this.room(resource).amount);
+    const taken = Math.min(amount, this.left(resource));
     if (taken > 0) this.#add(resource, taken);
     return taken;
   }
@@ -275,6 +276,17 @@ export class Allowance {
     this.#counts[resource] -= given;
     this.#key.counts[resource] -= given;
     this.#budget.processCounts()[resource] -= given;
+  }
+
+  /**
+   * How much of `resource` could be taken now (what {@linkcode Allowance.room} says, without
+   * building its refusal).
+   */
+  left(resource: Resource): number {
+    const connection = this.#limits.connection[resource] - this.#counts[resource];
+    const key = this.#limits.key[resource] - this.#key.counts[resource];
+    const process = this.#limits.process[resource] - this.#budget.processCounts()[resource];
+    return Math.max(0, Math.min(connection, key, process));
   }
 
   /** How much of `resource` could be taken now, and which scope is the tightest. */

@@ -343,7 +343,7 @@ export class Channel implements StreamHost {
     if (allowance === undefined) return bytes;
     // A window raise takes at most half of what is left, so raised windows never starve the
     // streams whose chunks are charged one by one (small messages, the first 256 KiB of each).
-    const room = allowance.room("bufferedBytes").amount;
+    const room = allowance.left("bufferedBytes");
     return allowance.takeUpTo("bufferedBytes", Math.min(bytes, Math.floor(room / 2)));
   }
 

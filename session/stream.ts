@@ -17,6 +17,7 @@ import {
   RemoteError,
   TimeoutError,
 } from "../errors.ts";
+import { sharedTimers, type TimerEntry } from "../async/timer_queue.ts";
 import type { BudgetRefusal } from "./budget.ts";
 import { concatBytes, freeBuffer } from "../wire/_bytes.ts";
 import { type ChannelRecord, decodeReason, endFlag, RecordType } from "../wire/record_codec.ts";
@@ -55,7 +56,12 @@ export interface StreamHost {
   limitReached(detail: string): void;
 }
 
-type Waiter = { resolve: () => void; reject: (error: unknown) => void };
+/** A read or write waiting for the peer; `stall` is its stall time limit, when one is set. */
+type Waiter = {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  stall: TimerEntry | undefined;
+};
 
 /**
  * One stream of a channel: a head and data in each direction, with flow control. The side that
@@ -78,7 +84,8 @@ export class Stream {
 
   #host: StreamHost;
   #chunks: Uint8Array[] = [];
-  #exclusive = new WeakSet<Uint8Array>();
+  /** Chunks that own their buffer (made on the first: most streams never get one). */
+  #exclusive: WeakSet<Uint8Array> | undefined;
   #remoteEnded = false;
   #localEnded = false;
   #error: unknown;
@@ -102,7 +109,12 @@ export class Stream {
   #reservedBytes: number;
   #windowRaised = false;
   #budgetReleased = false;
-  #chargedChunks = new WeakSet<Uint8Array>();
+  /**
+   * How many of the chunks queued first are charged to the budget. Only chunks received before
+   * the window is raised are charged, and the window is raised once, so they are always the
+   * first ones queued: a count says which (a set per stream cost every message an allocation).
+   */
+  #chargedChunks = 0;
   #stallTimeoutMs: number | undefined;
   /** Bytes of data received on this stream. */
   bytesReceived = 0;
@@ -271,15 +283,15 @@ export class Stream {
     while (this.#chunks.length === 0) {
       if (this.#error !== undefined) throw this.#error;
       if (this.#remoteEnded) return null;
-      await this.#stalling(
-        new Promise<void>((resolve, reject) => this.#readWaiter = { resolve, reject }),
-        "data",
-      );
+      await this.#wait((waiter) => this.#readWaiter = waiter, "data");
     }
     const chunk = this.#chunks.shift()!;
-    if (this.#chargedChunks.delete(chunk) && !this.#budgetReleased) {
-      this.#reservedBytes -= chunk.length;
-      this.#host.give(chunk.length);
+    if (this.#chargedChunks > 0) {
+      this.#chargedChunks--;
+      if (!this.#budgetReleased) {
+        this.#reservedBytes -= chunk.length;
+        this.#host.give(chunk.length);
+      }
     }
     this.#consumed += chunk.length;
     if (!this.#remoteEnded && this.#consumed >= this.#windowTarget / 2) {
@@ -328,7 +340,7 @@ export class Stream {
    * behind.
    */
   release(chunk: Uint8Array): void {
-    if (this.#exclusive.has(chunk)) {
+    if (this.#exclusive?.has(chunk)) {
       this.#exclusive.delete(chunk);
       freeBuffer(chunk);
     }
@@ -371,10 +383,10 @@ export class Stream {
               return;
             }
             this.#reservedBytes += chunk.length;
-            this.#chargedChunks.add(chunk);
+            this.#chargedChunks++;
           }
           this.#chunks.push(chunk);
-          if (exclusive) this.#exclusive.add(chunk);
+          if (exclusive) (this.#exclusive ??= new WeakSet()).add(chunk);
         }
         break;
       }
@@ -436,44 +448,47 @@ export class Stream {
   async #waitCredit(): Promise<void> {
     while (this.#sendCredit === 0) {
       if (this.#error !== undefined) throw this.#error;
-      await this.#stalling(
-        new Promise<void>((resolve, reject) => this.#creditWaiters.push({ resolve, reject })),
-        "window credit",
-      );
+      await this.#wait((waiter) => this.#creditWaiters.push(waiter), "window credit");
     }
   }
 
-  /** Waits for `waiting`, resetting the stream if that takes longer than the stall timeout. */
-  async #stalling(waiting: Promise<void>, what: string): Promise<void> {
-    const ms = this.#stallTimeoutMs;
-    if (ms === undefined) return await waiting;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stalled = new Promise<void>((_, reject) => {
-      timer = setTimeout(() => {
-        const message = `no progress for ${ms} ms (waiting for the peer's ${what})`;
-        // Settled first, so the caller sees the timeout rather than the reset it causes.
-        reject(new TimeoutError(`Stream ${this.id}: ${message}`));
-        this.#host.limitReached(`stream ${this.id} reset: ${message}`);
-        this.reset(StreamError.cancel, message);
-      }, ms);
+  /**
+   * Waits until `register`'s waiter is settled, resetting the stream if that takes longer than
+   * the stall timeout. The time limit is an entry of the shared timer queue, not a timer of its
+   * own: a message server waits like this once per message.
+   */
+  #wait(register: (waiter: Waiter) => void, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, stall: undefined };
+      const ms = this.#stallTimeoutMs;
+      if (ms !== undefined) {
+        waiter.stall = sharedTimers.add(ms, () => {
+          const message = `no progress for ${ms} ms (waiting for the peer's ${what})`;
+          // Settled first, so the caller sees the timeout rather than the reset it causes.
+          reject(new TimeoutError(`Stream ${this.id}: ${message}`));
+          this.#host.limitReached(`stream ${this.id} reset: ${message}`);
+          this.reset(StreamError.cancel, message);
+        });
+      }
+      register(waiter);
     });
-    try {
-      await Promise.race([waiting, stalled]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #wakeCredit(): void {
     const waiters = this.#creditWaiters;
     this.#creditWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
+    for (const waiter of waiters) {
+      sharedTimers.cancel(waiter.stall);
+      waiter.resolve();
+    }
   }
 
   #wakeReader(): void {
     const waiter = this.#readWaiter;
     this.#readWaiter = undefined;
-    waiter?.resolve();
+    if (waiter === undefined) return;
+    sharedTimers.cancel(waiter.stall);
+    waiter.resolve();
   }
 
   #endLocal(): void {
@@ -493,13 +508,20 @@ export class Stream {
     this.#error = error;
     // Nothing will read them now; whoever still holds the stream must not hold its data.
     this.#chunks = [];
+    this.#chargedChunks = 0;
     this.#rejectReply(error);
     const reader = this.#readWaiter;
     this.#readWaiter = undefined;
-    reader?.reject(error);
+    if (reader !== undefined) {
+      sharedTimers.cancel(reader.stall);
+      reader.reject(error);
+    }
     const waiters = this.#creditWaiters;
     this.#creditWaiters = [];
-    for (const waiter of waiters) waiter.reject(error);
+    for (const waiter of waiters) {
+      sharedTimers.cancel(waiter.stall);
+      waiter.reject(error);
+    }
     this.#host.finished(this);
   }
 }

@@ -3,12 +3,15 @@
  * stream is reset (code `cancel`), which stops the work at once, and the call fails with the
  * reason. Requests (`session/message_exchange.ts`, `messaging/client_requests.ts`) and file
  * transfers (`transfer/upload_file.ts`, `transfer/download_file.ts`) run their streams through
- * it; the timing itself is `async/deadline.ts`.
+ * it; the timing itself is an entry of the shared `async/timer_queue.ts`, with
+ * `async/deadline.ts`'s contract.
  *
  * @module
  */
 
-import { deadline } from "../async/deadline.ts";
+import { abortReason } from "../async/deadline.ts";
+import { sharedTimers, type TimerEntry } from "../async/timer_queue.ts";
+import { TimeoutError } from "../errors.ts";
 import { type Stream, StreamError } from "./stream.ts";
 
 /** Options of {@linkcode withStreamDeadline}. */
@@ -40,23 +43,36 @@ export async function withStreamDeadline<T>(
   options: StreamDeadlineOptions,
   work: () => Promise<T>,
 ): Promise<T> {
+  const { timeoutMs, signal } = options;
+  // The same contract as deadline() (async/deadline.ts), without its AbortController and
+  // listeners: a request takes one entry of the shared timer queue, and a listener only on a
+  // signal the caller gave. The call settles once the work has stopped.
+  let stopped: Error | undefined;
+  const stop = (reason: Error) => {
+    if (stopped !== undefined) return;
+    stopped = reason;
+    if (!stream.done) stream.reset(StreamError.cancel, "the caller gave up");
+  };
+  const onAbort = () => stop(abortReason(signal!.reason));
+  let timer: TimerEntry | undefined;
   try {
-    return await deadline(async (signal) => {
-      const stop = () => {
-        if (!stream.done) stream.reset(StreamError.cancel, "the caller gave up");
-      };
-      signal.addEventListener("abort", stop, { once: true });
-      try {
-        return await work();
-      } finally {
-        signal.removeEventListener("abort", stop);
-      }
-    }, {
-      ...options,
-      timeoutMessage: `No complete reply within ${options.timeoutMs} ms`,
-    });
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      throw new RangeError(`withStreamDeadline: timeoutMs ${timeoutMs} is not a number >= 0`);
+    }
+    if (signal?.aborted) throw abortReason(signal.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = sharedTimers.add(
+        timeoutMs,
+        () => stop(new TimeoutError(`No complete reply within ${timeoutMs} ms`)),
+      );
+    }
+    return await work();
   } catch (error) {
     if (!stream.done) stream.reset(StreamError.cancel, "the call failed");
-    throw error;
+    throw stopped ?? error;
+  } finally {
+    sharedTimers.cancel(timer);
+    signal?.removeEventListener("abort", onAbort);
   }
 }
