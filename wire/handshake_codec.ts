@@ -196,13 +196,8 @@ function readType(reader: ByteReader, expected: number, what: string): void {
 export function encodeClientHello(hello: ClientHello): Uint8Array {
   const writer = new ByteWriter()
     .u8(hello.ticket === undefined ? HandshakeType.clientHello : HandshakeType.resumeHello)
-    .bytes(protocolMagic)
-    .u16(hello.version)
-    .bytes(exact(hello.nonce, handshakeNonceBytes, "nonce"))
-    .bytes(exact(hello.ephemeralKey, ephemeralKeyBytes, "ephemeral key"))
-    .u32(hello.maxRecordBytes)
-    .u32(hello.rekeyRecords)
-    .u32(hello.maxStreams);
+    .bytes(protocolMagic);
+  writeHelloFields(writer, hello);
   if (hello.ticket !== undefined) {
     if (hello.ticket.length < 1 || hello.ticket.length > maxTicketBytes) {
       throw new RangeError(
@@ -236,14 +231,7 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
   if (!magic.every((byte, i) => byte === protocolMagic[i])) {
     throw new ProtocolError(`Cannot decode ${what}: the peer does not speak ovtp`);
   }
-  const hello: ClientHello = {
-    version: reader.u16("version"),
-    nonce: reader.bytes(handshakeNonceBytes, "nonce").slice(),
-    ephemeralKey: reader.bytes(ephemeralKeyBytes, "ephemeral key").slice(),
-    maxRecordBytes: reader.u32("record limit"),
-    rekeyRecords: reader.u32("rekey interval"),
-    maxStreams: reader.u32("stream limit"),
-  };
+  const hello: ClientHello = readHelloFields(reader);
   if (resuming) {
     hello.ticket = reader.bytes16("ticket", maxTicketBytes).slice();
     if (hello.ticket.length === 0) {
@@ -283,14 +271,15 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
  * ```
  */
 export function encodeServerResumed(hello: ServerResumed): Uint8Array {
-  return writeServerFields(new ByteWriter().u8(HandshakeType.serverResumed), hello).finish();
+  return writeHelloFields(new ByteWriter().u8(HandshakeType.serverResumed), hello).finish();
 }
 
 /**
- * What ServerHello and ServerResumed share, after their type: `version (2) || nonce (32) ||
- * ephemeral (32) || maxRecordBytes (4) || rekeyRecords (4) || maxStreams (4)`.
+ * What every hello shares (ClientHello and ResumeHello after their magic, ServerHello and
+ * ServerResumed after their type): `version (2) || nonce (32) || ephemeral (32) ||
+ * maxRecordBytes (4) || rekeyRecords (4) || maxStreams (4)`.
  */
-function writeServerFields(writer: ByteWriter, hello: ServerResumed): ByteWriter {
+function writeHelloFields(writer: ByteWriter, hello: ServerResumed): ByteWriter {
   return writer
     .u16(hello.version)
     .bytes(exact(hello.nonce, handshakeNonceBytes, "nonce"))
@@ -300,8 +289,8 @@ function writeServerFields(writer: ByteWriter, hello: ServerResumed): ByteWriter
     .u32(hello.maxStreams);
 }
 
-/** Reads the fields {@linkcode writeServerFields} writes. */
-function readServerFields(reader: ByteReader): ServerResumed {
+/** Reads the fields {@linkcode writeHelloFields} writes. */
+function readHelloFields(reader: ByteReader): ServerResumed {
   return {
     version: reader.u16("version"),
     nonce: reader.bytes(handshakeNonceBytes, "nonce").slice(),
@@ -330,7 +319,7 @@ export function decodeServerResumed(body: Uint8Array): ServerResumed {
   const what = "ServerResumed";
   const reader = new ByteReader(body, what);
   readType(reader, HandshakeType.serverResumed, what);
-  const hello = readServerFields(reader);
+  const hello = readHelloFields(reader);
   reader.end();
   checkParameters(what, hello);
   return hello;
@@ -446,7 +435,7 @@ export function decodeNewTicket(plaintext: Uint8Array): NewTicket {
  * ```
  */
 export function encodeServerHello(hello: ServerHello): Uint8Array {
-  return writeServerFields(new ByteWriter().u8(HandshakeType.serverHello), hello)
+  return writeHelloFields(new ByteWriter().u8(HandshakeType.serverHello), hello)
     .bytes16(hello.spki)
     .finish();
 }
@@ -468,7 +457,7 @@ export function decodeServerHello(body: Uint8Array): ServerHello {
   const reader = new ByteReader(body, what);
   readType(reader, HandshakeType.serverHello, what);
   const hello: ServerHello = {
-    ...readServerFields(reader),
+    ...readHelloFields(reader),
     spki: reader.bytes16("server key", maxSpkiBytes).slice(),
   };
   reader.end();
